@@ -1,0 +1,169 @@
+"""The connector actions ``get_report`` and ``get_summary``.
+
+They take parameters as platforms hand them over (strings), validate them
+against ``schemas/action-parameters.schema.json``, look the hashes up and
+return one flattened record per input hash, in input order.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .client import SpectraAnalyzeClient
+from .errors import InputError
+from .flatten import SOURCE_FIELDS, empty_record, flatten
+from .hashes import hash_type, invalid_reason, normalize, split_hashes
+from .lookup import ERROR, FOUND, LookupResult, Question, lookup
+from .params import parse_bool, split_list
+from .validation import load_schema, violation
+
+SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
+NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
+STATUSES = ("found", "not_found", "invalid", "error")
+
+Lookup = Callable[[SpectraAnalyzeClient, Sequence[str], Question], LookupResult]
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """Parsed, validated action parameters."""
+
+    hashes: Tuple[str, ...]
+    question: Question
+
+
+@dataclass
+class ActionResult:
+    """What an action returns to every platform."""
+
+    action: str
+    status: str
+    message: str
+    records: List[Dict[str, Any]]
+    summary: Dict[str, Any]
+    errors: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every hash got an answer: found, not_found or invalid."""
+        return self.status == "success"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"action": self.action, "status": self.status, "message": self.message,
+                "summary": self.summary, "data": self.records}
+
+
+def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> ActionRequest:
+    """Validate platform parameters; raises ``InputError`` naming what to fix."""
+    params = {key: value for key, value in params.items() if value is not None}
+    problem = violation("action-parameters", params)
+    if problem:
+        raise InputError(f"invalid parameters: {problem}")
+    hashes = tuple(split_hashes(params.get("hashes")))
+    if not hashes:
+        raise InputError("hashes: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
+    fields = _parse_fields(params.get("fields"), with_summary)
+    include_nti = parse_bool("include_network_threat_intelligence",
+                             params.get("include_network_threat_intelligence"), False)
+    missing = [name for name in NETWORK_TI_FIELDS if name not in fields]
+    if include_nti and missing:
+        raise InputError("include_network_threat_intelligence=true needs the fields networkthreatintelligence "
+                         f"and domainthreatintelligence: add {', '.join(missing)} to fields")
+    question = Question(fields=fields, skip_reanalysis=parse_bool("skip_reanalysis", params.get("skip_reanalysis"), True),
+                        include_network_threat_intelligence=include_nti)
+    return ActionRequest(hashes=hashes, question=question)
+
+
+def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
+    fields = split_list(value)
+    unknown = [name for name in fields if name not in SUPPORTED_FIELDS]
+    if unknown:
+        raise InputError(f"fields: unknown field name(s) {', '.join(unknown)}; supported: {', '.join(SUPPORTED_FIELDS)}")
+    chosen = tuple(fields) or SOURCE_FIELDS
+    if with_summary and "summary" not in chosen:
+        chosen += ("summary",)
+    return tuple(dict.fromkeys(chosen))
+
+
+def get_report(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = lookup) -> ActionResult:
+    """Classification, risk score, threat name and tags of every hash."""
+    return run("get_report", params, client, lookup_with=lookup_with)
+
+
+def get_summary(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = lookup) -> ActionResult:
+    """``get_report`` plus the threat indicator summary of every hash."""
+    return run("get_summary", params, client, lookup_with=lookup_with)
+
+
+def run(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient, *,
+        lookup_with: Lookup = lookup) -> ActionResult:
+    """Run ``get_report`` or ``get_summary``. Raises ``InputError`` for bad
+    parameters and ``ConfigurationError`` when the appliance cannot be used at
+    all; a failed batch becomes error records, never an exception."""
+    with_summary = action == "get_summary"
+    request = parse_request(params, with_summary=with_summary)
+    records, errors = build_records(request, client, with_summary, lookup_with)
+    return summarize(action, records, errors)
+
+
+def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_summary: bool,
+                  lookup_with: Lookup = lookup) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """One record per input hash, in input order, and the distinct lookup errors."""
+    normalized = [normalize(value) for value in request.hashes]
+    valid = [value for value in normalized if hash_type(value)]
+    result = lookup_with(client, valid, request.question) if valid else LookupResult()
+    records = []
+    for given, value in zip(request.hashes, normalized):
+        kind = hash_type(value)
+        answer = result.answers.get(value) if kind else None
+        if kind is None:
+            records.append(empty_record(given.strip(), None, "invalid", invalid_reason(given.strip()), with_summary))
+        elif answer is not None and answer.status == FOUND:
+            records.append(flatten(value, kind, answer.item, with_summary))
+        else:
+            status = answer.status if answer else ERROR
+            error = answer.error if answer else "no answer for this hash"
+            records.append(empty_record(value, kind, status, error, with_summary))
+    return records, list(dict.fromkeys(str(err) for err in result.errors))
+
+
+def summarize(action: str, records: List[Dict[str, Any]], errors: List[str]) -> ActionResult:
+    """Counts, the highest risk score, an overall status and a one-line message."""
+    by_status = Counter(record["status"] for record in records)
+    by_classification = Counter(record["classification"] for record in records if record["classification"])
+    scores = [record["riskscore"] for record in records if record["riskscore"] is not None]
+    summary = {
+        "total": len(records),
+        "by_status": {status: by_status.get(status, 0) for status in STATUSES},
+        "by_classification": dict(sorted(by_classification.items())),
+        "highest_riskscore": max(scores) if scores else None,
+    }
+    failed = by_status.get(ERROR, 0)
+    status = "success" if not failed else ("failed" if failed == len(records) else "partial")
+    return ActionResult(action=action, status=status, message=_message(summary, errors),
+                        records=records, summary=summary, errors=errors)
+
+
+def _message(summary: Dict[str, Any], errors: List[str]) -> str:
+    counts = summary["by_status"]
+    parts = [f"{counts['found']} found"]
+    verdicts = ", ".join(f"{count} {name}" for name, count in summary["by_classification"].items())
+    if verdicts:
+        parts[0] += f" ({verdicts})"
+    parts += [f"{counts[status]} {status.replace('_', ' ')}" for status in STATUSES[1:] if counts[status]]
+    message = f"{summary['total']} hash(es): " + ", ".join(parts)
+    if errors:
+        message += "; lookup failed: " + "; ".join(errors[:3])
+    return message
+
+
+ACTIONS: Dict[str, Callable[..., ActionResult]] = {"get_report": get_report, "get_summary": get_summary}
+
+
+def run_action(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient) -> ActionResult:
+    """Dispatch by action name; raises ``InputError`` for an unknown one."""
+    handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
+    if handler is None:
+        raise InputError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    return handler(params, client)

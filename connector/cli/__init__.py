@@ -1,0 +1,67 @@
+"""The ``spectra-connector`` command line.
+
+Only this layer reads flags and the environment. Exit status: 0 when every
+hash got an answer, 1 when a lookup failed, 2 for a usage error. A user's
+mistake gets one clear line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import List, Optional
+
+from .. import __version__
+from ..errors import (ApplianceError, AuthenticationError, ConfigurationError, EndpointNotFoundError, InputError,
+                      SpectraAnalyzeError, TLSVerificationError)
+from . import demo, lookups, simulator
+from .common import EXIT_FAILED, EXIT_USAGE, UsageError
+
+# Each module adds its subcommands with ``register(subparsers)``.
+COMMAND_MODULES = [lookups, demo, simulator]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spectra-connector",
+        description="ReversingLabs Spectra Analyze verdicts for the command line, Splunk, SOAR and alert rules.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=_log_level(getattr(args, "verbose", 0)), stream=sys.stderr,
+                        format="spectra-connector: %(levelname)s: %(message)s")
+    try:
+        return args.handler(args)
+    except (UsageError, InputError) as err:
+        return _fail(EXIT_USAGE, err)
+    except (AuthenticationError, EndpointNotFoundError, TLSVerificationError, ApplianceError) as err:
+        return _fail(EXIT_FAILED, err)
+    except ConfigurationError as err:  # a bad setting, found before any request
+        return _fail(EXIT_USAGE, err)
+    except SpectraAnalyzeError as err:
+        return _fail(EXIT_FAILED, err)
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+    except BrokenPipeError:
+        return 0
+
+
+def _fail(code: int, err: object) -> int:
+    print(f"spectra-connector: error: {err}", file=sys.stderr)
+    return code
+
+
+def _log_level(verbosity: int) -> int:
+    return {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

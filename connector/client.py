@@ -1,0 +1,248 @@
+"""HTTP client for ``POST /api/samples/v2/list/``: one request (and its pages)
+with timeouts, bounded retries, a response size cap and error mapping.
+
+Batching, hash grouping and mapping results back to hashes live in
+``lookup``; this module only speaks HTTP.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+from .config import Config
+from .errors import (ApplianceError, AuthenticationError, BadRequestError, EndpointNotFoundError,
+                     MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError,
+                     TLSVerificationError, TransportError, excerpt)
+from .retry import RETRY_STATUSES, parse_retry_after
+from .validation import violation
+
+LIST_PATH = "/api/samples/v2/list/"
+log = logging.getLogger(__name__)
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way worth another try."""
+
+    def __init__(self, error: ApplianceError, retry_after: Optional[float] = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class SpectraAnalyzeClient:
+    """Talks to one appliance. Thread-safe for concurrent batches.
+
+    ``clock``, ``sleep``, ``wall_clock`` and ``rng`` are injectable so that
+    retry timing can be tested without waiting.
+    """
+
+    def __init__(self, config: Config, *, session: Optional[requests.Session] = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 wall_clock: Callable[[], float] = time.time, rng: Optional[random.Random] = None) -> None:
+        self.config = config
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()
+        self._session = session or self._new_session()
+        self._endpoint = config.url + LIST_PATH
+        self.requests_sent = 0
+        if not config.verify_tls:
+            log.warning("TLS certificate verification is OFF for %s (verify_tls=false): "
+                        "anyone on the network path can read the API token", config.url)
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def __repr__(self) -> str:
+        return f"SpectraAnalyzeClient(url={self.config.url!r}, verify_tls={self.config.verify_tls})"
+
+    def __enter__(self) -> "SpectraAnalyzeClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        pool = max(self.config.max_connections, 1)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update({
+            "Authorization": f"Token {self.config.token}",
+            "User-Agent": self.config.user_agent,
+            "Accept": "application/json",
+        })
+        if self.config.proxy:
+            session.proxies = {"http": self.config.proxy, "https": self.config.proxy}
+        return session
+
+    def list_samples(self, hash_values: Sequence[str], fields: Sequence[str] = (), *,
+                     skip_reanalysis: bool = True, include_network_threat_intelligence: bool = False
+                     ) -> List[Dict[str, Any]]:
+        """The raw result items for hashes of one type, following ``next``.
+
+        Raises ``ConfigurationError`` (fix the setup, do not retry) or
+        ``ApplianceError`` (this lookup failed after the retry budget).
+        """
+        body: Dict[str, Any] = {
+            "hash_values": list(hash_values),
+            "skip_reanalysis": _flag(skip_reanalysis),
+            "include_networkthreatintelligence": _flag(include_network_threat_intelligence),
+        }
+        if fields:
+            body["fields"] = list(fields)
+        url = self._endpoint
+        seen = {url}
+        results: List[Dict[str, Any]] = []
+        for _ in range(self.config.max_pages):
+            page = self._post(url, body)
+            results.extend(page["results"])
+            if not page.get("next"):
+                return results
+            url = self._next_url(page["next"])
+            if url in seen:
+                raise MalformedResponseError("the appliance's 'next' link points to a page already read; "
+                                             "stopped to avoid a loop")
+            seen.add(url)
+        raise MalformedResponseError(f"the appliance returned more than {self.config.max_pages} pages; "
+                                     "lower batch_size")
+
+    def _next_url(self, link: str) -> str:
+        target = urljoin(self._endpoint, link)
+        here, there = urlsplit(self._endpoint), urlsplit(target)
+        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
+            raise MalformedResponseError(f"the appliance's 'next' link points to another host ({there.netloc}); "
+                                         "not followed, since the request carries the API token")
+        return target
+
+    def _post(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """One logical request: attempts with backoff until success, a final
+        error, the attempt limit or the deadline."""
+        policy = self.config.retry
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(url, body)
+            except _Retryable as retry:
+                error = retry.error
+                wait = policy.delay(attempt, retry.retry_after, self._rng)
+                spent = self._clock() - started
+                if attempt >= policy.max_attempts or spent + wait > policy.deadline:
+                    error.attempts = attempt
+                    error.message = f"{error.message} (gave up after {attempt} attempt(s) in {spent:.1f}s)"
+                    raise error from None
+                log.info("attempt %d failed (%s); retrying in %.2fs", attempt, error.message, wait)
+                self._sleep(wait)
+
+    def _attempt(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        self.requests_sent += 1
+        try:
+            response = self._session.post(url, json=body, timeout=timeout, verify=self.config.tls_verify,
+                                          allow_redirects=False, stream=True)
+        except requests.exceptions.SSLError as err:
+            raise TLSVerificationError(
+                f"TLS verification of {self.config.url} failed: {_reason(err)}. If the appliance uses a private "
+                "certificate authority, set ca_bundle to its CA certificate file") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
+            raise _Retryable(TransportError(f"could not reach {self.config.url}: {_reason(err)}")) from None
+        try:
+            return self._read(response)
+        finally:
+            response.close()
+
+    def _read(self, response: requests.Response) -> Dict[str, Any]:
+        status = response.status_code
+        if status == 200:
+            return self._parse(self._body(response))
+        text = excerpt(self._body(response, limit=4096).decode("utf-8", "replace"), self.config.token)
+        error = self._status_error(status, text, response.headers.get("Location"))
+        if status in RETRY_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
+            raise _Retryable(error, retry_after)
+        raise error
+
+    def _status_error(self, status: int, text: str, location: Optional[str]) -> Exception:
+        """The one place that maps an HTTP status to an exception."""
+        detail = f" (HTTP {status}: {text})" if text else f" (HTTP {status})"
+        kwargs = {"status": status, "body_excerpt": text}
+        if status in (401, 403):
+            return AuthenticationError(f"the appliance refused the API token{detail}; check the token "
+                                       f"configured for {self.config.url}", **kwargs)
+        if status == 404:
+            return EndpointNotFoundError(f"{self.config.url}{LIST_PATH} was not found{detail}; check that the "
+                                         "URL points at a Spectra Analyze appliance", **kwargs)
+        if status == 400:
+            return BadRequestError(f"the appliance rejected the request{detail}", **kwargs)
+        if status == 429:
+            return RateLimitedError(f"the appliance is rate limiting requests{detail}; lower batch_size or "
+                                    "max_connections, or try later", **kwargs)
+        if 300 <= status < 400:
+            host = urlsplit(location or "").netloc or "elsewhere"
+            return MalformedResponseError(f"the appliance redirected the request to {host}{detail}; not followed, "
+                                          "since it carries the API token: set url to the final address", **kwargs)
+        if status >= 500:
+            return ServerError(f"the appliance answered with a server error{detail}", **kwargs)
+        return ApplianceError(f"unexpected answer from the appliance{detail}", **kwargs)
+
+    def _body(self, response: requests.Response, limit: Optional[int] = None) -> bytes:
+        """The decoded body, read up to a cap: a small gzip body can expand enormously."""
+        cap = limit if limit is not None else self.config.max_response_bytes
+        deadline = self._clock() + self.config.read_timeout
+        chunks: List[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=65536):
+                size += len(chunk)
+                if size > cap:
+                    if limit is not None:
+                        break
+                    raise MalformedResponseError(f"the appliance's answer is larger than {cap} bytes; "
+                                                 "lower batch_size")
+                chunks.append(chunk)
+                if self._clock() > deadline:
+                    raise _Retryable(TransportError(f"the answer from {self.config.url} did not arrive within "
+                                                    f"{self.config.read_timeout:g}s"))
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as err:
+            raise _Retryable(TransportError(f"the answer from {self.config.url} broke off: {_reason(err)}")) from None
+        return b"".join(chunks)
+
+    def _parse(self, raw: bytes) -> Dict[str, Any]:
+        try:
+            page = json.loads(raw)
+        except ValueError:
+            raise MalformedResponseError("the appliance's answer is not JSON: "
+                                         + (excerpt(raw[:4096].decode("utf-8", "replace"), self.config.token)
+                                            or "empty body")) from None
+        problem = violation("response", page)
+        if problem:
+            raise SchemaViolationError(f"the appliance's answer does not match the documented format: {problem}")
+        return page
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _reason(err: Exception) -> str:
+    """A short reason from a requests error. requests' messages carry the URL
+    but never the headers, so no token can appear here."""
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return "read timed out"
+    inner = err.args[0] if err.args else err
+    return str(getattr(inner, "reason", None) or inner)[:200]

@@ -1,0 +1,99 @@
+"""The one explicit configuration object the library takes.
+
+Only the outer layers (CLI, Splunk command, SOAR connector) read flags,
+environment or platform settings; they build a ``Config`` with
+``Config.from_settings`` and hand it down.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+from . import __version__
+from .errors import ConfigurationError, InputError
+from .params import parse_bool, parse_number
+from .retry import RetryPolicy
+
+DEFAULT_USER_AGENT = f"spectra-analyze-connector/{__version__}"
+MAX_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the appliance is and how to talk to it. ``repr`` never shows the token."""
+
+    url: str
+    token: str = field(repr=False)
+    verify_tls: bool = True
+    ca_bundle: Optional[str] = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    proxy: Optional[str] = None
+    user_agent: str = DEFAULT_USER_AGENT
+    batch_size: int = 100
+    max_connections: int = 4
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_response_bytes: int = 64 * 1024 * 1024
+    max_pages: int = 100
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ConfigurationError(
+                f"url: expected the appliance address like https://appliance.example.com, got {self.url!r}")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ConfigurationError("url: give the appliance address without credentials, query or fragment")
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+        if not self.token or not self.token.strip():
+            raise ConfigurationError("token: no API token given; create one on the appliance "
+                                     "(Administration > Users > API token) and configure it")
+        if any(ch.isspace() for ch in self.token.strip()) or not self.token.isprintable():
+            raise ConfigurationError("token: the API token contains spaces or control characters; check how it was pasted")
+        object.__setattr__(self, "token", self.token.strip())
+        if self.ca_bundle and not os.path.exists(self.ca_bundle):
+            raise ConfigurationError(f"ca_bundle: no file or folder at {self.ca_bundle}")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigurationError(f"batch_size: expected 1 to {MAX_BATCH_SIZE}, got {self.batch_size}")
+        if self.max_connections < 1:
+            raise ConfigurationError("max_connections: expected at least 1")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ConfigurationError("timeouts must be more than 0 seconds")
+
+    @property
+    def tls_verify(self) -> Any:
+        """The value for requests' ``verify``: False, a CA bundle path, or True."""
+        if not self.verify_tls:
+            return False
+        return self.ca_bundle or True
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "Config":
+        """Build from platform settings, all strings as platforms keep them.
+
+        Keys: url, token, verify_tls, ca_bundle, connect_timeout, read_timeout,
+        proxy, batch_size, max_connections, max_attempts, retry_deadline.
+        Empty values take the defaults. Raises ``ConfigurationError``.
+        """
+        get = settings.get
+        try:
+            retry = RetryPolicy(
+                max_attempts=int(parse_number("max_attempts", get("max_attempts"), 4, minimum=1, maximum=10, integer=True)),
+                deadline=parse_number("retry_deadline", get("retry_deadline"), 60.0, minimum=0, maximum=3600))
+            return cls(
+                url=str(get("url") or "").strip(),
+                token=str(get("token") or ""),
+                verify_tls=parse_bool("verify_tls", get("verify_tls"), True),
+                ca_bundle=(str(get("ca_bundle")).strip() or None) if get("ca_bundle") else None,
+                connect_timeout=parse_number("connect_timeout", get("connect_timeout"), 5.0, minimum=0.1, maximum=600),
+                read_timeout=parse_number("read_timeout", get("read_timeout"), 60.0, minimum=0.1, maximum=3600),
+                proxy=(str(get("proxy")).strip() or None) if get("proxy") else None,
+                batch_size=int(parse_number("batch_size", get("batch_size"), 100, minimum=1,
+                                            maximum=MAX_BATCH_SIZE, integer=True)),
+                max_connections=int(parse_number("max_connections", get("max_connections"), 4, minimum=1,
+                                                 maximum=32, integer=True)),
+                retry=retry,
+            )
+        except InputError as err:
+            raise ConfigurationError(str(err)) from None

@@ -1,0 +1,47 @@
+"""Hash parsing: strict validation, type detection, de-duplication."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, List, Optional, Union
+
+HASH_TYPES_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
+HASH_TYPES = tuple(HASH_TYPES_BY_LENGTH.values())
+
+# ASCII only and a full match: int(x, 16) takes non-ASCII digits and
+# bytes.fromhex takes spaces, so neither is a validator.
+_HEX = re.compile(r"[0-9a-f]+", re.ASCII)
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def normalize(value: str) -> str:
+    """Trim and lower-case a hash as given."""
+    return value.strip().lower()
+
+
+def hash_type(value: str) -> Optional[str]:
+    """The type of a normalized hash, or None when it is not a valid hash."""
+    kind = HASH_TYPES_BY_LENGTH.get(len(value))
+    if kind and _HEX.fullmatch(value):
+        return kind
+    return None
+
+
+def split_hashes(value: Union[str, Iterable[str], None]) -> List[str]:
+    """Split a platform's hash parameter (comma, whitespace, newline or
+    semicolon separated string, or a list of such strings) into trimmed items,
+    keeping order and duplicates; empty items are dropped."""
+    if value is None:
+        return []
+    parts = [value] if isinstance(value, str) else list(value)
+    items: List[str] = []
+    for part in parts:
+        items.extend(token for token in _SEPARATORS.split(str(part)) if token)
+    return items
+
+
+def invalid_reason(value: str) -> str:
+    """Why a string is not a hash, for the record's error field."""
+    if not value:
+        return "empty hash"
+    return (f"not a valid hash ({len(value)} characters): expected hex MD5 (32), "
+            "SHA1 (40), SHA256 (64) or SHA512 (128)")

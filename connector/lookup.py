@@ -1,0 +1,123 @@
+"""Looking up many hashes: group by type, chunk by batch size, send the
+batches over a bounded number of connections, and map every result item
+back to the hash that was asked for.
+
+A batch that fails becomes an error answer for each of its hashes; other
+batches go through. Only configuration errors (token, URL, TLS) stop the
+whole lookup, since every batch would fail the same way.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .client import SpectraAnalyzeClient
+from .errors import ApplianceError
+from .hashes import HASH_TYPES, hash_type
+from .validation import violation
+
+FOUND, NOT_FOUND, ERROR = "found", "not_found", "error"
+
+
+@dataclass(frozen=True)
+class Question:
+    """What is asked of the appliance for every hash (also the cache key)."""
+
+    fields: Tuple[str, ...]
+    skip_reanalysis: bool = True
+    include_network_threat_intelligence: bool = False
+
+    def request_fields(self) -> List[str]:
+        """The fields sent: the asked ones plus every hash field, so that each
+        result maps back to its hash whatever was asked."""
+        if not self.fields:
+            return []
+        return list(dict.fromkeys(self.fields + HASH_TYPES))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The appliance's answer for one hash."""
+
+    status: str
+    item: Optional[Dict[str, Any]] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class LookupResult:
+    answers: Dict[str, Answer] = field(default_factory=dict)
+    errors: List[ApplianceError] = field(default_factory=list)
+
+
+def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List[str]]]:
+    """(hash type, hashes) batches: one type per request, first-seen order."""
+    by_type: Dict[str, List[str]] = {}
+    for value in dict.fromkeys(hashes):
+        by_type.setdefault(hash_type(value) or "", []).append(value)
+    by_type.pop("", None)
+    return [(kind, values[start:start + batch_size])
+            for kind, values in by_type.items()
+            for start in range(0, len(values), batch_size)]
+
+
+def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
+    """Answers for normalized, valid hashes. Raises ``ConfigurationError``."""
+    batches = plan_batches(hashes, client.config.batch_size)
+    result = LookupResult()
+    workers = min(client.config.max_connections, len(batches))
+    if workers <= 1:
+        outcomes = [_run_batch(client, kind, values, question) for kind, values in batches]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spectra-batch") as pool:
+            outcomes = list(pool.map(lambda batch: _run_batch(client, batch[0], batch[1], question), batches))
+    for answers, error in outcomes:
+        result.answers.update(answers)
+        if error is not None:
+            result.errors.append(error)
+    return result
+
+
+def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str],
+               question: Question) -> Tuple[Dict[str, Answer], Optional[ApplianceError]]:
+    try:
+        items = client.list_samples(values, question.request_fields(),
+                                    skip_reanalysis=question.skip_reanalysis,
+                                    include_network_threat_intelligence=question.include_network_threat_intelligence)
+    except ApplianceError as err:
+        failed = Answer(ERROR, error=str(err))
+        return {value: failed for value in values}, err
+    return match_items(kind, values, items), None
+
+
+def match_items(kind: str, values: Sequence[str], items: Sequence[Dict[str, Any]]) -> Dict[str, Answer]:
+    """Map result items to the hashes of one batch. An invalid item is an
+    error for its hash only. A hash with no item is not_found, unless some
+    item could not be matched to any hash: then it may have been that one,
+    so it is an error, never a silent not_found."""
+    wanted = set(values)
+    answers: Dict[str, Answer] = {}
+    unmatched = 0
+    for item in items:
+        key = _item_hash(item, kind)
+        if key not in wanted:
+            unmatched += 1
+            continue
+        problem = violation("result-item", item)
+        answers[key] = Answer(ERROR, error=f"the appliance's report does not match the documented format: "
+                                             f"{problem}") if problem else Answer(FOUND, item=item)
+    missing = Answer(ERROR, error=f"{unmatched} result(s) from the appliance could not be matched to a hash; "
+                                  "this one's answer is unknown") if unmatched else Answer(NOT_FOUND)
+    for value in values:
+        answers.setdefault(value, missing)
+    return answers
+
+
+def _item_hash(item: Any, kind: str) -> Optional[str]:
+    if not isinstance(item, dict):
+        return None
+    value = item.get(kind)
+    if value is None and kind == "sha1" and isinstance(item.get("summary"), dict):
+        value = item["summary"].get("sha1")
+    return value.strip().lower() if isinstance(value, str) else None

@@ -1,0 +1,47 @@
+"""Parsing of the strings platforms hand over: booleans, numbers, lists."""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from .errors import InputError
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def parse_bool(name: str, value: Any, default: bool) -> bool:
+    """A boolean from a platform value: true/false, yes/no, 1/0, on/off, or a bool."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError(f"{name}: expected true or false, got {value!r}")
+
+
+def parse_number(name: str, value: Any, default: Optional[float], *, minimum: float,
+                 maximum: Optional[float] = None, integer: bool = False) -> Optional[float]:
+    """A number from a platform value, checked against its range."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        number = int(str(value).strip()) if integer else float(str(value).strip())
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise InputError(f"{name}: expected {kind}, got {value!r}") from None
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"of at least {minimum:g}"
+        raise InputError(f"{name}: expected a value {bounds}, got {value!r}")
+    return number
+
+
+def split_list(value: Any) -> List[str]:
+    """A comma separated string (spaces tolerated) or a list, as trimmed non-empty items."""
+    if value is None:
+        return []
+    parts = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return [part.strip() for part in parts if part.strip()]

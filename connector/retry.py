@@ -1,0 +1,58 @@
+"""The retry policy: a small pure unit, so its timing is testable without waiting."""
+from __future__ import annotations
+
+import email.utils
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with jittered exponential backoff.
+
+    ``max_attempts`` counts the first try; ``deadline`` bounds the whole
+    request, waits included, in seconds; a ``Retry-After`` longer than
+    ``retry_after_cap`` is cut to it.
+    """
+
+    max_attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    deadline: float = 60.0
+    retry_after_cap: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.backoff_base, self.backoff_max, self.deadline, self.retry_after_cap) < 0:
+            raise ValueError("retry delays and deadline must not be negative")
+
+    def delay(self, attempt: int, retry_after: Optional[float], rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        A server's ``Retry-After`` wins over the backoff (capped); otherwise
+        full jitter over an exponentially growing window spreads clients apart.
+        """
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.retry_after_cap)
+        window = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return rng.uniform(0, window)
+
+
+def parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)

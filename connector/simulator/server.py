@@ -1,0 +1,193 @@
+"""The embedded appliance simulator: a real HTTP server on loopback that
+behaves as the vendor documents ``POST /api/samples/v2/list/``.
+
+It is for demos and tests only; nothing falls back to it silently.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+from ..hashes import hash_type
+from ..validation import load_schema
+from .corpus import Corpus
+
+LIST_PATH = "/api/samples/v2/list/"
+FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
+EXPLICIT_ONLY = ("ticore", "ticloud", "summary", "aliases")
+NO_CREDENTIALS = "Authentication credentials were not provided."
+INVALID_TOKEN = "Invalid token."
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, payload: Any) -> None:
+        super().__init__(status)
+        self.status = status
+        self.payload = payload
+
+
+class Simulator:
+    """Serve the simulated appliance in a background thread.
+
+    ``latency_ms`` delays every answer; ``page_size`` splits results into
+    pages linked by ``next``. ``requests_served`` counts list requests.
+    """
+
+    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0,
+                 page_size: Optional[int] = None, corpus: Optional[Corpus] = None) -> None:
+        self.token = token
+        self.latency = latency_ms / 1000.0
+        self.page_size = page_size
+        self.corpus = corpus or Corpus()
+        self.requests_served = 0
+        self.bodies: List[Dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: Optional[threading.Thread] = None
+
+    def __repr__(self) -> str:
+        return f"Simulator(url={self.url!r})"
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "Simulator":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="spectra-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def answer(self, path: str, headers: Any, raw: bytes) -> Tuple[int, Any]:
+        """Status and JSON payload for one request."""
+        parts = urlsplit(path)
+        if parts.path != LIST_PATH:
+            return 404, {"detail": "Not found."}
+        self._authenticate(headers.get("Authorization"))
+        body = _parse_body(headers.get("Content-Type", ""), raw)
+        with self._lock:
+            self.requests_served += 1
+            self.bodies.append(body)
+        if self.latency:
+            time.sleep(self.latency)
+        results = self._results(body)
+        return 200, self._page(results, parts.query, headers.get("Host", ""))
+
+    def _authenticate(self, header: Optional[str]) -> None:
+        if not header:
+            raise ApiError(403, {"detail": NO_CREDENTIALS})
+        scheme, _, token = header.partition(" ")
+        if scheme != "Token" or token != self.token:
+            raise ApiError(403, {"detail": INVALID_TOKEN})
+
+    def _results(self, body: Dict[str, List[str]]) -> List[Dict[str, Any]]:
+        values = body.get("hash_values") or []
+        if not values:
+            raise ApiError(400, {"hash_values": ["This field is required."]})
+        kinds = {hash_type(value.lower()) for value in values}
+        if None in kinds:
+            bad = next(value for value in values if hash_type(value.lower()) is None)
+            raise ApiError(400, {"hash_values": [f"Malformed hash: {bad}"]})
+        if len(kinds) > 1:
+            raise ApiError(400, {"hash_values": ["All hashes in a request must be of the same type."]})
+        fields = body.get("fields") or []
+        unknown = [name for name in fields if name not in FIELDS]
+        if unknown:
+            raise ApiError(400, {"fields": [f"Invalid field name: {name}" for name in unknown]})
+        if _truthy(body, "include_networkthreatintelligence") and not {
+                "networkthreatintelligence", "domainthreatintelligence"} <= set(fields):
+            raise ApiError(400, {"fields": ["networkthreatintelligence and domainthreatintelligence are required "
+                                            "when include_networkthreatintelligence is true."]})
+        kind = kinds.pop()
+        found = (self.corpus.find(kind, value.lower()) for value in dict.fromkeys(values))
+        return [_select(sample, fields) for sample in found if sample is not None]
+
+    def _page(self, results: List[Dict[str, Any]], query: str, host: str) -> Dict[str, Any]:
+        size = self.page_size or max(len(results), 1)
+        page = int((parse_qs(query).get("page") or ["1"])[0])
+        start = (page - 1) * size
+        more = start + size < len(results)
+        return {"count": len(results), "previous": None,
+                "next": f"http://{host}{LIST_PATH}?page={page + 1}" if more else None,
+                "results": results[start:start + size]}
+
+
+def _select(sample: Dict[str, Any], fields: List[str]) -> Dict[str, Any]:
+    if fields:
+        return {name: sample[name] for name in fields if name in sample}
+    return {name: value for name, value in sample.items() if name not in EXPLICIT_ONLY}
+
+
+def _truthy(body: Dict[str, List[str]], name: str) -> bool:
+    return (body.get(name) or ["false"])[0].lower() == "true"
+
+
+def _parse_body(content_type: str, raw: bytes) -> Dict[str, List[str]]:
+    """JSON or form-encoded (the vendor SDK sends the latter), as lists of strings."""
+    if "json" in content_type:
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            raise ApiError(400, {"detail": "JSON parse error."}) from None
+        if not isinstance(data, dict):
+            raise ApiError(400, {"detail": "Expected a JSON object."})
+        return {key: _as_list(value) for key, value in data.items()}
+    form = parse_qs(raw.decode("utf-8", "replace"))
+    return {key: [part.strip() for value in values for part in value.split(",") if part.strip()]
+            for key, values in form.items()}
+
+
+def _as_list(value: Any) -> List[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _handler_for(simulator: Simulator) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "SpectraAnalyzeSimulator"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                status, payload = simulator.answer(self.path, self.headers, raw)
+            except ApiError as err:
+                status, payload = err.status, err.payload
+            self._send(status, payload)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._send(405 if urlsplit(self.path).path == LIST_PATH else 404, {"detail": "Not found."})
+
+        def _send(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demos read stdout
+            pass
+
+    return Handler
