@@ -56,7 +56,9 @@ class ActionResult:
 
 def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> ActionRequest:
     """Validate platform parameters; raises ``InputError`` naming what to fix."""
-    params = {key: value for key, value in params.items() if value is not None}
+    # Platforms hand over unset optional parameters as None or "".
+    params = {key: value for key, value in params.items()
+              if value is not None and not (isinstance(value, str) and not value.strip() and key != "hashes")}
     problem = violation("action-parameters", params)
     if problem:
         raise InputError(f"invalid parameters: {problem}")

@@ -50,10 +50,22 @@ def violation(name: str, instance: Any) -> str:
 
 
 def describe(err: "fastjsonschema.JsonSchemaValueException") -> str:
-    """A readable message: the path without fastjsonschema's ``data`` prefix."""
+    """A message naming the offending place and, where the schema has one,
+    what it expects (the schema's own description)."""
+    where = err.name[len("data"):].lstrip(".") if err.name.startswith("data") else err.name
+    value, definition = err.value, err.definition or {}
+    if err.rule == "required" and isinstance(value, dict):
+        missing = [key for key in definition["required"] if key not in value]
+        return _at(where, f"missing {', '.join(missing)}")
+    if err.rule == "additionalProperties" and isinstance(value, dict):
+        unknown = sorted(set(value) - set(definition.get("properties", {})))
+        known = ", ".join(definition.get("properties", {}))
+        return _at(where, f"unknown {', '.join(unknown)} (expected: {known})")
+    if err.rule in ("oneOf", "anyOf") and definition.get("description"):
+        return f"{where}: {value!r} is not accepted; {definition['description']}"
     message = err.message
-    if message.startswith("data."):
-        return message[len("data."):]
-    if message.startswith("data "):
-        return "the value " + message[len("data "):]
-    return message
+    return message[len("data."):] if message.startswith("data.") else message
+
+
+def _at(where: str, problem: str) -> str:
+    return f"{where}: {problem}" if where else problem
