@@ -59,7 +59,9 @@ class Simulator:
         return f"http://{host}:{port}"
 
     def start(self) -> "Simulator":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="spectra-simulator", daemon=True)
+        # A short poll interval makes stop() quick (tests start many servers).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="spectra-simulator", daemon=True)
         self._thread.start()
         return self
 
