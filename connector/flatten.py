@@ -55,6 +55,8 @@ def flatten(value: str, kind: str, item: Mapping[str, Any], with_summary: bool =
         "md5": item.get("md5"), "sha1": item.get("sha1"), "sha256": item.get("sha256"),
         "first_seen": item.get("local_first_seen"), "last_seen": item.get("local_last_seen"),
     }
+    if record.get(kind) is None and kind in record:
+        record[kind] = value  # matched on it, so known even when the fields asked for left it out
     if with_summary:
         record.update(_summary(item.get("summary")))
     return record
