@@ -1,0 +1,73 @@
+"""Reference tables for README.md, generated from the schemas and the
+manifest so the docs never restate them by hand. ``python -m connector.docs``
+rewrites the marked sections of a README; a test checks they are current."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List
+
+from .validation import load_schema
+
+
+def _row(cells: List[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def _types(spec: Dict) -> str:
+    kinds = spec.get("type") or sorted({option.get("type", "") for option in spec.get("oneOf", [])})
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    return " or ".join(kind for kind in kinds if kind and kind != "null") + (" or null" if "null" in kinds else "")
+
+
+def record_fields() -> str:
+    schema = load_schema("record")
+    rows = [_row(["field (default prefix `rl_`)", "type", "meaning"]), _row(["---", "---", "---"])]
+    rows += [_row([f"`rl_{name}`", _types(spec), spec.get("description", "")])
+             for name, spec in schema["properties"].items()]
+    return "\n".join(rows)
+
+
+def action_parameters() -> str:
+    schema = load_schema("action-parameters")
+    rows = [_row(["parameter", "required", "meaning"]), _row(["---", "---", "---"])]
+    rows += [_row([f"`{name}`", "yes" if name in schema["required"] else "no", spec.get("description", "")])
+             for name, spec in schema["properties"].items()]
+    rows.append("")
+    rows.append("Supported `fields`: " + ", ".join(f"`{name}`" for name in schema["definitions"]["field"]["enum"]) + ".")
+    return "\n".join(rows)
+
+
+def configuration() -> str:
+    # Docs are generated in a checkout, where package.json is at the top level.
+    manifest = json.loads((Path(__file__).resolve().parent.parent / "package.json").read_text(encoding="utf-8"))
+    rows = [_row(["setting", "type", "default", "meaning"]), _row(["---", "---", "---", "---"])]
+    rows += [_row([f"`{name}`", spec.get("data_type", ""), json.dumps(spec["default"]) if "default" in spec else
+                   ("required" if spec.get("required") else ""), spec.get("description", "")])
+             for name, spec in manifest.get("configuration", {}).items()]
+    return "\n".join(rows)
+
+
+SECTIONS: Dict[str, Callable[[], str]] = {
+    "record-fields": record_fields, "action-parameters": action_parameters, "configuration": configuration,
+}
+
+
+def render(readme: str) -> str:
+    """The README with every ``<!-- BEGIN name -->...<!-- END name -->`` section regenerated."""
+    for name, build in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
+        readme = pattern.sub(lambda match: match.group(1) + build() + "\n" + match.group(2), readme)
+    return readme
+
+
+def main(argv: List[str]) -> int:
+    path = Path(argv[0] if argv else "README.md")
+    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
