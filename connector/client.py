@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.parse import urljoin, urlsplit
@@ -54,6 +55,7 @@ class SpectraAnalyzeClient:
         self._session = session or self._new_session()
         self._endpoint = config.url + LIST_PATH
         self.requests_sent = 0
+        self._count_lock = threading.Lock()
         if not config.verify_tls:
             log.warning("TLS certificate verification is OFF for %s (verify_tls=false): "
                         "anyone on the network path can read the API token", config.url)
@@ -148,7 +150,8 @@ class SpectraAnalyzeClient:
 
     def _attempt(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
         timeout = (self.config.connect_timeout, self.config.read_timeout)
-        self.requests_sent += 1
+        with self._count_lock:
+            self.requests_sent += 1
         try:
             response = self._session.post(url, json=body, timeout=timeout, verify=self.config.tls_verify,
                                           allow_redirects=False, stream=True)

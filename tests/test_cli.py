@@ -118,3 +118,18 @@ def test_demo_is_labelled_simulated_and_shows_each_status():
 def test_nothing_falls_back_to_the_simulator(tmp_path):
     done = cli("get-report", "a" * 40)
     assert done.returncode == 2 and "SIMULATED" not in done.stdout + done.stderr
+
+
+def test_the_simulator_command_serves_until_stopped(corpus):
+    server = subprocess.Popen([SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = server.stdout.readline()
+        assert banner.startswith("SIMULATED appliance")
+        url = banner.split()[-1]
+        done = cli("get-report", corpus.samples[0]["sha1"], env={"SPECTRA_ANALYZE_URL": url,
+                                                                "SPECTRA_ANALYZE_TOKEN": "tok"})
+        assert json.loads(done.stdout)["rl_classification"] == "malicious"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
