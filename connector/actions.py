@@ -169,3 +169,22 @@ def run_action(action: str, params: Mapping[str, Any], client: SpectraAnalyzeCli
     if handler is None:
         raise InputError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
     return handler(params, client)
+
+
+# A SHA1 no appliance holds: the cheapest lookup there is.
+CONNECTIVITY_HASH = "0" * 40
+
+
+def check_connectivity(params: Mapping[str, Any], client: SpectraAnalyzeClient) -> ActionResult:
+    """``test_connectivity``: one read-only lookup (one hash, one field, no
+    reanalysis, no upload) proves the URL, the TLS certificate and the token.
+    Raises ``ConfigurationError`` or ``ApplianceError`` saying what failed."""
+    if any(value not in (None, "") for value in params.values()):
+        raise InputError("test_connectivity takes no parameters")
+    client.list_samples([CONNECTIVITY_HASH], ["sha1"])
+    return ActionResult(action="test_connectivity", status="success",
+                        message=f"connected to {client.config.url}: the appliance accepted the API token",
+                        records=[], summary=summarize("test_connectivity", [], []).summary)
+
+
+ACTIONS["test_connectivity"] = check_connectivity
