@@ -1,0 +1,217 @@
+"""The Splunk SOAR connector: a ``BaseConnector`` adapter over the core actions.
+
+SOAR calls ``_handle_action`` with the action JSON (asset configuration and
+a list of parameter dictionaries), then ``initialize``, ``handle_action``
+once per parameter dictionary, and ``finalize``. Every hash of the whole run
+is looked up in one batched lookup, whether the hashes come in one
+parameter (a comma separated list) or in many; each action result then gets
+one data item per hash, in input order, and a summary.
+
+The asset's token is used only to call the appliance: it never reaches a
+result, a message or a log line.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import phantom.app as phantom
+from phantom.action_result import ActionResult as SoarResult
+from phantom.base_connector import BaseConnector
+
+from ..actions import ActionRequest, ActionResult, build_records, parse_request, run_action, summarize
+from ..client import SpectraAnalyzeClient
+from ..config import Config
+from ..errors import ConfigurationError, InputError, SpectraAnalyzeError
+from ..lookup import ERROR, Answer, LookupResult, Question
+from ..outputs import summary_of
+from ..validation import load_schema
+
+PARAMETERS: Dict[str, Dict[str, Any]] = load_schema("action-parameters")["properties"]
+LOOKUP_ACTIONS = ("get_report", "get_summary")
+
+Outcome = Union[ActionResult, InputError]
+
+
+class SpectraAnalyzeAdapter(BaseConnector):
+    """What the app's connector class does; the app's main module declares
+    the class itself, since SOAR finds the app JSON beside that module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._client: Optional[SpectraAnalyzeClient] = None
+        self._setup_error: Optional[ConfigurationError] = None
+        self._parameter_sets: List[Dict[str, Any]] = []
+        self._batch: Optional[BatchedLookup] = None
+
+    def _handle_action(self, in_json: str, handle: Any) -> Any:
+        # Every parameter dictionary of the run is known only here; handle_action
+        # then sees them one at a time. Keeping them lets one lookup serve all.
+        self._parameter_sets = _parameter_sets(in_json)
+        return super()._handle_action(in_json, handle)
+
+    def initialize(self) -> bool:
+        try:
+            config = Config.from_settings(_settings(self.get_config()))
+        except ConfigurationError as err:
+            # Not fatal here: every hash then gets an error item saying why, so a
+            # playbook sees the failure instead of an empty run.
+            self._setup_error = err
+            return phantom.APP_SUCCESS
+        if not config.verify_tls:
+            self.save_progress(f"WARNING: TLS certificate verification is off for {config.url}; "
+                               "anyone on the network path can read the API token")
+        self._client = SpectraAnalyzeClient(config)
+        return phantom.APP_SUCCESS
+
+    def validate_parameters(self, param: Dict[str, Any]) -> bool:
+        # The platform's own check of 'contains' types would reject a list of
+        # hashes; the core validates every hash and reports each invalid one.
+        return phantom.APP_SUCCESS
+
+    def handle_action(self, param: Dict[str, Any]) -> bool:
+        action = self.get_action_identifier()
+        if action == "test_connectivity":
+            return self._test_connectivity(self.add_action_result(SoarResult(dict(param))))
+        if action in LOOKUP_ACTIONS:
+            return self._lookup(action, param, self.add_action_result(SoarResult(with_defaults(param))))
+        result = self.add_action_result(SoarResult(dict(param)))
+        return result.set_status(phantom.APP_ERROR, f"this app has no action {action!r}")
+
+    def finalize(self) -> bool:
+        if self._client is not None:
+            self._client.close()
+        return phantom.APP_SUCCESS
+
+    def _test_connectivity(self, result: SoarResult) -> bool:
+        try:
+            client = self._ready_client()
+            self.save_progress(f"Connecting to {client.config.url} "
+                               f"(TLS verification {'on' if client.config.verify_tls else 'OFF'})")
+            outcome = run_action("test_connectivity", {}, client)
+        except SpectraAnalyzeError as err:
+            self.save_progress("Test Connectivity Failed")
+            return result.set_status(phantom.APP_ERROR, f"Test Connectivity Failed: {err}")
+        self.save_progress("Test Connectivity Passed")
+        return result.set_status(phantom.APP_SUCCESS, outcome.message)
+
+    def _lookup(self, action: str, param: Dict[str, Any], result: SoarResult) -> bool:
+        if self._batch is None:
+            self._batch = BatchedLookup(action, self._parameter_sets, self._client, self._setup_error,
+                                        self.save_progress)
+        outcome = self._batch.result_for(param)
+        if isinstance(outcome, InputError):
+            return result.set_status(phantom.APP_ERROR, str(outcome))
+        for record in outcome.records:
+            result.add_data(record)
+        result.update_summary(summary_of(outcome))
+        self.save_progress(outcome.message)
+        status = phantom.APP_ERROR if outcome.status == "failed" else phantom.APP_SUCCESS
+        return result.set_status(status, outcome.message)
+
+    def _ready_client(self) -> SpectraAnalyzeClient:
+        if self._setup_error is not None:
+            raise self._setup_error
+        assert self._client is not None  # initialize made one when the settings were good
+        return self._client
+
+
+class BatchedLookup:
+    """The outcome of every parameter set of one run, looked up together:
+    one core lookup (batched by hash type and batch size) per distinct
+    question, that is per set of fields and flags."""
+
+    def __init__(self, action: str, parameter_sets: Sequence[Mapping[str, Any]],
+                 client: Optional[SpectraAnalyzeClient], setup_error: Optional[ConfigurationError],
+                 progress: Callable[[str], Any]) -> None:
+        self.action = action
+        self._pending = list(parameter_sets)
+        self._client = client
+        self._setup_error = setup_error
+        self._progress = progress
+        self._outcomes: Dict[str, Outcome] = {}
+
+    def result_for(self, params: Mapping[str, Any]) -> Outcome:
+        """The outcome for one parameter set: an ``ActionResult``, or the
+        ``InputError`` that makes the parameters unusable."""
+        key = _key(params)
+        if key not in self._outcomes and self._pending:
+            self._resolve(self._pending)  # the first call answers every set of the run
+            self._pending = []
+        if key not in self._outcomes:
+            self._resolve([params])  # a set that was not in the action JSON as given
+        return self._outcomes[key]
+
+    def _resolve(self, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
+        with_summary = self.action == "get_summary"
+        groups: Dict[Question, List[Tuple[str, ActionRequest]]] = {}
+        for params in parameter_sets:
+            try:
+                request = parse_request(declared(params), with_summary=with_summary)
+            except InputError as err:
+                self._outcomes[_key(params)] = err
+                continue
+            groups.setdefault(request.question, []).append((_key(params), request))
+        total = sum(len(request.hashes) for members in groups.values() for _, request in members)
+        self._progress(f"Looking up {total} hash(es) of {len(parameter_sets)} parameter set(s) "
+                       f"in {len(groups)} batched lookup(s)")
+        for question, members in groups.items():
+            merged = ActionRequest(hashes=tuple(value for _, request in members for value in request.hashes),
+                                   question=question)
+            self._split(members, self._records(merged, with_summary))
+
+    def _records(self, request: ActionRequest, with_summary: bool) -> List[Dict[str, Any]]:
+        if self._setup_error is None:
+            try:
+                return build_records(request, self._client, with_summary)[0]
+            except ConfigurationError as err:  # token, URL or TLS: every later lookup would fail alike
+                self._setup_error = err
+        return build_records(request, self._client, with_summary, lookup_with=_failing(self._setup_error))[0]
+
+    def _split(self, members: List[Tuple[str, ActionRequest]], records: List[Dict[str, Any]]) -> None:
+        start = 0
+        for key, request in members:
+            part = records[start:start + len(request.hashes)]
+            start += len(request.hashes)
+            errors = list(dict.fromkeys(record["error"] for record in part if record["status"] == ERROR))
+            self._outcomes[key] = summarize(self.action, part, errors)
+
+
+def declared(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """The action's own parameters of a SOAR parameter set (which may carry
+    more, such as a playbook's context)."""
+    return {name: params[name] for name in PARAMETERS if name in params}
+
+
+def with_defaults(params: Mapping[str, Any]) -> Dict[str, Any]:
+    """The parameter set as the result shows it: every parameter, defaults
+    filled in (None where there is none)."""
+    filled = {name: spec.get("default") for name, spec in PARAMETERS.items()}
+    filled.update(params)
+    return filled
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps(declared(params), sort_keys=True, default=str)
+
+
+def _failing(error: ConfigurationError) -> Callable[..., LookupResult]:
+    """A lookup that answers every hash with ``error``: the records then say
+    why each hash has no verdict."""
+    def lookup_with(client: Any, hashes: Sequence[str], question: Question) -> LookupResult:
+        return LookupResult(answers={value: Answer(ERROR, error=str(error)) for value in hashes})
+    return lookup_with
+
+
+def _parameter_sets(in_json: str) -> List[Dict[str, Any]]:
+    try:
+        parameters = json.loads(in_json).get("parameters")
+    except (ValueError, AttributeError):
+        return []  # the base class reports a broken action JSON
+    return [params for params in parameters or [] if isinstance(params, dict)]
+
+
+def _settings(config: Mapping[str, Any]) -> Dict[str, Any]:
+    # SOAR keeps numeric settings as JSON numbers: 100 may arrive as 100.0.
+    return {key: int(value) if isinstance(value, float) and value.is_integer() else value
+            for key, value in config.items()}

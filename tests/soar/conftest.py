@@ -1,0 +1,62 @@
+"""Fixtures of the SOAR tests: the stand-in ``phantom`` package, the app
+folder as the builder writes it, and a stand-in platform with an asset
+pointing at the embedded simulator."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+from soar_support import ASSET, STANDIN, TOKEN
+
+sys.path.insert(0, str(STANDIN))
+
+import soar_platform  # noqa: E402  (needs the stand-in on the path)
+
+
+from connector.simulator.server import Simulator  # noqa: E402
+from connector.soar.build import APP_FOLDER, assemble_app  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def app_dir(tmp_path_factory) -> Path:
+    """The app folder as the builder writes it; no wheels, since this
+    process has the dependencies already (the .tgz test runs without them)."""
+    return assemble_app(tmp_path_factory.mktemp("soar-app") / APP_FOLDER, {})
+
+
+@pytest.fixture(scope="session")
+def shared_simulator(corpus):
+    with Simulator(TOKEN, corpus=corpus) as server:
+        yield server
+
+
+@pytest.fixture
+def simulator(shared_simulator) -> Simulator:
+    """The session's simulator with its counters reset: starting one per test
+    costs half a second of shutdown each."""
+    shared_simulator.requests_served = 0
+    shared_simulator.bodies.clear()
+    return shared_simulator
+
+
+@pytest.fixture
+def platform() -> soar_platform.Platform:
+    soar_platform.PLATFORM = soar_platform.Platform()
+    return soar_platform.PLATFORM
+
+
+@pytest.fixture
+def asset_settings(simulator) -> Dict[str, Any]:
+    """An asset as an admin configures it: TLS verification on, numbers as SOAR keeps them."""
+    return {"url": simulator.url, "token": TOKEN, "verify_tls": True, "batch_size": 100.0,
+            "connect_timeout": 5, "read_timeout": 60, "max_attempts": 2, "retry_deadline": 5}
+
+
+@pytest.fixture
+def soar(platform, app_dir, asset_settings) -> soar_platform.Platform:
+    """The platform with the asset configured."""
+    platform.add_asset(ASSET, app_dir, asset_settings)
+    return platform

@@ -1,0 +1,114 @@
+"""The generated app JSON against the classic format's rules, and its data
+paths against what the connector really returns."""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, Set
+
+import pytest
+from soar_support import ASSET, absent_sha1
+
+from connector import __version__
+from connector.hashes import HASH_TYPES
+from connector.soar import docs
+from connector.soar.app_json import APP_JSON
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+TOP_LEVEL = ("appid", "name", "description", "type", "product_vendor", "product_name", "product_version_regex",
+             "publisher", "license", "app_version", "package_name", "main_module", "min_phantom_version",
+             "python_version", "logo", "configuration", "actions")
+ACTION_KEYS = ("action", "identifier", "description", "type", "read_only", "parameters", "output", "versions")
+DATA_TYPES = {"string", "numeric", "boolean", "password"}
+
+
+@pytest.fixture(scope="module")
+def app(app_dir) -> Dict[str, Any]:
+    return json.loads((app_dir / APP_JSON).read_text())
+
+
+def lookups(app: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+    return (spec for spec in app["actions"] if spec["type"] == "investigate")
+
+
+def test_top_level_follows_the_classic_format(app, app_dir):
+    assert [key for key in TOP_LEVEL if key not in app] == []
+    appid = uuid.UUID(app["appid"])
+    assert appid.version == 4 and str(appid) == app["appid"]
+    assert app["type"] == "reputation"
+    assert app["app_version"] == __version__
+    assert (app_dir / app["main_module"]).is_file()
+    assert (app_dir / app["logo"]).is_file() and (app_dir / app["logo_dark"]).is_file()
+    assert app["package_name"].startswith("phantom_")
+
+
+def test_configuration_keeps_the_token_secret(app):
+    settings = app["configuration"]
+    assert settings["token"]["data_type"] == "password" and "default" not in settings["token"]
+    assert settings["verify_tls"] == {**settings["verify_tls"], "data_type": "boolean", "default": True}
+    assert all(spec["data_type"] in DATA_TYPES and spec["description"] for spec in settings.values())
+    assert sorted(spec["order"] for spec in settings.values()) == list(range(len(settings)))
+
+
+def test_actions_follow_the_classic_format(app):
+    assert [spec["identifier"] for spec in app["actions"]] == ["get_report", "get_summary", "test_connectivity"]
+    for spec in app["actions"]:
+        assert [key for key in ACTION_KEYS if key not in spec] == [], spec["identifier"]
+        paths = [output["data_path"] for output in spec["output"]]
+        assert len(paths) == len(set(paths)), spec["identifier"]
+        assert all(output["data_type"] in DATA_TYPES for output in spec["output"])
+    connectivity = app["actions"][-1]
+    assert (connectivity["type"], connectivity["parameters"], connectivity["output"]) == ("test", {}, [])
+
+
+def test_hash_parameter_puts_the_actions_on_a_hash_menu(app):
+    for spec in lookups(app):
+        hashes = spec["parameters"]["hashes"]
+        assert hashes["primary"] is True and hashes["required"] is True
+        assert set(hashes["contains"]) == {"hash", *HASH_TYPES}
+        assert [name for name, param in spec["parameters"].items() if param.get("primary")] == ["hashes"]
+        assert spec["parameters"]["skip_reanalysis"]["default"] is True
+        columns = sorted((output["column_order"], output["column_name"]) for output in spec["output"]
+                         if "column_name" in output)
+        assert [order for order, _ in columns] == list(range(len(columns)))
+
+
+def declared(spec: Dict[str, Any]) -> Set[str]:
+    return {output["data_path"] for output in spec["output"]}
+
+
+def paths_of(value: Any, prefix: str) -> Iterator[str]:
+    """The data paths of a value as SOAR spells them: ``.*`` over lists."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths_of(item, f"{prefix}.{key}")
+    elif isinstance(value, list):
+        yield f"{prefix}.*"
+    else:
+        yield prefix
+
+
+@pytest.mark.parametrize("action", ["get report", "get summary"])
+def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
+    """Every declared path is in every real result and item, and every field of
+    a real result is declared."""
+    values = [corpus.samples[0]["sha1"], corpus.hashes("sha256", "goodware")[0], absent_sha1(1), "typo"]
+    run = soar.run_action(ASSET, action, [{"hashes": ",".join(values)}, {"hashes": values[0]}])
+    spec = next(spec for spec in app["actions"] if spec["action"] == action)
+    wanted = declared(spec)
+    for result in run["action_results"]:
+        found = {"action_result.status", "action_result.message"}
+        found |= set(paths_of(result["parameter"], "action_result.parameter"))
+        found |= set(paths_of(result["summary"], "action_result.summary"))
+        found |= set(paths_of(run["summary"], "summary"))
+        for item in result["data"]:
+            assert {path for path in wanted if path.startswith("action_result.data.*.")} == set(
+                paths_of(item, "action_result.data.*")), item["status"]
+        assert {path for path in wanted if not path.startswith("action_result.data.")} == found
+
+
+def test_readme_carries_the_generated_reference():
+    text = README.read_text(encoding="utf-8")
+    assert f"{docs.BEGIN}\n{docs.reference()}{docs.END}" in text, \
+        "README.md's SOAR reference is stale: run python -m connector.soar.docs README.md"

@@ -1,0 +1,75 @@
+"""package.json: valid against its schema, and true to the code it describes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from connector import __version__
+from connector.actions import ACTIONS
+from connector.config import Config
+from connector.errors import SpectraAnalyzeError
+from connector.manifest import load_manifest, schema_of
+from connector.validation import load_schema, violation
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return json.loads((ROOT / "package.json").read_text())
+
+
+def test_package_json_is_valid_for_both_validators(manifest):
+    jsonschema.Draft7Validator.check_schema(load_schema("package"))
+    jsonschema.validate(manifest, load_schema("package"))
+    assert violation("package", manifest) == ""
+    assert load_manifest() == manifest
+
+
+def test_schema_rejects_a_secret_with_a_default_or_a_plain_type(manifest):
+    shown = dict(manifest, configuration=dict(manifest["configuration"], token={
+        "data_type": "string", "secret": True, "description": "API token"}))
+    assert "data_type" in violation("package", shown)
+    defaulted = dict(manifest, configuration=dict(manifest["configuration"], token={
+        "data_type": "password", "secret": True, "default": "x", "description": "API token"}))
+    assert violation("package", defaulted)
+    assert violation("package", dict(manifest, soar=dict(manifest["soar"], appid="not-a-uuid")))
+
+
+def test_a_broken_manifest_is_a_clear_error(tmp_path, monkeypatch, manifest):
+    import connector.manifest as module
+
+    broken = tmp_path / "package.json"
+    broken.write_text(json.dumps(dict(manifest, version="one")))
+    monkeypatch.setattr(module, "_MANIFEST_PATHS", (broken,))
+    load_manifest.cache_clear()
+    try:
+        with pytest.raises(SpectraAnalyzeError, match="version"):
+            load_manifest()
+    finally:
+        load_manifest.cache_clear()
+
+
+def test_version_and_actions_are_the_packages_own(manifest):
+    assert manifest["version"] == __version__
+    assert list(manifest["actions"]) == list(ACTIONS)
+    for spec in manifest["actions"].values():
+        for key in ("parameters", "output", "summary"):
+            if spec.get(key):
+                assert (ROOT / spec[key]).is_file()
+                assert schema_of(spec[key]) == load_schema(Path(spec[key]).name[:-len(".schema.json")])
+
+
+def test_configuration_defaults_are_the_configs_defaults(manifest):
+    settings = manifest["configuration"]
+    config = Config.from_settings({"url": "https://appliance.example.com", "token": "t"})
+    effective = {"verify_tls": config.verify_tls, "connect_timeout": config.connect_timeout,
+                 "read_timeout": config.read_timeout, "batch_size": config.batch_size,
+                 "max_connections": config.max_connections, "max_attempts": config.retry.max_attempts,
+                 "retry_deadline": config.retry.deadline}
+    assert {name: spec["default"] for name, spec in settings.items() if "default" in spec} == effective
+    assert [name for name, spec in settings.items() if spec.get("required")] == ["url", "token"]
+    assert [name for name, spec in settings.items() if spec.get("secret")] == ["token"]

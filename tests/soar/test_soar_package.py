@@ -1,0 +1,171 @@
+"""The app as SOAR gets it: ``spectra-connector build-soar-app`` through the
+console script, the ``.tgz`` unpacked, its wheels installed, and its
+connector run from the unpacked folder in a fresh interpreter whose path
+holds only the app, its wheels, what SOAR itself ships (requests and its
+dependencies) and the stand-in ``phantom`` package: on this Python and on
+the 3.9 and 3.13 that SOAR runs apps on."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+from soar_support import STANDIN, TOKEN, absent_sha1
+
+from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
+from connector.soar.build import APP_FOLDER
+
+SCRIPT = Path(sys.executable).with_name("spectra-connector")
+# What a SOAR host provides to apps; the app must bring everything else.
+SOAR_LIBRARIES = ("requests",)  # with urllib3, idna, certifi and charset-normalizer
+PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+
+DRIVER = """
+import json, sys
+spec = json.load(sys.stdin)
+sys.path[:0] = spec["path"]
+import soar_platform
+platform = soar_platform.PLATFORM
+platform.add_asset("spectra_analyze", spec["app_dir"], {"url": spec["url"], "token": spec["token"]})
+report = platform.run_action("spectra_analyze", "get report", [{"hashes": ",".join(spec["hashes"])}])
+check = platform.run_action("spectra_analyze", "test connectivity", [])
+import connector, fastjsonschema, requests
+modules = {module.__name__: module.__file__ for module in (connector, fastjsonschema, requests)}
+print(json.dumps({"report": report, "check": check, "modules": modules, "path": sys.path}))
+"""
+
+
+def interpreters() -> List[Tuple[str, str]]:
+    """(Python, the SOAR Python whose wheels it gets): SOAR's 3.9 and 3.13
+    where pyenv has them, and this Python with the newest set it can run."""
+    targets = soar_pythons()
+    found = [(str(path), version) for version in targets
+             for path in sorted(PYENV.glob(f"{version}.*/bin/python{version}"))[-1:]]
+    mine = [version for version in targets if tuple(map(int, version.split("."))) <= sys.version_info[:2]]
+    return found + [(sys.executable, mine[-1])]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("dist")
+    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(output)], capture_output=True,
+                               text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert completed.returncode == 0, completed.stderr
+    tgz = Path(completed.stdout.strip().splitlines()[-1])
+    assert tgz.parent == output.resolve() and tgz.name.endswith(".tgz")
+    return tgz
+
+
+@pytest.fixture(scope="module")
+def unpacked(built, tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("unpacked")
+    with tarfile.open(built) as archive:
+        archive.extractall(target)
+    return target / APP_FOLDER
+
+
+@pytest.fixture(scope="module")
+def installed_wheels(unpacked, tmp_path_factory) -> Callable[[str], Path]:
+    """The app's wheels for one SOAR Python, installed as SOAR installs an app's pip dependencies."""
+    app = json.loads((unpacked / APP_JSON).read_text())
+    folders: Dict[str, Path] = {}
+
+    def folder_for(target: str) -> Path:
+        if target not in folders:
+            folders[target] = tmp_path_factory.mktemp("app-site")
+            listed = app[f"pip{target.replace('.', '')}_dependencies"]["wheel"]
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                            "--no-index", "--no-deps", "--target", str(folders[target]),
+                            *[str(unpacked / entry["input_file"]) for entry in listed]],
+                           check=True, capture_output=True, timeout=120)
+        return folders[target]
+    return folder_for
+
+
+@pytest.fixture(scope="module")
+def soar_libraries(tmp_path_factory) -> Callable[[str], Path]:
+    """A folder per Python with only what SOAR ships to apps, installed by that Python's pip."""
+    folders: Dict[str, Path] = {}
+
+    def folder_for(python: str) -> Path:
+        if python not in folders:
+            folders[python] = tmp_path_factory.mktemp("soar-site")
+            subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
+                            str(folders[python]), *SOAR_LIBRARIES], check=True, capture_output=True, timeout=300)
+        return folders[python]
+    return folder_for
+
+
+def test_tgz_is_one_clean_app_folder(built):
+    with tarfile.open(built) as archive:
+        members = archive.getmembers()
+    names = [member.name for member in members]
+    assert all(name == APP_FOLDER or name.startswith(f"{APP_FOLDER}/") for name in names)
+    assert not [name for name in names if ".." in name.split("/") or name.endswith(".pyc") or "__pycache__" in name]
+    assert {member.mode for member in members if member.isdir()} == {0o755}
+    assert {member.mode for member in members if member.isfile()} == {0o644}
+    for required in (APP_JSON, MAIN_MODULE, "__init__.py", "connector/soar/adapter.py",
+                     "connector/schemas/record.schema.json"):
+        assert f"{APP_FOLDER}/{required}" in names
+    assert not [name for name in names if "/cli/" in name or "/simulator/" in name]
+
+
+def test_wheels_are_pure_and_declared_for_every_python(unpacked):
+    app = json.loads((unpacked / APP_JSON).read_text())
+    declared = {key: value["wheel"] for key, value in app.items() if key.endswith("_dependencies")}
+    assert sorted(declared) == ["pip313_dependencies", "pip39_dependencies", "pip_dependencies"]
+    assert declared["pip_dependencies"] == declared["pip39_dependencies"]
+    for entries in declared.values():
+        assert [entry["module"] for entry in entries] == ["fastjsonschema"]
+        for entry in entries:
+            wheel = unpacked / entry["input_file"]
+            assert wheel.is_file() and wheel.name.endswith("-none-any.whl")
+    shipped = sorted(path.relative_to(unpacked).as_posix() for path in (unpacked / "wheels").rglob("*.whl"))
+    assert shipped == sorted({entry["input_file"] for entries in declared.values() for entry in entries})
+
+
+@pytest.mark.parametrize("python, target", interpreters(), ids=lambda value: Path(value).name)
+def test_unpacked_app_runs_with_only_its_wheels(python, target, unpacked, installed_wheels, soar_libraries,
+                                                simulator, corpus):
+    hashes = [corpus.samples[0]["sha1"], corpus.hashes("sha256", "goodware")[0], absent_sha1(9)]
+    wheels, provided = installed_wheels(target), soar_libraries(python)
+    spec: Dict[str, Any] = {"path": [str(unpacked), str(wheels), str(provided), str(STANDIN)],
+                            "app_dir": str(unpacked), "url": simulator.url, "token": TOKEN, "hashes": hashes}
+    completed = subprocess.run([python, "-I", "-S", "-c", DRIVER], input=json.dumps(spec), capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    outcome = json.loads(completed.stdout)
+    assert outcome["modules"]["connector"].startswith(str(unpacked))
+    assert outcome["modules"]["fastjsonschema"].startswith(str(wheels))
+    assert outcome["modules"]["requests"].startswith(str(provided))
+    [report] = outcome["report"]["action_results"]
+    assert [item["status"] for item in report["data"]] == ["found", "found", "not_found"]
+    assert report["summary"]["by_classification"]["malicious"] == 1
+    assert outcome["check"]["action_results"][0]["status"] == "success"
+    assert TOKEN not in completed.stdout
+
+
+def test_offline_build_takes_wheels_from_a_folder(unpacked, tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for wheel in (unpacked / "wheels").rglob("*.whl"):
+        (wheels / wheel.name).write_bytes(wheel.read_bytes())
+    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist"),
+                                "--wheels-from", str(wheels)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    with tarfile.open(completed.stdout.strip().splitlines()[-1]) as archive:
+        shipped = sorted(Path(name).name for name in archive.getnames() if name.endswith(".whl"))
+    assert shipped == sorted(path.name for path in wheels.iterdir())
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist2"),
+                                "--wheels-from", str(empty)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 1
+    assert "no wheels of fastjsonschema" in completed.stderr and "Traceback" not in completed.stderr
+    assert not (tmp_path / "dist2").exists()
