@@ -1,0 +1,105 @@
+"""``action``: run one action of ``package.json`` with JSON parameters and
+print its result as one JSON document (status, message, summary, data), for
+any automation platform that can run a command.
+
+The settings come from ``--config @FILE`` (a JSON object with the keys of
+``package.json``'s configuration), then from the environment for the URL,
+token and CA bundle. The token is never taken on the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, Mapping, Optional
+
+from ..actions import run_action
+from ..client import SpectraAnalyzeClient
+from ..config import Config
+from ..errors import SpectraAnalyzeError
+from ..manifest import load_manifest
+from ..outputs import failed_document, result_document
+from .common import ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_verbosity, write_json
+
+_ENVIRONMENT = {"url": ENV_URL, "token": ENV_TOKEN, "ca_bundle": ENV_CA_BUNDLE}
+
+
+def register(subparsers: Any) -> None:
+    manifest = load_manifest()
+    actions = "; ".join(f"{name}: {spec['description']}" for name, spec in manifest["actions"].items())
+    parser = subparsers.add_parser(
+        "action", help="run an action with JSON parameters and print its result as JSON",
+        description="Run one action and print its result as JSON (action, status, message, summary, data). "
+                    "Exit status: 0 when every hash got an answer, 1 when a lookup failed, 2 for a usage error.")
+    parser.add_argument("name", choices=list(manifest["actions"]), metavar="ACTION", help=actions)
+    parser.add_argument("--params", default="{}", metavar="JSON|@FILE",
+                        help="the action's parameters as a JSON object, or @FILE to read them from a file "
+                             "(@- for standard input); default {}")
+    parser.add_argument("--config", metavar="@FILE",
+                        help="a JSON file of settings: " + ", ".join(manifest["configuration"])
+                             + f". Missing url, token and ca_bundle come from ${ENV_URL}, ${ENV_TOKEN} "
+                               f"and ${ENV_CA_BUNDLE}")
+    add_verbosity(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        params = _json_object("--params", _text("--params", args.params))
+        config = Config.from_settings(settings(args.config, os.environ))
+        with SpectraAnalyzeClient(config) as client:
+            result = run_action(args.name, params, client)
+    except (UsageError, SpectraAnalyzeError) as err:
+        # The document goes out even then: a caller that parses stdout always gets JSON.
+        write_json(failed_document(args.name, str(err)), sys.stdout)
+        raise
+    write_json(result_document(result), sys.stdout)
+    if not result.ok:
+        print(f"spectra-connector: {result.message}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def settings(config: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The settings of ``--config @FILE``, completed from the environment."""
+    values: Dict[str, Any] = {}
+    if config is not None:
+        if not config.startswith("@"):
+            raise UsageError("--config takes @FILE, a JSON file of settings, so that the token stays off "
+                             "the command line")
+        values = _json_object("--config", _text("--config", config))
+    known = load_manifest()["configuration"]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise UsageError(f"--config: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    for key, variable in _ENVIRONMENT.items():
+        if values.get(key) in (None, "") and environ.get(variable):
+            values[key] = environ[variable]
+    if not values.get("url"):
+        raise UsageError(f"no appliance URL: set url in the --config file or ${ENV_URL}")
+    if not values.get("token"):
+        raise UsageError(f"no API token: set token in the --config file or ${ENV_TOKEN}")
+    return values
+
+
+def _text(option: str, value: str) -> str:
+    if not value.startswith("@"):
+        return value
+    path = value[1:]
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as err:
+        raise UsageError(f"{option}: cannot read {path}: {err.strerror}") from None
+
+
+def _json_object(option: str, text: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise UsageError(f"{option}: not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option}: expected a JSON object, got {type(value).__name__}")
+    return value
