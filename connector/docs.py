@@ -55,9 +55,9 @@ SECTIONS: Dict[str, Callable[[], str]] = {
 }
 
 
-def render(readme: str) -> str:
+def render(readme: str, sections: Dict[str, Callable[[], str]] = SECTIONS) -> str:
     """The README with every ``<!-- BEGIN name -->...<!-- END name -->`` section regenerated."""
-    for name, build in SECTIONS.items():
+    for name, build in sections.items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
         readme = pattern.sub(lambda match: match.group(1) + build() + "\n" + match.group(2), readme)
     return readme

@@ -1,7 +1,7 @@
 """The SOAR app's reference (actions, parameters, data paths) as Markdown,
 generated from ``package.json`` like the app JSON itself. README.md carries
-it between two markers; ``python -m connector.soar.docs README.md`` rewrites
-that block, and a test keeps the two in step."""
+it in its ``soar-reference`` section; ``python -m connector.soar.docs
+README.md`` rewrites that section, and a test keeps it current."""
 from __future__ import annotations
 
 import json
@@ -9,22 +9,15 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+from .. import docs
 from ..manifest import load_manifest
 from .app_json import DataPath, data_paths, parameters
 
-BEGIN = "<!-- soar-reference: generated from package.json by `python -m connector.soar.docs README.md` -->"
-END = "<!-- /soar-reference -->"
-
-
 def reference() -> str:
-    """Asset settings, actions, then the parameters and data paths of the lookup actions."""
-    manifest = load_manifest()
-    actions = manifest["actions"]
+    """The actions, then the parameters and data paths of the lookup actions."""
+    actions = load_manifest()["actions"]
     lookups = {name: spec for name, spec in actions.items() if spec["output"]}
-    lines = ["Asset settings:", "", "| Setting | Type | Required | Default | Description |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| `{name}` | {spec['data_type']} | {'yes' if spec.get('required') else 'no'} | "
-              f"{_shown(spec.get('default'))} | {spec['description']} |" for name, spec in manifest["configuration"].items()]
-    lines += ["", "| Action | Identifier | What it does |", "| --- | --- | --- |"]
+    lines = ["| Action | Identifier | What it does |", "| --- | --- | --- |"]
     lines += [f"| {spec['title']} | `{name}` | {spec['description']} |" for name, spec in actions.items()]
     lines += ["", "Parameters of " + " and ".join(spec["title"] for spec in lookups.values()) + ":", "",
               "| Parameter | Type | Required | Default | Description |", "| --- | --- | --- | --- | --- |"]
@@ -33,11 +26,11 @@ def reference() -> str:
         lines.append(f"| `{name}`{' (primary)' if param.get('primary') else ''} | {param['data_type']} | "
                      f"{'yes' if param['required'] else 'no'} | {_shown(param.get('default'))} | "
                      f"{param['description']} |")
-    lines += ["", "Data paths (" + ", ".join(spec["title"] for spec in lookups.values()) + "):", "",
+    lines += ["", "Data paths:", "",
               "| Data path | Type | " + " | ".join(spec["title"] for spec in lookups.values()) + " | Description |",
               "| --- | --- | " + " | ".join("---" for _ in lookups) + " | --- |"]
     lines += [_path_row(path, actions_with) for path, actions_with in _union(lookups).items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def _shown(default: object) -> str:
@@ -58,15 +51,8 @@ def _path_row(path: DataPath, actions_with: List[str]) -> str:
     return f"| `{path.path}` | {path.data_type} | {marks} | {path.description} |"
 
 
-def rewrite(readme: Path) -> None:
-    """Replace the generated block of ``readme`` with the current reference."""
-    text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{readme}: the markers of the generated SOAR reference are missing")
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    readme.write_text(f"{head}{BEGIN}\n{reference()}{END}{tail}", encoding="utf-8")
-
+SECTIONS = {"soar-reference": reference}
 
 if __name__ == "__main__":
-    rewrite(Path(sys.argv[1]))
+    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    readme.write_text(docs.render(readme.read_text(encoding="utf-8"), SECTIONS), encoding="utf-8")

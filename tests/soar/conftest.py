@@ -9,7 +9,7 @@ from typing import Any, Dict
 
 import pytest
 
-from soar_support import ASSET, STANDIN, TOKEN
+from .soar_support import ASSET, STANDIN, TOKEN
 
 sys.path.insert(0, str(STANDIN))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
-from soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_port
+from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_port
 
 from connector.validation import violation
 

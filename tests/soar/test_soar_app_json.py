@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Set
 
 import pytest
-from soar_support import ASSET, absent_sha1
+from .soar_support import ASSET, absent_sha1
 
 from connector import __version__
 from connector.hashes import HASH_TYPES
-from connector.soar import docs
+from connector.docs import render
+from connector.soar.docs import SECTIONS
 from connector.soar.app_json import APP_JSON
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -110,5 +111,5 @@ def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
 
 def test_readme_carries_the_generated_reference():
     text = README.read_text(encoding="utf-8")
-    assert f"{docs.BEGIN}\n{docs.reference()}{docs.END}" in text, \
-        "README.md's SOAR reference is stale: run python -m connector.soar.docs README.md"
+    assert render(text, SECTIONS) == text, "README.md's SOAR reference is stale: run python -m connector.soar.docs README.md"
+    assert "`action_result.data.*.threat_name`" in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import pytest
-from soar_support import ASSET, absent_sha1, assert_secret_kept, closed_port
+from .soar_support import ASSET, absent_sha1, assert_secret_kept, closed_port
 
 from connector.simulator.corpus import VENDOR_SUMMARY_SHA1
 

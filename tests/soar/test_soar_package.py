@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
-from soar_support import STANDIN, TOKEN, absent_sha1
+from .soar_support import STANDIN, TOKEN, absent_sha1
 
 from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
 from connector.soar.build import APP_FOLDER

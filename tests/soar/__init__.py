@@ -1,0 +1,1 @@
+"""Tests of the SOAR app, the action runner and the playbook."""
