@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# AppInspect pins exact old releases (chardet 3.0.4, which requests would then prefer,
+# beautifulsoup4 4.10.0, ...): a venv of its own keeps them out of the one under test.
+APPINSPECT_VENV := .venv-appinspect
+APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
 .PHONY: demo test clean
 
@@ -15,8 +19,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/spectra-connector demo
 
-test: $(STAMP)
+$(APPINSPECT_STAMP):
+	$(PYTHON) -m venv $(APPINSPECT_VENV)
+	$(APPINSPECT_VENV)/bin/python -m pip install --quiet splunk-appinspect==4.3.1
+	touch $@
+
+test: $(STAMP) $(APPINSPECT_STAMP)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(APPINSPECT_VENV) build dist *.egg-info

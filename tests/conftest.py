@@ -31,3 +31,17 @@ def config(simulator) -> Config:
 def client(config):
     with SpectraAnalyzeClient(config) as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def splunk_package(tmp_path_factory):
+    """The Splunk app's .tgz, built once per test run."""
+    from splunk_harness import build_package
+    return build_package(tmp_path_factory.mktemp("splunk-package"))
+
+
+@pytest.fixture
+def splunk_app(splunk_package, tmp_path):
+    """The app unpacked into a fresh $SPLUNK_HOME/etc/apps of its own."""
+    from splunk_harness import install_app
+    return install_app(splunk_package, tmp_path / "splunk")

@@ -1,0 +1,158 @@
+"""``| spectraanalyze field=<hash field> ...``: the splunklib adapter.
+
+A streaming command that stays on the search head (``distributed=False``,
+SCP v2 type ``stateful``), where the API token is. ``prepare`` parses the
+options and does no I/O beyond opening the log file: splunkd starts the
+command several times just to ask for its configuration. The settings,
+the token and the client come with the first chunk of events.
+
+Messages the user sees in the job inspector: a bad option stops the search
+with one error; a configuration error (no token, refused token, bad URL)
+gives one error and every event comes out with rl_status=error; failed
+lookups give one warning per search, however many chunks they touch.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, environment
+
+from ..client import SpectraAnalyzeClient
+from ..config import Config
+from ..errors import AuthenticationError, ConfigurationError, InputError
+from .conf import AppSettings, load_settings
+from .credentials import REPLACE_HINT, read_token
+from .enrich import ChunkOutcome, Enricher
+from .logs import SecretFilter, setup_logging
+from .options import CommandOptions, parse_options
+
+NAME = "spectraanalyze"
+log = logging.getLogger("spectra_analyze.command")
+
+
+@Configuration(distributed=False)
+class SpectraAnalyzeCommand(StreamingCommand):
+    """Adds ReversingLabs Spectra Analyze verdicts to events (syntax: ``options.SYNTAX``)."""
+
+    field = Option(doc="The field holding the hash (MD5, SHA1, SHA256 or SHA512); may be multivalue.")
+    action = Option(doc="report (default) or summary (adds the threat indicator summary).")
+    fields = Option(doc="Comma separated report fields to ask the appliance for.")
+    prefix = Option(doc="Prefix of the output fields (default rl_).")
+    skip_reanalysis = Option(doc="false lets the appliance reanalyze old samples (default true).")
+    batch_size = Option(doc="Hashes per request, 1-1000 (default: batch_size in spectra_analyze.conf).")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets = SecretFilter()
+        setup_logging(self._secrets)
+        self._options: Optional[CommandOptions] = None
+        self._enricher: Optional[Enricher] = None
+        self._settings: Optional[AppSettings] = None
+        self._reported_failure = False
+        self._warned = False
+        self._events = 0
+        self._chunks = 0
+
+    @property
+    def app_dir(self) -> Path:
+        return Path(environment.app_root)
+
+    def prepare(self) -> None:
+        self._secrets.add(getattr(self.metadata.searchinfo, "session_key", None))
+        raw = {name: getattr(self, name) for name in ("field", "action", "fields", "prefix", "skip_reanalysis",
+                                                       "batch_size")}
+        try:
+            self._options = parse_options(raw, self.fieldnames)
+        except InputError as err:
+            self._tell(self.write_error, str(err))
+            log.warning("bad options: %s", err)
+            sys.exit(1)
+
+    def stream(self, records: Iterable[dict]) -> Iterator[dict]:
+        started = time.monotonic()
+        events = list(records)  # one chunk: splunkd waits for its answer before sending the next
+        enricher = self._enricher or self._start()
+        outcome = enricher.enrich(events)
+        self._chunks += 1
+        self._events += len(events)
+        self._report(outcome, time.monotonic() - started)
+        if self._finished:
+            self._finish()
+        return iter(events)
+
+    def _start(self) -> Enricher:
+        assert self._options is not None  # prepare() ran
+        failure, memo_size = None, 0
+        try:
+            settings = load_settings(self.app_dir)
+            logging.getLogger().setLevel(settings.log_level)
+            memo_size = settings.memo_size
+        except ConfigurationError as err:
+            failure, settings = err, None
+        self._settings = settings
+        self._enricher = Enricher(self._options, self._connect, memo_size=memo_size, failure=failure)
+        log.info("search %s: field=%s prefix=%s summary=%s", self._sid, self._options.field, self._options.prefix,
+                 self._options.with_summary)
+        return self._enricher
+
+    def _connect(self) -> SpectraAnalyzeClient:
+        """The client for this search: settings, plus the token read through
+        the search's session. Raises ``ConfigurationError``."""
+        token = read_token(self.service, self.app_dir.name)
+        self._secrets.add(token)
+        config = Config.from_settings(dict(self._settings.appliance, token=token))
+        if self._options.batch_size:
+            config = replace(config, batch_size=self._options.batch_size)
+        if not config.verify_tls:
+            self._tell(self.write_warning, "verify_tls = false in spectra_analyze.conf: the appliance's certificate "
+                                           "is not checked, so anyone on the network path can read the API token")
+        log.info("search %s: appliance %s, batch_size=%d, max_connections=%d", self._sid, config.url,
+                 config.batch_size, config.max_connections)
+        return SpectraAnalyzeClient(config)
+
+    def _report(self, outcome: ChunkOutcome, elapsed: float) -> None:
+        enricher = self._enricher
+        log.info("search %s chunk %d: %d events, %d distinct hashes, %d remembered, %d looked up, %d errors, "
+                 "%.3fs", self._sid, self._chunks, outcome.events, outcome.hashes, outcome.memo_hits,
+                 outcome.looked_up, len(outcome.errors), elapsed)
+        if enricher.failure and not self._reported_failure:
+            self._reported_failure = True
+            log.error("search %s: %s", self._sid, enricher.failure)
+            hint = f"; {REPLACE_HINT.format(app=self.app_dir.name)}" if isinstance(enricher.failure,
+                                                                                   AuthenticationError) else ""
+            self._tell(self.write_error, f"{enricher.failure}{hint}. Events with a hash have rl_status=error.")
+        if outcome.errors:
+            log.warning("search %s chunk %d: lookups failed: %s", self._sid, self._chunks, "; ".join(outcome.errors))
+            if not self._warned:
+                self._warned = True
+                self._tell(self.write_warning, "some lookups failed, so their events have rl_status=error (reason in "
+                                               f"rl_error): {outcome.errors[0]}")
+
+    def _finish(self) -> None:
+        enricher = self._enricher
+        if self._events and not enricher.hashes_seen:
+            self._tell(self.write_warning, f"none of the {self._events} events has a value in the field "
+                                           f"{self._options.field!r}; check the field name")
+        log.info("search %s done: %d events in %d chunks, %d distinct hashes remembered", self._sid, self._events,
+                 self._chunks, len(enricher.memo))
+        enricher.close()
+
+    @staticmethod
+    def _tell(write: Callable[..., None], text: str) -> None:
+        """A message in the job inspector. splunklib runs str.format on the
+        message, so the text goes in as an argument: braces stay as they are."""
+        write("{}", f"{NAME}: {text}")
+
+    @property
+    def _sid(self) -> Any:
+        return getattr(self.metadata.searchinfo, "sid", None)
+
+
+def main(argv: Optional[list] = None) -> None:
+    """The app's entry point (``bin/spectraanalyze.py``)."""
+    dispatch(SpectraAnalyzeCommand, argv or sys.argv, sys.stdin, sys.stdout, None)

@@ -1,0 +1,112 @@
+"""A stand-in for splunkd's REST API on loopback: only what a search command
+reads with the search's session, ``storage/passwords`` entries, answered as
+splunkd answers them (Atom XML, 401 for a bad session, 404 for a missing
+entry, 403 when the user may not list passwords).
+
+    with SplunkdStandIn("session-key", {("spectra_analyze", "spectra_analyze", "api_token"): token}) as splunkd:
+        splunkd.uri        # searchinfo.splunkd_uri
+        splunkd.requests   # (method, path) of every request
+"""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
+
+Credentials = Dict[Tuple[str, str, str], str]  # (app, realm, username) -> clear password
+_ATOM = "http://www.w3.org/2005/Atom"
+_REST = "http://dev.splunk.com/ns/rest"
+
+
+class SplunkdStandIn:
+    def __init__(self, session_key: str, credentials: Optional[Credentials] = None, *,
+                 deny_status: Optional[int] = None) -> None:
+        self.session_key = session_key
+        self.credentials = dict(credentials or {})
+        self.deny_status = deny_status
+        self.requests: List[Tuple[str, str]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+
+    @property
+    def uri(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "SplunkdStandIn":
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="splunkd-standin",
+                         daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(self, method: str, path: str, authorization: Optional[str]) -> Tuple[int, str]:
+        self.requests.append((method, path))
+        if authorization != f"Splunk {self.session_key}":
+            return 401, _messages("call not properly authenticated")
+        parts = urlsplit(path).path.strip("/").split("/")
+        if method != "GET" or len(parts) != 6 or parts[0] != "servicesNS" or parts[3:5] != ["storage", "passwords"]:
+            return 404, _messages(f"no such endpoint: {path}")
+        if self.deny_status:
+            return self.deny_status, _messages("you do not have the capability list_storage_passwords")
+        owner, app, name = parts[1], parts[2], unquote(parts[5])
+        realm, _, rest = name.partition(":")
+        username = rest[:-1] if rest.endswith(":") else rest
+        password = self.credentials.get((app, realm, username))
+        if password is None:
+            return 404, _messages(f"Could not find object id={name}")
+        return 200, _feed(self.uri, owner, app, realm, username, password)
+
+
+def _messages(text: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<response><messages><msg type="ERROR">{escape(text)}</msg>' \
+           '</messages></response>\n'
+
+
+def _keys(values: Dict[str, str]) -> str:
+    return "".join(f'<s:key name="{escape(key)}">{escape(value)}</s:key>' for key, value in values.items())
+
+
+def _feed(base: str, owner: str, app: str, realm: str, username: str, password: str) -> str:
+    name = f"{realm}:{username}:"
+    path = f"/servicesNS/{owner}/{app}/storage/passwords/{name.replace(':', '%3A')}"
+    acl = _keys({"app": app, "owner": owner, "sharing": "app", "modifiable": "1"})
+    content = (_keys({"clear_password": password, "password": "********", "realm": realm, "username": username})
+               + f'<s:key name="eai:acl"><s:dict>{acl}</s:dict></s:key>')
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="{_ATOM}" xmlns:s="{_REST}" '
+            'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+            f"<title>passwords</title><id>{base}/servicesNS/{owner}/{app}/storage/passwords</id>"
+            "<updated>2024-01-01T00:00:00+00:00</updated><opensearch:totalResults>1</opensearch:totalResults>"
+            f"<entry><title>{escape(name)}</title><id>{base}{path}</id><updated>2024-01-01T00:00:00+00:00</updated>"
+            f'<link href="{path}" rel="alternate"/><author><name>{escape(owner)}</name></author>'
+            f'<content type="text/xml"><s:dict>{content}</s:dict></content></entry></feed>\n')
+
+
+def _handler_for(standin: SplunkdStandIn) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._reply(*standin.answer("GET", self.path, self.headers.get("Authorization")))
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._reply(*standin.answer("POST", self.path, self.headers.get("Authorization")))
+
+        def _reply(self, status: int, body: str) -> None:
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")  # as splunkd answers splunklib, which reads after closing
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
