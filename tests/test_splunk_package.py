@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -59,6 +60,20 @@ def test_package_vendors_the_pinned_releases_and_the_connector(members):
 
 def test_build_is_reproducible(splunk_package, tmp_path):
     assert build_package(tmp_path).read_bytes() == splunk_package.read_bytes()
+
+
+def test_an_installed_package_builds_the_same_app(splunk_package, tmp_path):
+    """The app tree and the pins are package data: pip-installed (not
+    editable), the package builds the very same .tgz."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", "import sys; from connector.cli import main; sys.exit(main())",
+                           "build-splunk-app", "--output", str(tmp_path / "out")], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(site), "HOME": str(Path.home())}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    built = Path(done.stdout.strip().splitlines()[-1])
+    assert built.read_bytes() == splunk_package.read_bytes()
 
 
 def test_compiled_modules_stop_the_build(tmp_path):
