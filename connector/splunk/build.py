@@ -36,7 +36,7 @@ APP_SOURCE = HERE / "app"
 PINS_FILE = HERE / "vendor.txt"
 CONNECTOR_SOURCE = HERE.parent
 # Parts of the connector that serve development or other platforms only.
-NOT_VENDORED = ("cli", "simulator", "soar", "docs.py", "splunk/app", "splunk/build.py", "splunk/vendor.txt")
+NOT_VENDORED = ("cli", "simulator", "soar", "meta", "docs.py", "splunk/app", "splunk/build.py", "splunk/vendor.txt")
 DROPPED_FROM_WHEELS = ("splunklib/ai/",)  # splunk-sdk's AI package: Python 3.13 syntax, not needed
 COMPILED_SUFFIXES = (".so", ".pyd", ".dll", ".dylib")
 CACHE_ENV = "SPECTRA_CONNECTOR_WHEEL_CACHE"
