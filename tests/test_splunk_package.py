@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from connector import __version__
-from connector.splunk.build import APP_SOURCE, BuildError, check_pure_python, read_pins
+from connector.packaging import BuildError, check_pure, read_pins
+from connector.splunk.build import APP_SOURCE, PINS_FILE
 from connector.flatten import RECORD_KEYS
 from connector.splunk.conf import APPLIANCE_KEYS, COMMAND_KEYS, parse_conf
 from connector.splunk.options import ACTIONS
@@ -46,7 +47,7 @@ def test_package_is_pure_python_and_clean(members):
 
 def test_package_vendors_the_pinned_releases_and_the_connector(members):
     lib = f"{APP_ID}/bin/lib/"
-    for pin in read_pins():
+    for pin in read_pins(PINS_FILE):
         dist = re.sub(r"[-_.]+", "_", pin.name).lower()
         assert any(name.lower().startswith(f"{lib}{dist}-{pin.version}.dist-info/") for name in members), pin
     assert f"{lib}splunklib/searchcommands/streaming_command.py" in members
@@ -80,7 +81,7 @@ def test_compiled_modules_stop_the_build(tmp_path):
     (tmp_path / "bin" / "lib").mkdir(parents=True)
     (tmp_path / "bin" / "lib" / "speedups.cpython-39-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
     with pytest.raises(BuildError, match="compiled modules"):
-        check_pure_python(tmp_path)
+        check_pure(tmp_path)
 
 
 def test_app_files_agree_with_the_code():

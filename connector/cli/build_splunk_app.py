@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..splunk.build import CACHE_ENV, build_app, default_wheel_cache
+from ..packaging import WHEEL_CACHE_ENV, default_wheel_cache
+from ..splunk.build import build_app
 from .common import EXIT_OK, add_verbosity
 
 
@@ -17,7 +18,7 @@ def register(subparsers: Any) -> None:
                     "wheel cache or downloaded from PyPI once.")
     parser.add_argument("--output", required=True, type=Path, metavar="DIR", help="folder to write the package to")
     parser.add_argument("--wheel-cache", type=Path, metavar="DIR",
-                        help=f"where the pinned wheels are kept (default: ${CACHE_ENV} or {default_wheel_cache()})")
+                        help=f"where the pinned wheels are kept (default: ${WHEEL_CACHE_ENV} or {default_wheel_cache()})")
     add_verbosity(parser)
     parser.set_defaults(handler=handle)
 
