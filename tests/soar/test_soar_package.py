@@ -6,6 +6,7 @@ dependencies) and the stand-in ``phantom`` package: on this Python and on
 the 3.9 and 3.13 that SOAR runs apps on."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -18,7 +19,8 @@ import pytest
 from .soar_support import STANDIN, TOKEN, absent_sha1
 
 from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
-from connector.soar.build import APP_FOLDER
+from connector.packaging import read_pins
+from connector.soar.build import APP_FOLDER, PINS_FILE
 
 SCRIPT = Path(sys.executable).with_name("spectra-connector")
 # What a SOAR host provides to apps; the app must bring everything else.
@@ -127,6 +129,13 @@ def test_wheels_are_pure_and_declared_for_every_python(unpacked):
             assert wheel.is_file() and wheel.name.endswith("-none-any.whl")
     shipped = sorted(path.relative_to(unpacked).as_posix() for path in (unpacked / "wheels").rglob("*.whl"))
     assert shipped == sorted({entry["input_file"] for entries in declared.values() for entry in entries})
+    pins = read_pins(PINS_FILE)
+    for python in soar_pythons():
+        [entry] = declared[f"pip{python.replace('.', '')}_dependencies"]
+        wheel = unpacked / entry["input_file"]
+        [pin] = [pin for pin in pins if pin.python == python]
+        assert wheel.name.startswith(f"{pin.name}-{pin.version}-")
+        assert hashlib.sha256(wheel.read_bytes()).hexdigest() == pin.sha256
 
 
 @pytest.mark.parametrize("python, target", interpreters(), ids=lambda value: Path(value).name)
@@ -150,22 +159,44 @@ def test_unpacked_app_runs_with_only_its_wheels(python, target, unpacked, instal
     assert TOKEN not in completed.stdout
 
 
-def test_offline_build_takes_wheels_from_a_folder(unpacked, tmp_path):
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
+def offline() -> Dict[str, str]:
+    """The environment of a build host without network: no package index, no pip configuration."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    return dict(environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1")
+
+
+def test_offline_build_takes_the_pinned_wheels_from_the_cache(unpacked, tmp_path):
+    cache = tmp_path / "wheels"
+    cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
-        (wheels / wheel.name).write_bytes(wheel.read_bytes())
+        (cache / wheel.name).write_bytes(wheel.read_bytes())
     completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist"),
-                                "--wheels-from", str(wheels)], capture_output=True, text=True, timeout=300)
+                                "--wheel-cache", str(cache)],
+                               capture_output=True, text=True, timeout=300, env=offline())
     assert completed.returncode == 0, completed.stderr
     with tarfile.open(completed.stdout.strip().splitlines()[-1]) as archive:
         shipped = sorted(Path(name).name for name in archive.getnames() if name.endswith(".whl"))
-    assert shipped == sorted(path.name for path in wheels.iterdir())
+    assert shipped == sorted(path.name for path in cache.iterdir())
 
     empty = tmp_path / "empty"
     empty.mkdir()
     completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist2"),
-                                "--wheels-from", str(empty)], capture_output=True, text=True, timeout=300)
+                                "--wheel-cache", str(empty)],
+                               capture_output=True, text=True, timeout=300, env=offline())
     assert completed.returncode == 1
-    assert "no wheels of fastjsonschema" in completed.stderr and "Traceback" not in completed.stderr
+    assert f"could not download fastjsonschema==2.21.2 for Python 3.9 into the wheel cache {empty}" in completed.stderr
+    assert "Traceback" not in completed.stderr
     assert not (tmp_path / "dist2").exists()
+
+
+def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tmp_path):
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    for wheel in (unpacked / "wheels").rglob("*.whl"):
+        (cache / wheel.name).write_bytes(wheel.read_bytes() + b"tampered")
+    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist"),
+                                "--wheel-cache", str(cache)],
+                               capture_output=True, text=True, timeout=300, env=offline())
+    assert completed.returncode == 1
+    assert "could not download fastjsonschema==2.21.2" in completed.stderr and "Traceback" not in completed.stderr
+    assert not (tmp_path / "dist").exists()
