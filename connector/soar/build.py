@@ -32,7 +32,7 @@ LEAVE_OUT = DEV_ONLY + ("splunk", "soar/app_json.py", "soar/app_main.py", "soar/
                         "soar/*.svg", "soar/vendor.txt")
 
 
-def build_tgz(output: Path, wheel_cache: Optional[Path] = None,
+def build_app(output: Path, wheel_cache: Optional[Path] = None,
               progress: Callable[[str], object] = lambda line: None) -> Path:
     """Build the app into ``output`` and return the ``.tgz``'s path.
     ``wheel_cache``: the folder of pinned wheels (default: the shared one)."""

@@ -16,7 +16,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from .. import __version__
 from ..packaging import (DEV_ONLY, BuildError, check_pure, copy_core, never_shipped, pinned_wheels, unpack_wheel,
@@ -33,12 +33,15 @@ DROPPED_FROM_WHEELS = ("splunklib/ai/",)  # splunk-sdk's AI package: Python 3.13
 SPLUNK_PYTHON = "3.9"
 
 
-def build_app(output: Path, wheel_cache: Optional[Path] = None) -> Path:
+def build_app(output: Path, wheel_cache: Optional[Path] = None,
+              progress: Callable[[str], object] = lambda line: None) -> Path:
     """Build the app package into ``output``; returns the ``.tgz`` path.
+    ``wheel_cache``: the folder of pinned wheels (default: the shared one).
     Raises ``BuildError``."""
     check_app_version()
     # splunk-sdk declares Python 3.13 for its AI package only, which the app leaves out.
     wheels = pinned_wheels(PINS_FILE, SPLUNK_PYTHON, wheel_cache, ignore_requires_python=True)
+    progress(f"Python {SPLUNK_PYTHON} and newer: " + ", ".join(path.name for path in wheels))
     with tempfile.TemporaryDirectory(prefix="spectra-app-") as scratch:
         stage = Path(scratch) / APP_ID
         shutil.copytree(APP_SOURCE, stage, ignore=_app_files_ignored)
