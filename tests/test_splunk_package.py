@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from connector import __version__
-from connector.packaging import BuildError, check_pure, read_pins
+from connector.packaging import read_pins
 from connector.splunk.build import APP_SOURCE, PINS_FILE
 from connector.flatten import RECORD_KEYS
 from connector.splunk.conf import APPLIANCE_KEYS, COMMAND_KEYS, parse_conf
@@ -75,13 +75,6 @@ def test_an_installed_package_builds_the_same_app(splunk_package, tmp_path):
     assert done.returncode == 0, done.stderr
     built = Path(done.stdout.strip().splitlines()[-1])
     assert built.read_bytes() == splunk_package.read_bytes()
-
-
-def test_compiled_modules_stop_the_build(tmp_path):
-    (tmp_path / "bin" / "lib").mkdir(parents=True)
-    (tmp_path / "bin" / "lib" / "speedups.cpython-39-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
-    with pytest.raises(BuildError, match="compiled modules"):
-        check_pure(tmp_path)
 
 
 def test_app_files_agree_with_the_code():
