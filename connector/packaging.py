@@ -77,8 +77,12 @@ class WheelName(NamedTuple):
 
 def read_pins(path: Path) -> List[Pin]:
     """The pins of a requirements file, each ``name==version [; python_version == "X.Y"] --hash=sha256:HEX``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise BuildError(f"cannot read the pins {path}: {err.strerror}; reinstall the package") from None
     pins = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

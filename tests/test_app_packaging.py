@@ -53,6 +53,8 @@ def test_pins_read_with_and_without_a_python_marker(tmp_path):
     pins.write_text("idna>=3\n")
     with pytest.raises(BuildError, match=r"vendor\.txt:1: expected 'name==version"):
         read_pins(pins)
+    with pytest.raises(BuildError, match="cannot read the pins .*missing.txt"):
+        read_pins(tmp_path / "missing.txt")
 
 
 def test_each_python_gets_its_own_pins_from_the_cache_without_a_download(tmp_path, offline):

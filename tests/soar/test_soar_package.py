@@ -200,3 +200,21 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
     assert completed.returncode == 1
     assert "could not download fastjsonschema==2.21.2" in completed.stderr and "Traceback" not in completed.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
+    """The pins and logos are package data: pip-installed (not editable), the
+    package builds an app with the same files, from a filled cache, offline."""
+    site, cache = tmp_path / "site", tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+                    str(Path(__file__).resolve().parents[2])], check=True, capture_output=True, timeout=300)
+    cache.mkdir()
+    for wheel in (unpacked / "wheels").rglob("*.whl"):
+        (cache / wheel.name).write_bytes(wheel.read_bytes())
+    completed = subprocess.run([sys.executable, "-c", "import sys; from connector.cli import main; sys.exit(main())",
+                                "build-soar-app", "--output", str(tmp_path / "dist"), "--wheel-cache", str(cache)],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                               env=dict(offline(), PYTHONPATH=str(site)))
+    assert completed.returncode == 0, completed.stderr
+    with tarfile.open(completed.stdout.strip().splitlines()[-1]) as mine, tarfile.open(built) as checkout:
+        assert mine.getnames() == checkout.getnames()
