@@ -129,7 +129,10 @@ def default_wheel_cache() -> Path:
 
 def fetch_wheels(pins: Sequence[Pin], python: str, cache: Path, ignore_requires_python: bool = False) -> List[Path]:
     """The wheel file of every pin, downloading those the cache lacks."""
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BuildError(f"cannot use {cache} as the wheel cache: {err.strerror}") from None
     missing = [pin for pin in pins if _cached_wheel(pin, cache) is None]
     if missing:
         _download(missing, python, cache, ignore_requires_python)

@@ -70,6 +70,8 @@ def test_each_python_gets_its_own_pins_from_the_cache_without_a_download(tmp_pat
         pinned_wheels(pins, "3.12", cache, provided={"requests"})
     with pytest.raises(BuildError, match="pins no wheel of requests for Python 3.9"):
         pinned_wheels(pins, "3.9", cache)
+    with pytest.raises(BuildError, match="cannot use .* as the wheel cache"):
+        pinned_wheels(pins, "3.9", old, provided={"requests"})  # a file, not a folder
 
 
 def test_a_cached_wheel_with_another_hash_is_not_taken(tmp_path, offline):
