@@ -44,7 +44,8 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
     with tempfile.TemporaryDirectory(prefix="soar-app-") as work:
         folder = assemble_app(Path(work) / APP_FOLDER, wheels)
         check_pure(folder)
-        return write_tgz(folder, output / f"{APP_FOLDER}-{version}.tgz")
+        # Named apart from the Splunk app's spectra_analyze-<version>.tgz, so both fit in one folder.
+        return write_tgz(folder, output / f"{APP_FOLDER}_soar-{version}.tgz")
 
 
 def assemble_app(folder: Path, wheels: Dict[str, Sequence[Path]]) -> Path:

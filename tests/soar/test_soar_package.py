@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
+
+import connector
 from .soar_support import STANDIN, TOKEN, absent_sha1
 
 from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
@@ -59,7 +61,7 @@ def built(tmp_path_factory) -> Path:
                                text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert completed.returncode == 0, completed.stderr
     tgz = Path(completed.stdout.strip().splitlines()[-1])
-    assert tgz.parent == output.resolve() and tgz.name.endswith(".tgz")
+    assert tgz.parent == output.resolve() and tgz.name == f"spectra_analyze_soar-{connector.__version__}.tgz"
     return tgz
 
 
