@@ -1,0 +1,221 @@
+"""Applying rules to alerts.
+
+``apply_rules`` is pure: given an alert and the verdict records of its
+hashes it returns the enriched copy, the same every time. ``Enricher`` adds
+the lookups: the hashes of all alerts of a window are de-duplicated and
+looked up together through the core actions, batched by the client's batch
+size, one hash type per request.
+
+The verdict that matters
+------------------------
+An alert may carry several hashes. Its records are ranked, worst first:
+malicious, suspicious, error (the lookup failed: it could be anything),
+not_found (the appliance does not know it: never clean), other
+classifications (unknown, unclassified), goodware/known; within a rank the
+higher risk score first, then the order in the alert. The first is the
+alert's verdict: its fields are added under the prefix. Every record is kept
+in the enrichment record. A rule judges the hashes of its own hash fields by
+its ``match``:
+
+- ``worst``: the condition is tested on the worst record; when that record
+  is an error, the rule's ``on_error`` applies.
+- ``any``: it matches when a record that got an answer passes (the worst
+  such record fills the templates); when none passes but a lookup failed,
+  ``on_error`` applies, since the failed hash might have passed.
+- ``all``: it does not match as soon as a record that got an answer fails;
+  when all answered records pass but a lookup failed, ``on_error`` applies.
+"""
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..actions import Lookup, run
+from ..client import SpectraAnalyzeClient
+from ..errors import ConfigurationError
+from ..flatten import empty_record
+from ..hashes import hash_type, normalize, split_hashes
+from ..lookup import ERROR, FOUND, NOT_FOUND, lookup
+from .model import GET_SUMMARY, Rule, RuleSet
+from .paths import set_value, values_at
+
+Record = Mapping[str, Any]
+MATCHED, NOT_MATCHED, LOOKUP_ERROR = "matched", "not_matched", "lookup_error"
+OUTCOMES = (MATCHED, NOT_MATCHED, LOOKUP_ERROR)
+
+# Worst first; a classification ranks found records, a status the others.
+_RANK_OF = {"malicious": 0, "suspicious": 1, ERROR: 2, NOT_FOUND: 3, "goodware": 5, "known": 5}
+_OTHER_VERDICT = 4  # unknown, unclassified or none
+
+
+def verdict_rank(record: Record) -> Tuple[int, int]:
+    """Sort key putting the record that matters most first."""
+    key = record.get("classification") if record["status"] == FOUND else record["status"]
+    score = record.get("riskscore")
+    return _RANK_OF.get(key or "", _OTHER_VERDICT), -score if isinstance(score, int) else 1
+
+
+def hashes_in(alert: Any, paths: Sequence[str]) -> List[str]:
+    """The distinct valid hashes the paths reach, normalized, in order.
+    Values that are not hashes (``-``, ``N/A``, file names) are skipped."""
+    found: Dict[str, None] = {}
+    for path in paths:
+        for value in values_at(alert, path):
+            if isinstance(value, str):
+                found.update((token, None) for token in map(normalize, split_hashes(value)) if hash_type(token))
+    return list(found)
+
+
+@dataclass
+class AlertResult:
+    """An alert after the rules, and what happened to it."""
+
+    alert: Any
+    hashes: List[str] = field(default_factory=list)
+    outcomes: Dict[str, str] = field(default_factory=dict)
+
+
+def apply_rules(alert: Any, rules: RuleSet, records: Mapping[str, Record]) -> AlertResult:
+    """Enrich one alert given the records of its hashes (missing ones count
+    as failed lookups). An alert without hashes is returned as it is."""
+    hashes = hashes_in(alert, rules.hash_fields) if isinstance(alert, dict) else []
+    if not hashes:
+        return AlertResult(alert)
+    with_summary = rules.action == GET_SUMMARY
+    known = {value: records.get(value) or _unanswered(value, with_summary) for value in hashes}
+    enriched = copy.deepcopy(alert)
+    verdict = min(known.values(), key=verdict_rank)
+    enriched.update((rules.prefix + key, copy.deepcopy(value)) for key, value in verdict.items())
+    entries, outcomes = [], {}
+    for rule in rules.rules:
+        own = [known[value] for value in hashes_in(alert, rule.hash_fields)]
+        if not own:
+            continue
+        outcome, record = judge(rule, own)
+        effects = {MATCHED: rule.then, NOT_MATCHED: rule.otherwise, LOOKUP_ERROR: rule.on_error}[outcome]
+        changes = effects.apply(enriched, record, rules.targets) if effects else []
+        entry = {"rule": rule.name, "outcome": outcome, "hash": record["hash"], "changes": changes}
+        if outcome == LOOKUP_ERROR:
+            entry["error"] = record["error"]
+        entries.append(entry)
+        outcomes[rule.name] = outcome
+        if outcome == MATCHED and rule.stop:
+            break
+    set_value(enriched, rules.enrichment_field, {
+        "verdict_hash": verdict["hash"],
+        "matched": [name for name, outcome in outcomes.items() if outcome == MATCHED],
+        "rules": entries,
+        "records": [copy.deepcopy(dict(record)) for record in known.values()],
+    })
+    return AlertResult(enriched, hashes, outcomes)
+
+
+def judge(rule: Rule, records: Sequence[Record]) -> Tuple[str, Record]:
+    """The rule's outcome on an alert's records and the record behind it."""
+    ranked = sorted(records, key=verdict_rank)
+    answered = [record for record in ranked if record["status"] != ERROR]
+    failed = [record for record in ranked if record["status"] == ERROR]
+    passes = rule.when or (lambda record: True)
+    if rule.match == "worst":
+        if ranked[0]["status"] == ERROR:
+            return LOOKUP_ERROR, ranked[0]
+        return (MATCHED if passes(ranked[0]) else NOT_MATCHED), ranked[0]
+    if rule.match == "any":
+        hit = next((record for record in answered if passes(record)), None)
+        if hit is not None:
+            return MATCHED, hit
+        return (LOOKUP_ERROR, failed[0]) if failed else (NOT_MATCHED, ranked[0])
+    miss = next((record for record in answered if not passes(record)), None)
+    if miss is not None:
+        return NOT_MATCHED, miss
+    return (LOOKUP_ERROR, failed[0]) if failed else (MATCHED, ranked[0])
+
+
+def _unanswered(value: str, with_summary: bool) -> Dict[str, Any]:
+    return empty_record(value, hash_type(value), ERROR, "no answer for this hash", with_summary)
+
+
+@dataclass
+class EnrichmentStats:
+    """Counts over a run, for the summary line."""
+
+    rule_names: Tuple[str, ...]
+    alerts: int = 0
+    with_hashes: int = 0
+    hashes: int = 0
+    unique_hashes: int = 0
+    lookups: int = 0
+    failed_hashes: int = 0
+    outcomes: Dict[str, Counter] = field(default_factory=dict)
+
+    def count(self, result: AlertResult) -> None:
+        self.alerts += 1
+        if result.hashes:
+            self.with_hashes += 1
+            self.hashes += len(result.hashes)
+        for name, outcome in result.outcomes.items():
+            self.outcomes.setdefault(name, Counter())[outcome] += 1
+
+    def matches(self, name: str) -> int:
+        return self.outcomes.get(name, Counter())[MATCHED]
+
+    def describe(self) -> str:
+        """One line: alerts, hashes, lookups, matches per rule."""
+        matches = ", ".join(f"{name} {self.matches(name)}" for name in self.rule_names)
+        errors = sum(counter[LOOKUP_ERROR] for counter in self.outcomes.values())
+        return (f"{self.alerts} alerts ({self.with_hashes} with hashes), {self.hashes} hashes "
+                f"({self.unique_hashes} looked up), {self.lookups} lookup requests, "
+                f"{self.failed_hashes} failed lookups, {errors} rule lookup errors; matches: {matches}")
+
+
+class Enricher:
+    """Enrich windows of alerts with one batched lookup per window.
+
+    A failed batch makes error records for its hashes (each rule's
+    ``on_error`` decides); a configuration error (token, URL, TLS) does the
+    same for every later hash without more requests, and is kept in
+    ``fatal_error``. No alert is ever dropped.
+    """
+
+    def __init__(self, rules: RuleSet, client: SpectraAnalyzeClient, *, lookup_with: Lookup = lookup) -> None:
+        self.rules = rules
+        self.client = client
+        self.lookup_with = lookup_with
+        self.stats = EnrichmentStats(tuple(rule.name for rule in rules.rules))
+        self.fatal_error: Optional[str] = None
+
+    def enrich(self, alerts: Sequence[Any]) -> List[Any]:
+        """The window's alerts enriched, in the same order, one for one."""
+        wanted = dict.fromkeys(value for alert in alerts if isinstance(alert, dict)
+                               for value in hashes_in(alert, self.rules.hash_fields))
+        records = self._records(list(wanted))
+        results = [apply_rules(alert, self.rules, records) for alert in alerts]
+        for result in results:
+            self.stats.count(result)
+        return [result.alert for result in results]
+
+    def _records(self, hashes: List[str]) -> Dict[str, Record]:
+        if not hashes:
+            return {}
+        self.stats.unique_hashes += len(hashes)
+        records = self._looked_up(hashes) if self.fatal_error is None else None
+        if records is None:
+            with_summary = self.rules.action == GET_SUMMARY
+            records = [empty_record(value, hash_type(value), ERROR, self.fatal_error, with_summary)
+                       for value in hashes]
+        self.stats.failed_hashes += sum(record["status"] == ERROR for record in records)
+        return dict(zip(hashes, records))
+
+    def _looked_up(self, hashes: List[str]) -> Optional[List[Dict[str, Any]]]:
+        fields = self.rules.fields
+        params = {"hashes": hashes, "fields": list(fields) if fields else None}
+        before = self.client.requests_sent
+        try:
+            return run(self.rules.action, params, self.client, lookup_with=self.lookup_with).records
+        except ConfigurationError as err:
+            self.fatal_error = str(err)
+            return None
+        finally:
+            self.stats.lookups += self.client.requests_sent - before

@@ -1,0 +1,57 @@
+"""A loaded rules file: rules in order and the settings they share."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from ..flatten import SOURCE_FIELDS
+from .conditions import Predicate
+from .effects import Effects, Targets
+
+GET_REPORT, GET_SUMMARY = "get_report", "get_summary"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled rule. ``on_error`` None means: mark the alert only."""
+
+    name: str
+    hash_fields: Tuple[str, ...]
+    action: str
+    fields: Optional[Tuple[str, ...]]
+    match: str
+    when: Optional[Predicate]
+    then: Effects
+    otherwise: Optional[Effects]
+    stop: bool
+    on_error: Optional[Effects]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of one file, compiled, and what their lookups share."""
+
+    rules: Tuple[Rule, ...]
+    prefix: str = "rl_"
+    enrichment_field: str = "enrichment"
+    targets: Targets = Targets()
+    source: str = "rules"
+
+    @property
+    def action(self) -> str:
+        """get_summary when any rule needs the summary: one lookup serves all rules."""
+        return GET_SUMMARY if any(rule.action == GET_SUMMARY for rule in self.rules) else GET_REPORT
+
+    @property
+    def fields(self) -> Optional[Tuple[str, ...]]:
+        """The report fields asked for: the union of the rules' fields, None
+        (the record's own) when no rule names any. A rule that names none
+        needs the record's own fields."""
+        if all(rule.fields is None for rule in self.rules):
+            return None
+        merged = [name for rule in self.rules for name in (rule.fields or SOURCE_FIELDS)]
+        return tuple(dict.fromkeys(merged))
+
+    @property
+    def hash_fields(self) -> Tuple[str, ...]:
+        return tuple(dict.fromkeys(path for rule in self.rules for path in rule.hash_fields))

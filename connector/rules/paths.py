@@ -1,0 +1,79 @@
+"""Dotted paths into nested alerts: reading every value a path reaches and
+writing one value.
+
+A path such as ``file.hashes.sha256`` walks dictionaries key by key. A list
+met on the way is searched item by item (a digit segment indexes it
+instead), so ``files.sha256`` reaches the sha256 of every file. A key that
+itself holds dots (``"file.sha256"`` in a flat Splunk result) is found too:
+at each level the longest run of segments that is a key wins.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, List, MutableMapping, Optional, Sequence, Tuple
+
+
+def values_at(node: Any, path: str) -> List[Any]:
+    """Every leaf value the path reaches, lists flattened, in document order."""
+    return list(_walk(node, path.split(".")))
+
+
+def _walk(node: Any, segments: Sequence[str]) -> Iterator[Any]:
+    if isinstance(node, list):
+        if segments and segments[0].isdigit():
+            index = int(segments[0])
+            if index < len(node):
+                yield from _walk(node[index], segments[1:])
+            return
+        for item in node:
+            yield from _walk(item, segments)
+    elif not segments:
+        if node is not None:
+            yield node
+    elif isinstance(node, dict):
+        found = _longest_key(node, segments)
+        if found is not None:
+            key, rest = found
+            yield from _walk(node[key], rest)
+
+
+def _longest_key(node: dict, segments: Sequence[str]) -> Optional[Tuple[str, Sequence[str]]]:
+    for cut in range(len(segments), 0, -1):
+        key = ".".join(segments[:cut])
+        if key in node:
+            return key, segments[cut:]
+    return None
+
+
+def get_value(node: MutableMapping[str, Any], path: str) -> Any:
+    """The value a write to ``path`` would replace (None when absent)."""
+    target = _target(node, path, create=False)
+    return target[0].get(target[1]) if target else None
+
+
+def set_value(node: MutableMapping[str, Any], path: str, value: Any) -> None:
+    """Write ``value`` at ``path``, creating missing dictionaries on the way.
+    When the way is blocked by a value that is not a dictionary, the whole
+    path becomes one flat key, so that nothing already there is lost."""
+    holder, key = _target(node, path, create=True) or (node, path)
+    holder[key] = value
+
+
+def _target(root: MutableMapping[str, Any], path: str,
+            create: bool) -> Optional[Tuple[MutableMapping[str, Any], str]]:
+    """The dictionary and key a write to ``path`` goes to; None when reading
+    a path whose dictionaries do not exist."""
+    node, segments = root, path.split(".")
+    while len(segments) > 1:
+        found = _longest_key(node, segments)
+        if found is None:
+            if not create:
+                return None
+            node[segments[0]] = {}
+            found = (segments[0], segments[1:])
+        key, rest = found
+        if not rest:
+            return node, key
+        if not isinstance(node[key], dict):
+            return root, path
+        node, segments = node[key], list(rest)
+    return node, segments[0]
