@@ -14,11 +14,11 @@ from typing import List, Optional
 from .. import __version__
 from ..errors import (ApplianceError, AuthenticationError, ConfigurationError, EndpointNotFoundError, InputError,
                       SpectraAnalyzeError, TLSVerificationError)
-from . import action, build_apps, demo, lookups, simulator
+from . import action, build_apps, demo, enrich, lookups, simulator
 from .common import EXIT_FAILED, EXIT_USAGE, UsageError
 
 # Each module adds its subcommands with ``register(subparsers)``.
-COMMAND_MODULES = [lookups, demo, simulator, action, build_apps]
+COMMAND_MODULES = [lookups, demo, simulator, action, build_apps, enrich]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,241 @@
+"""``enrich``: apply a rules file to JSON lines of alerts.
+
+One output line per input line, in the same order. An alert the rules do not
+touch (no hash) is written back byte for byte; a line that is not a JSON
+object is reported with its number and passed through as it is, or stops
+the run with ``--reject-malformed``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterator, List, Optional, TextIO
+
+from ..client import SpectraAnalyzeClient
+from ..rules import Enricher, load_rules
+from .common import EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from
+
+DEFAULT_WINDOW = 10000
+MAX_REPORTED_LINES = 20
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "enrich", help="apply alert enrichment rules to JSON lines of alerts",
+        description="Read alerts as JSON lines, look up the file hashes they carry (de-duplicated and batched "
+                    "over each window of alerts), apply the rules file and write the enriched alerts as JSON "
+                    "lines, one output line per input line, in the same order. A summary goes to stderr.")
+    parser.add_argument("--rules", required=True, metavar="FILE", help="the rules file (see schemas/rules.schema.json)")
+    parser.add_argument("--input", default="-", metavar="FILE", help="alerts, one JSON object a line (default -: stdin)")
+    parser.add_argument("--output", default="-", metavar="FILE",
+                        help="where the enriched alerts go (default -: stdout); a file is replaced only when "
+                             "the run completes")
+    parser.add_argument("--reject-malformed", action="store_true",
+                        help="stop at the first line that is not a JSON object (exit 2) instead of passing it "
+                             "through unchanged")
+    parser.add_argument("--window", type=_positive, default=DEFAULT_WINDOW, metavar="N",
+                        help=f"alerts whose hashes are looked up together (default {DEFAULT_WINDOW})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar, even at a terminal")
+    add_connection_options(parser)
+    parser.set_defaults(handler=handle)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+@dataclass
+class Line:
+    """One input line: the alert it holds, or why it holds none."""
+
+    number: int
+    raw: bytes
+    alert: Any = None
+    problem: Optional[str] = None
+
+
+def parse_line(number: int, raw: bytes) -> Line:
+    text = raw.rstrip(b"\r\n")
+    line = Line(number, text)
+    if not text.strip():
+        line.problem = "empty line"
+        return line
+    try:
+        value = json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        line.problem = "not UTF-8 text"
+    except ValueError as err:
+        line.problem = f"not JSON ({err.msg} at column {err.colno})"
+    else:
+        if isinstance(value, dict):
+            line.alert = value
+        else:
+            line.problem = f"a JSON {type(value).__name__ if value is not None else 'null'}, not an alert object"
+    return line
+
+
+def windows(stream: BinaryIO, size: int, progress: Optional["Progress"] = None) -> Iterator[List[Line]]:
+    window: List[Line] = []
+    for number, raw in enumerate(stream, 1):
+        window.append(parse_line(number, raw))
+        if progress:
+            progress.read(len(raw))
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def handle(args: argparse.Namespace) -> int:
+    rules = load_rules(args.rules)
+    config = config_from(args)
+    err = sys.stderr
+    progress = Progress(err) if err.isatty() and not args.no_progress else None
+    malformed = 0
+    with _input(args.input) as source, _output(args.output) as sink, SpectraAnalyzeClient(config) as client:
+        enricher = Enricher(rules, client)
+        if progress:
+            progress.total = _size(source)
+        for window in windows(source, args.window, progress):
+            bad = [line for line in window if line.problem]
+            if bad and args.reject_malformed:
+                raise UsageError(f"{_name(args.input)}: line {bad[0].number}: {bad[0].problem}; "
+                                 "the input is rejected (--reject-malformed)")
+            for line in bad:
+                malformed += 1
+                if malformed <= MAX_REPORTED_LINES:
+                    _say(err, progress, f"{_name(args.input)}: line {line.number}: {line.problem}; passed through")
+            alerts = [line.alert for line in window if line.alert is not None]
+            if progress:
+                progress.note(f"looking up the hashes of {len(alerts)} alerts")
+            enriched = iter(enricher.enrich(alerts))
+            for line in window:
+                sink.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
+                sink.write(b"\n")
+            if progress:
+                progress.wrote(len(window))
+    if progress:
+        progress.clear()
+    summary = f"spectra-connector: enrich: {enricher.stats.describe()}; {malformed} malformed line(s) passed through"
+    print(summary, file=err)
+    if enricher.fatal_error:
+        print(f"spectra-connector: error: {enricher.fatal_error} (every hash counts as a failed lookup)", file=err)
+    return EXIT_FAILED if enricher.fatal_error or enricher.stats.failed_hashes else EXIT_OK
+
+
+def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:
+    """The alert as written: byte for byte when the rules left it alone."""
+    if enriched is original:
+        return raw
+    return json.dumps(enriched, ensure_ascii=False).encode("utf-8")
+
+
+def _say(err: TextIO, progress: Optional["Progress"], message: str) -> None:
+    if progress:
+        progress.clear()
+    print(f"spectra-connector: enrich: {message}", file=err)
+
+
+def _name(path: str) -> str:
+    return "stdin" if path == "-" else path
+
+
+def _size(stream: BinaryIO) -> Optional[int]:
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) and status.st_size else None
+
+
+@contextmanager
+def _input(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = open(path, "rb")
+    except OSError as err:
+        raise UsageError(f"--input: cannot read {path}: {err.strerror}") from None
+    with handle:
+        yield handle
+
+
+@contextmanager
+def _output(path: str) -> Iterator[BinaryIO]:
+    """Standard output, or a file that appears only when the run completes."""
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle = tempfile.NamedTemporaryFile("wb", dir=folder, prefix=".enrich-", suffix=".partial", delete=False)
+    except OSError as err:
+        raise UsageError(f"--output: cannot write in {folder}: {err.strerror}") from None
+    try:
+        with handle:
+            yield handle
+        os.chmod(handle.name, 0o666 & ~_umask())
+        os.replace(handle.name, path)
+    except BaseException:
+        os.unlink(handle.name)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class Progress:
+    """A one-line progress bar on a terminal: share of the input read (when
+    its size is known) and alerts written."""
+
+    WIDTH = 30
+    INTERVAL = 0.1
+
+    def __init__(self, stream: TextIO, total: Optional[int] = None) -> None:
+        self.stream = stream
+        self.total = total
+        self.done = 0
+        self.written = 0
+        self._shown = 0.0
+
+    def read(self, count: int) -> None:
+        self.done += count
+        if time.monotonic() - self._shown >= self.INTERVAL:
+            self.note("reading")
+
+    def wrote(self, count: int) -> None:
+        self.written += count
+        self.note("writing")
+
+    def note(self, what: str) -> None:
+        self._shown = time.monotonic()
+        if self.total:
+            filled = min(self.WIDTH, self.WIDTH * self.done // self.total)
+            bar = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {100 * self.done // self.total:3d}% "
+        else:
+            bar = ""
+        self.stream.write(f"\r\x1b[Kenrich {bar}{self.written} alerts written; {what}")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        self.stream.write("\r\x1b[K")
+        self.stream.flush()
