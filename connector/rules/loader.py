@@ -136,7 +136,11 @@ def _schema_problem(err: "fastjsonschema.JsonSchemaValueException") -> Tuple[Whe
 
 def _generic_problem(rule: str, value: Any, expected: Any, node: Mapping[str, Any]) -> str:
     if rule == "required":
-        return "missing " + " and ".join(f'"{name}"' for name in expected if name not in value)
+        missing = [name for name in expected if name not in value]
+        unknown = [key for key in value if key not in node.get("properties", {})]
+        typo = next((key for key in unknown if hint(key, missing).startswith(" (")), None)
+        found = f'; found "{typo}"{hint(typo, missing)}' if typo else ""
+        return "missing " + " and ".join(f'"{name}"' for name in missing) + found
     if rule == "additionalProperties":
         allowed = list(node.get("properties", {}))
         extra = next(key for key in value if key not in allowed)
