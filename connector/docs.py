@@ -50,8 +50,50 @@ def configuration() -> str:
     return "\n".join(rows)
 
 
+def rules_reference() -> str:
+    """The keys of a rules file, a rule, a lookup and effects, from rules.schema.json."""
+    schema = load_schema("rules")
+    definitions = schema["definitions"]
+    tables = [("rules file", schema), ("rule", definitions["rule"]), ("lookup", definitions["lookup"]),
+              ("effects", definitions["effects"]), ("targets", schema["properties"]["targets"])]
+    blocks = []
+    for title, node in tables:
+        required = node.get("required", [])
+        rows = [_row([f"{title} key", "value", "meaning"]), _row(["---", "---", "---"])]
+        rows += [_row([f"`{name}`" + (" (required)" if name in required else ""), _rules_value(spec, definitions),
+                       spec.get("description") or _target(spec, definitions).get("description", "")])
+                  for name, spec in node["properties"].items()]
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
+
+
+def _target(spec: Dict, definitions: Dict) -> Dict:
+    ref = spec.get("$ref", "")
+    return definitions[ref.rsplit("/", 1)[1]] if ref else spec
+
+
+def _rules_value(spec: Dict, definitions: Dict) -> str:
+    """The kind of value a key takes, named after the schema's definitions."""
+    ref = spec.get("$ref", "").rsplit("/", 1)[-1]
+    target = _target(spec, definitions)
+    if "const" in target:
+        return f"`{json.dumps(target['const'])}`"
+    if "enum" in target:
+        return " or ".join(f"`{value}`" for value in target["enum"])
+    if "if" in target and "const" in target["then"]:  # on_error: a keyword or an object
+        return f"{_rules_value(target['then'], definitions)} or {_rules_value(target['else'], definitions)}"
+    if target.get("type") == "array":
+        return "list of " + _rules_value(target["items"], definitions) + "s"
+    if ref == "path":
+        return "dotted path"
+    if ref:
+        return ref
+    return _types(target) if target.get("type") != "object" else "object"
+
+
 SECTIONS: Dict[str, Callable[[], str]] = {
     "record-fields": record_fields, "action-parameters": action_parameters, "configuration": configuration,
+    "rules-reference": rules_reference,
 }
 
 
