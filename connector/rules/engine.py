@@ -176,15 +176,19 @@ class Enricher:
     A failed batch makes error records for its hashes (each rule's
     ``on_error`` decides); a configuration error (token, URL, TLS) does the
     same for every later hash without more requests, and is kept in
-    ``fatal_error``. No alert is ever dropped.
+    ``fatal_error``. Given a ``failure`` (the appliance cannot be used at
+    all) and no client, every hash is marked with it. No alert is ever dropped.
     """
 
-    def __init__(self, rules: RuleSet, client: SpectraAnalyzeClient, *, lookup_with: Lookup = lookup) -> None:
+    def __init__(self, rules: RuleSet, client: Optional[SpectraAnalyzeClient], *, lookup_with: Lookup = lookup,
+                 failure: Optional[str] = None) -> None:
+        if client is None and failure is None:
+            raise ValueError("an Enricher needs a client, or the failure that leaves it without one")
         self.rules = rules
         self.client = client
         self.lookup_with = lookup_with
         self.stats = EnrichmentStats(tuple(rule.name for rule in rules.rules))
-        self.fatal_error: Optional[str] = None
+        self.fatal_error: Optional[str] = failure
 
     def enrich(self, alerts: Sequence[Any]) -> List[Any]:
         """The window's alerts enriched, in the same order, one for one."""
