@@ -12,7 +12,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator

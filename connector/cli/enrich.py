@@ -103,38 +103,63 @@ def windows(stream: BinaryIO, size: int, progress: Optional["Progress"] = None) 
 def handle(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules)
     config = config_from(args)
-    err = sys.stderr
-    progress = Progress(err) if err.isatty() and not args.no_progress else None
-    malformed = 0
+    progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.no_progress else None
     with _input(args.input) as source, _output(args.output) as sink, SpectraAnalyzeClient(config) as client:
-        enricher = Enricher(rules, client)
+        run = EnrichRun(Enricher(rules, client), _name(args.input), args.reject_malformed, progress)
         if progress:
             progress.total = _size(source)
         for window in windows(source, args.window, progress):
-            bad = [line for line in window if line.problem]
-            if bad and args.reject_malformed:
-                raise UsageError(f"{_name(args.input)}: line {bad[0].number}: {bad[0].problem}; "
-                                 "the input is rejected (--reject-malformed)")
-            for line in bad:
-                malformed += 1
-                if malformed <= MAX_REPORTED_LINES:
-                    _say(err, progress, f"{_name(args.input)}: line {line.number}: {line.problem}; passed through")
-            alerts = [line.alert for line in window if line.alert is not None]
-            if progress:
-                progress.note(f"looking up the hashes of {len(alerts)} alerts")
-            enriched = iter(enricher.enrich(alerts))
-            for line in window:
-                sink.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
-                sink.write(b"\n")
-            if progress:
-                progress.wrote(len(window))
-    if progress:
-        progress.clear()
-    summary = f"spectra-connector: enrich: {enricher.stats.describe()}; {malformed} malformed line(s) passed through"
-    print(summary, file=err)
-    if enricher.fatal_error:
-        print(f"spectra-connector: error: {enricher.fatal_error} (every hash counts as a failed lookup)", file=err)
-    return EXIT_FAILED if enricher.fatal_error or enricher.stats.failed_hashes else EXIT_OK
+            run.process(window, sink)
+    return run.finish(sys.stderr)
+
+
+class EnrichRun:
+    """One run of ``enrich``: windows in, lines out, malformed lines counted."""
+
+    def __init__(self, enricher: Enricher, input_name: str, reject_malformed: bool,
+                 progress: Optional["Progress"]) -> None:
+        self.enricher = enricher
+        self.input_name = input_name
+        self.reject_malformed = reject_malformed
+        self.progress = progress
+        self.malformed = 0
+
+    def process(self, window: List[Line], sink: BinaryIO) -> None:
+        """Enrich a window and write it: one line per input line, in order."""
+        self._check(window)
+        alerts = [line.alert for line in window if line.alert is not None]
+        if self.progress:
+            self.progress.note(f"looking up the hashes of {len(alerts)} alerts")
+        enriched = iter(self.enricher.enrich(alerts))
+        for line in window:
+            sink.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
+            sink.write(b"\n")
+        if self.progress:
+            self.progress.wrote(len(window))
+
+    def _check(self, window: List[Line]) -> None:
+        for line in window:
+            if not line.problem:
+                continue
+            where = f"{self.input_name}: line {line.number}: {line.problem}"
+            if self.reject_malformed:
+                raise UsageError(f"{where}; the input is rejected (--reject-malformed)")
+            self.malformed += 1
+            if self.malformed <= MAX_REPORTED_LINES:
+                if self.progress:
+                    self.progress.clear()
+                print(f"spectra-connector: enrich: {where}; passed through", file=sys.stderr)
+
+    def finish(self, err: TextIO) -> int:
+        """The summary line; the exit status says whether every lookup succeeded."""
+        if self.progress:
+            self.progress.clear()
+        stats, fatal = self.enricher.stats, self.enricher.fatal_error
+        print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
+              file=err)
+        if fatal:
+            print(f"spectra-connector: error: {fatal} (every hash counts as a failed lookup)", file=err)
+        return EXIT_FAILED if fatal or stats.failed_hashes else EXIT_OK
 
 
 def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:
@@ -142,12 +167,6 @@ def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:
     if enriched is original:
         return raw
     return json.dumps(enriched, ensure_ascii=False).encode("utf-8")
-
-
-def _say(err: TextIO, progress: Optional["Progress"], message: str) -> None:
-    if progress:
-        progress.clear()
-    print(f"spectra-connector: enrich: {message}", file=err)
 
 
 def _name(path: str) -> str:

@@ -20,7 +20,7 @@ from ..validation import validator
 from .conditions import check_field, compile_condition
 from .effects import Effects, Targets, compile_effects
 from .model import GET_REPORT, GET_SUMMARY, Rule, RuleSet
-from .problems import RuleProblem, RulesError, Where, hint, location
+from .problems import RuleProblem, RulesError, Where, hint, location, near_miss
 from .templates import FieldCheck
 
 _TYPE_NAMES = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
@@ -138,7 +138,7 @@ def _generic_problem(rule: str, value: Any, expected: Any, node: Mapping[str, An
     if rule == "required":
         missing = [name for name in expected if name not in value]
         unknown = [key for key in value if key not in node.get("properties", {})]
-        typo = next((key for key in unknown if hint(key, missing).startswith(" (")), None)
+        typo = next((key for key in unknown if near_miss(key, missing)), None)
         found = f'; found "{typo}"{hint(typo, missing)}' if typo else ""
         return "missing " + " and ".join(f'"{name}"' for name in missing) + found
     if rule == "additionalProperties":
@@ -150,9 +150,8 @@ def _generic_problem(rule: str, value: Any, expected: Any, node: Mapping[str, An
         return f"must be {' or '.join(_TYPE_NAMES.get(kind, kind) for kind in kinds)}; got {_show(value)}"
     if rule == "enum":
         choices = [str(choice) for choice in expected]
-        near = hint(value, choices) if isinstance(value, str) else ""
-        if near.startswith(" ("):
-            return f"got {_show(value)}{near}"
+        if isinstance(value, str) and near_miss(value, choices):
+            return f"got {_show(value)}{hint(value, choices)}"
         return f"must be one of: {', '.join(choices)}; got {_show(value)}"
     if rule == "const":
         return f"must be {_show(expected)}; got {_show(value)}"

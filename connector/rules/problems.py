@@ -26,15 +26,18 @@ class RuleProblem(Exception):
         self.problem = problem + hint(given, choices)
 
 
+def near_miss(given: str, choices: Collection[str]) -> Optional[str]:
+    """The choice ``given`` is most likely a misspelling of, if any."""
+    close = difflib.get_close_matches(given, list(choices), n=1)
+    return close[0] if close else None
+
+
 def hint(given: Optional[str], choices: Collection[str]) -> str:
-    """'; did you mean "x"?' for a near miss, else the valid choices."""
+    """' (did you mean "x"?)' for a near miss, else '; expected one of: ...'."""
     if given is None or not choices:
         return ""
-    close = difflib.get_close_matches(given, list(choices), n=1)
-    if close:
-        return f' (did you mean "{close[0]}"?)'
-    return "; expected one of: " + ", ".join(choices)
-
+    close = near_miss(given, choices)
+    return f' (did you mean "{close}"?)' if close else "; expected one of: " + ", ".join(choices)
 
 
 def location(steps: Sequence[Union[str, int]]) -> str:

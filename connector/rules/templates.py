@@ -18,13 +18,8 @@ _FORMATTER = Formatter()
 class Template:
     """A parsed template: literal text and record field names, alternating."""
 
-    def __init__(self, text: str, parts: List[Tuple[str, Optional[str]]]) -> None:
-        self.text = text
+    def __init__(self, parts: List[Tuple[str, Optional[str]]]) -> None:
         self._parts = parts
-
-    @property
-    def fields(self) -> List[str]:
-        return [name for _, name in self._parts if name is not None]
 
     @property
     def single_field(self) -> Optional[str]:
@@ -60,7 +55,7 @@ def parse_template(text: str, where: Where, check_field: FieldCheck) -> Template
         if name is not None:
             check_field(name, where)
         parts.append((literal, name))
-    return Template(text, parts)
+    return Template(parts)
 
 
 def as_text(value: Any) -> str:
