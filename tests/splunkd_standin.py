@@ -1,7 +1,9 @@
 """A stand-in for splunkd's REST API on loopback: only what a search command
 reads with the search's session, ``storage/passwords`` entries, answered as
 splunkd answers them (Atom XML, 401 for a bad session, 404 for a missing
-entry, 403 when the user may not list passwords).
+entry, 403 when the user may not list passwords); and the REST receiver
+``receivers/simple`` an alert action writes events through (``received``
+keeps each request's query and body; ``receiver_status`` makes it refuse).
 
     with SplunkdStandIn("session-key", {("spectra_analyze", "spectra_analyze", "api_token"): token}) as splunkd:
         splunkd.uri        # searchinfo.splunkd_uri
@@ -12,7 +14,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 Credentials = Dict[Tuple[str, str, str], str]  # (app, realm, username) -> clear password
@@ -22,11 +24,13 @@ _REST = "http://dev.splunk.com/ns/rest"
 
 class SplunkdStandIn:
     def __init__(self, session_key: str, credentials: Optional[Credentials] = None, *,
-                 deny_status: Optional[int] = None) -> None:
+                 deny_status: Optional[int] = None, receiver_status: Optional[int] = None) -> None:
         self.session_key = session_key
         self.credentials = dict(credentials or {})
         self.deny_status = deny_status
+        self.receiver_status = receiver_status
         self.requests: List[Tuple[str, str]] = []
+        self.received: List[Tuple[Dict[str, str], bytes]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
 
@@ -44,10 +48,12 @@ class SplunkdStandIn:
         self._server.shutdown()
         self._server.server_close()
 
-    def answer(self, method: str, path: str, authorization: Optional[str]) -> Tuple[int, str]:
+    def answer(self, method: str, path: str, authorization: Optional[str], body: bytes = b"") -> Tuple[int, str]:
         self.requests.append((method, path))
         if authorization != f"Splunk {self.session_key}":
             return 401, _messages("call not properly authenticated")
+        if method == "POST" and urlsplit(path).path == "/services/receivers/simple":
+            return self._receive(dict(parse_qsl(urlsplit(path).query)), body)
         parts = urlsplit(path).path.strip("/").split("/")
         if method != "GET" or len(parts) != 6 or parts[0] != "servicesNS" or parts[3:5] != ["storage", "passwords"]:
             return 404, _messages(f"no such endpoint: {path}")
@@ -60,6 +66,16 @@ class SplunkdStandIn:
         if password is None:
             return 404, _messages(f"Could not find object id={name}")
         return 200, _feed(self.uri, owner, app, realm, username, password)
+
+
+    def _receive(self, query: Dict[str, str], body: bytes) -> Tuple[int, str]:
+        if self.receiver_status:
+            return self.receiver_status, _messages(f"cannot write to index {query.get('index')}")
+        self.received.append((query, body))
+        fields = "".join(f'<field k="{escape(key)}"><value><text>{escape(value)}</text></value></field>'
+                         for key, value in (("_index", query.get("index", "main")), ("bytes", str(len(body)))))
+        return 200, f'<?xml version="1.0" encoding="UTF-8"?>\n<response><results><result>{fields}</result>' \
+                    '</results></response>\n'
 
 
 def _messages(text: str) -> str:
@@ -94,8 +110,8 @@ def _handler_for(standin: SplunkdStandIn) -> type:
             self._reply(*standin.answer("GET", self.path, self.headers.get("Authorization")))
 
         def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self._reply(*standin.answer("POST", self.path, self.headers.get("Authorization")))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._reply(*standin.answer("POST", self.path, self.headers.get("Authorization"), body))
 
         def _reply(self, status: int, body: str) -> None:
             data = body.encode("utf-8")
