@@ -6,6 +6,7 @@ It is for demos and tests only; nothing falls back to it silently.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..hashes import hash_type
 from ..validation import load_schema
 from .corpus import Corpus
+from .faults import FaultSchedule
 
 LIST_PATH = "/api/samples/v2/list/"
 FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
@@ -35,19 +37,28 @@ class Simulator:
 
     ``latency_ms`` delays every answer; ``page_size`` splits results into
     pages linked by ``next``. ``requests_served`` counts list requests.
+    ``faults`` injects failures (see ``faults``); ``tls`` serves HTTPS.
     """
 
     def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0,
-                 page_size: Optional[int] = None, corpus: Optional[Corpus] = None) -> None:
+                 page_size: Optional[int] = None, corpus: Optional[Corpus] = None,
+                 faults: Optional[FaultSchedule] = None, tls: Optional[ssl.SSLContext] = None) -> None:
         self.token = token
         self.latency = latency_ms / 1000.0
         self.page_size = page_size
         self.corpus = corpus or Corpus()
         self.requests_served = 0
         self.bodies: List[Dict[str, Any]] = []
+        self.faults = faults or FaultSchedule()
+        self.scheme = "https" if tls else "http"
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
+        self._server.handle_error = lambda request, address: None  # failed handshakes, clients that hang up
+        if tls:
+            # The handshake happens in the request's thread, so a stalled client cannot block accept().
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         self._thread: Optional[threading.Thread] = None
 
     def __repr__(self) -> str:
@@ -56,7 +67,7 @@ class Simulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> "Simulator":
         # A short poll interval makes stop() quick (tests start many servers).
@@ -128,7 +139,7 @@ class Simulator:
         start = (page - 1) * size
         more = start + size < len(results)
         return {"count": len(results), "previous": None,
-                "next": f"http://{host}{LIST_PATH}?page={page + 1}" if more else None,
+                "next": f"{self.scheme}://{host}{LIST_PATH}?page={page + 1}" if more else None,
                 "results": results[start:start + size]}
 
 
@@ -172,11 +183,16 @@ def _handler_for(simulator: Simulator) -> type:
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                status, payload = simulator.answer(self.path, self.headers, raw)
-            except ApiError as err:
-                status, payload = err.status, err.payload
-            self._send(status, payload)
+
+            def respond() -> Tuple[int, Any]:
+                try:
+                    return simulator.answer(self.path, self.headers, raw)
+                except ApiError as err:
+                    return err.status, err.payload
+            if urlsplit(self.path).path == LIST_PATH:
+                simulator.faults.serve(self, respond, self._send)
+            else:
+                self._send(*respond())
 
         def do_GET(self) -> None:  # noqa: N802
             self._send(405 if urlsplit(self.path).path == LIST_PATH else 404, {"detail": "Not found."})
