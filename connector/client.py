@@ -6,9 +6,11 @@ Batching, hash grouping and mapping results back to hashes live in
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -201,26 +203,32 @@ class SpectraAnalyzeClient:
         return ApplianceError(f"unexpected answer from the appliance{detail}", **kwargs)
 
     def _body(self, response: requests.Response, limit: Optional[int] = None) -> bytes:
-        """The decoded body, read up to a cap: a small gzip body can expand enormously."""
+        """The decoded body, read up to a cap (a small gzip body can expand
+        enormously) and within read_timeout in all: the socket's timeout only
+        bounds each read, so a body trickling in a byte at a time would
+        otherwise hold the caller for ever."""
         cap = limit if limit is not None else self.config.max_response_bytes
-        deadline = self._clock() + self.config.read_timeout
         chunks: List[bytes] = []
         size = 0
+        watchdog = _Watchdog(response, self.config.read_timeout)
         try:
-            for chunk in response.iter_content(chunk_size=65536):
-                size += len(chunk)
-                if size > cap:
-                    if limit is not None:
-                        break
-                    raise MalformedResponseError(f"the appliance's answer is larger than {cap} bytes; "
-                                                 "lower batch_size")
-                chunks.append(chunk)
-                if self._clock() > deadline:
-                    raise _Retryable(TransportError(f"the answer from {self.config.url} did not arrive within "
-                                                    f"{self.config.read_timeout:g}s"))
+            with watchdog:
+                for chunk in response.iter_content(chunk_size=65536):
+                    size += len(chunk)
+                    if size > cap:
+                        if limit is not None:
+                            break
+                        raise MalformedResponseError(f"the appliance's answer is larger than {cap} bytes; "
+                                                     "lower batch_size")
+                    chunks.append(chunk)
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as err:
-            raise _Retryable(TransportError(f"the answer from {self.config.url} broke off: {_reason(err)}")) from None
+            if not watchdog.fired:
+                raise _Retryable(TransportError(f"the answer from {self.config.url} broke off: {_reason(err)}")
+                                 ) from None
+        if watchdog.fired:
+            raise _Retryable(TransportError(f"the answer from {self.config.url} did not arrive within "
+                                            f"{self.config.read_timeout:g}s (read_timeout)"))
         return b"".join(chunks)
 
     def _parse(self, raw: bytes) -> Dict[str, Any]:
@@ -236,6 +244,33 @@ class SpectraAnalyzeClient:
         return page
 
 
+class _Watchdog:
+    """Stops the reads of a response from another thread once ``seconds`` have passed."""
+
+    def __init__(self, response: requests.Response, seconds: float) -> None:
+        self.fired = False
+        self._raw = response.raw
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Watchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            if hasattr(self._raw, "shutdown"):  # urllib3 2.3 and later
+                self._raw.shutdown()
+            else:  # older urllib3: the same by hand; the plain socket's shutdown also works under TLS
+                socket.socket.shutdown(self._raw._connection.sock, socket.SHUT_RD)
+        except (AttributeError, OSError, RuntimeError, ValueError):
+            pass  # the read ended meanwhile and the connection is gone
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 
@@ -247,5 +282,28 @@ def _reason(err: Exception) -> str:
         return "connection timed out"
     if isinstance(err, requests.exceptions.ReadTimeout):
         return "read timed out"
-    inner = err.args[0] if err.args else err
-    return str(getattr(inner, "reason", None) or inner)[:200]
+    cause = _root_cause(err)
+    for kind, text in _PLAIN_REASONS:
+        if isinstance(cause, kind):
+            return text
+    return str(cause)[:200]
+
+
+_PLAIN_REASONS = ((ConnectionRefusedError, "connection refused; check the host and port"),
+                  (ConnectionResetError, "the connection was reset"),
+                  (http.client.IncompleteRead, "the connection closed before the whole answer arrived"),
+                  (socket.gaierror, "the host name could not be resolved"))
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The innermost error: requests wraps urllib3's, which wrap the socket's,
+    in ``args``, ``reason`` or the exception chain."""
+    seen = set()
+    while id(err) not in seen:
+        seen.add(id(err))
+        inner = [getattr(err, "reason", None), *err.args, err.__cause__, err.__context__]
+        nested = next((value for value in inner if isinstance(value, BaseException)), None)
+        if nested is None:
+            break
+        err = nested
+    return err
