@@ -20,7 +20,7 @@ import requests
 import urllib3
 
 from .config import Config
-from .errors import (ApplianceError, AuthenticationError, BadRequestError, EndpointNotFoundError,
+from .errors import (ApplianceError, AuthenticationError, BadRequestError, ConfigurationError, EndpointNotFoundError,
                      MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError,
                      TLSVerificationError, TransportError, excerpt)
 from .retry import RETRY_STATUSES, parse_retry_after
@@ -161,8 +161,16 @@ class SpectraAnalyzeClient:
             raise TLSVerificationError(
                 f"TLS verification of {self.config.url} failed: {_reason(err)}. If the appliance uses a private "
                 "certificate authority, set ca_bundle to its CA certificate file") from None
+        except requests.exceptions.ProxyError as err:
+            raise _Retryable(TransportError(f"could not reach {self.config.url} through the proxy: "
+                                            f"{_reason(err)}")) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
             raise _Retryable(TransportError(f"could not reach {self.config.url}: {_reason(err)}")) from None
+        except requests.exceptions.RequestException as err:
+            # A URL or proxy requests cannot use (e.g. socks5 without PySocks). Only the
+            # class is named: requests' text may quote a proxy address with its password.
+            raise ConfigurationError(f"cannot send a request to {self.config.url} ({type(err).__name__}); "
+                                     "check url and proxy") from None
         try:
             return self._read(response)
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from . import __version__
 from .errors import ConfigurationError, InputError
@@ -18,6 +18,7 @@ from .retry import RetryPolicy
 
 DEFAULT_USER_AGENT = f"spectra-analyze-connector/{__version__}"
 MAX_BATCH_SIZE = 1000
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Config:
     ca_bundle: Optional[str] = None
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
-    proxy: Optional[str] = None
+    proxy: Optional[str] = field(default=None, repr=False)  # may carry the proxy's password
     user_agent: str = DEFAULT_USER_AGENT
     batch_size: int = 100
     max_connections: int = 4
@@ -39,8 +40,8 @@ class Config:
     max_pages: int = 100
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
+        parts = _split(self.url)
+        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
             raise ConfigurationError(
                 f"url: expected the appliance address like https://appliance.example.com, got {self.url!r}")
         if parts.username or parts.password or parts.query or parts.fragment:
@@ -51,7 +52,15 @@ class Config:
                                      "(Administration > Users > API token) and configure it")
         if any(ch.isspace() for ch in self.token.strip()) or not self.token.isprintable():
             raise ConfigurationError("token: the API token contains spaces or control characters; check how it was pasted")
+        if not self.token.isascii():  # HTTP headers cannot carry it, and appliance tokens are hex
+            raise ConfigurationError("token: the API token contains non-ASCII characters; check how it was pasted")
         object.__setattr__(self, "token", self.token.strip())
+        if self.proxy:
+            proxy = _split(self.proxy)
+            if proxy is None or proxy.scheme not in PROXY_SCHEMES or not proxy.hostname:
+                # Not echoed: a proxy address may carry a password.
+                raise ConfigurationError("proxy: expected an address like http://proxy.example.com:3128 "
+                                         f"(schemes: {', '.join(PROXY_SCHEMES)})")
         if self.ca_bundle and not os.path.exists(self.ca_bundle):
             raise ConfigurationError(f"ca_bundle: no file or folder at {self.ca_bundle}")
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
@@ -97,3 +106,13 @@ class Config:
             )
         except InputError as err:
             raise ConfigurationError(str(err)) from None
+
+
+def _split(address: str) -> Optional[SplitResult]:
+    """The parts of a URL, or None when it cannot be one (bad IPv6 brackets, port)."""
+    try:
+        parts = urlsplit(address)
+        parts.port  # noqa: B018 (parsing the port is the check)
+    except ValueError:
+        return None
+    return parts
