@@ -145,7 +145,11 @@ class SpectraAnalyzeClient:
                 spent = self._clock() - started
                 if attempt >= policy.max_attempts or spent + wait > policy.deadline:
                     error.attempts = attempt
-                    error.message = f"{error.message} (gave up after {attempt} attempt(s) in {spent:.1f}s)"
+                    error.message = f"{error.message} (gave up after {attempt} attempt(s) in {spent:.1f}s"
+                    if attempt < policy.max_attempts and retry.retry_after is not None:
+                        error.message += (f": the appliance asked to wait {retry.retry_after:.0f}s, longer than "
+                                          f"the {policy.deadline:g}s retry_deadline allows")
+                    error.message += ")"
                     raise error from None
                 log.info("attempt %d failed (%s); retrying in %.2fs", attempt, error.message, wait)
                 self._sleep(wait)

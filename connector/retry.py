@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 from dataclasses import dataclass
 from typing import Optional
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):  # not str.isdigit(): it takes digits float() refuses, such as '²'
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
