@@ -127,7 +127,8 @@ def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_sum
             status = answer.status if answer else ERROR
             error = answer.error if answer else "no answer for this hash"
             records.append(empty_record(value, kind, status, error, with_summary))
-    return records, list(dict.fromkeys(str(err) for err in result.errors))
+    # Every distinct reason, a failed batch's or a single bad report's.
+    return records, list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
 
 
 def summarize(action: str, records: List[Dict[str, Any]], errors: List[str]) -> ActionResult:
