@@ -79,6 +79,8 @@ class FaultSchedule:
         self.requests = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        if "gzip-bomb" in set(self._plan) | set(self.kinds) | {forever}:
+            gzip_bomb()  # made now, so that making it never looks like a slow answer
 
     @classmethod
     def parse(cls, spec: str, **options: Any) -> "FaultSchedule":

@@ -1,0 +1,94 @@
+"""The fault matrix through the client (get_report over HTTP) and the CLI
+(console script in a subprocess), with the token checked everywhere."""
+import json
+import logging
+import re
+import time
+
+import pytest
+
+from connector.actions import run
+from connector.client import SpectraAnalyzeClient
+from connector.config import Config
+from connector.errors import AuthenticationError
+from faultmatrix import (CASE_IDS, CASES, RECOVERS, SETTINGS, STOPS, TIME_BOUND, appliance, assert_no_token,
+                         check_records, hash_mix)
+from test_cli import cli
+
+LOG_LINE = re.compile(r"^spectra-connector: (DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
+
+
+class RecordedSleep:
+    """Backoff waits are recorded, not slept, so the matrix runs in seconds."""
+
+    def __init__(self):
+        self.waits = []
+
+    def __call__(self, seconds):
+        self.waits.append(seconds)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_client(case, corpus, caplog):
+    caplog.set_level(logging.DEBUG)  # the root logger: urllib3's records too
+    mix = hash_mix(corpus)
+    sleep = RecordedSleep()
+    with appliance(case, corpus) as target:
+        config = Config.from_settings(target.settings())
+        started = time.monotonic()
+        with SpectraAnalyzeClient(config, sleep=sleep) as client:
+            if case.outcome == STOPS:
+                with pytest.raises(AuthenticationError) as raised:
+                    run("get_report", {"hashes": mix}, client)
+                outcome = raised.value
+                assert case.message in str(outcome)
+            else:
+                outcome = run("get_report", {"hashes": mix}, client)
+                check_records(case, mix, corpus, outcome.records)
+                assert outcome.ok == (case.outcome == RECOVERS)
+                assert all(case.message in error for error in outcome.errors)
+        elapsed = time.monotonic() - started
+        target.check_requests(case)
+    assert elapsed < TIME_BOUND
+    if case.plan == "429-retry-after":
+        assert sleep.waits == [1.0]  # the server's Retry-After, not the backoff
+    texts = [record.getMessage() for record in caplog.records] + [repr(config), repr(client)]
+    if case.outcome == STOPS:
+        texts += [str(outcome), repr(outcome), outcome.body_excerpt]
+    else:
+        texts += [json.dumps(outcome.to_dict()), outcome.message] + outcome.errors
+    assert_no_token(*texts)
+
+
+def cli_flags():
+    names = {"max_attempts": "--max-attempts", "retry_deadline": "--retry-deadline",
+             "connect_timeout": "--connect-timeout", "read_timeout": "--read-timeout",
+             "max_connections": "--max-connections", "batch_size": "--batch-size"}
+    return [part for key, value in SETTINGS.items() for part in (names[key], value)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_cli(case, corpus):
+    mix = hash_mix(corpus)
+    with appliance(case, corpus) as target:
+        started = time.monotonic()
+        settings = target.settings()
+        done = cli("get-report", "--hash-file", "-", "--format", "jsonl", "-vv", *cli_flags(),
+                   env={"SPECTRA_ANALYZE_URL": settings["url"], "SPECTRA_ANALYZE_TOKEN": settings["token"]},
+                   stdin="\n".join(mix))
+        elapsed = time.monotonic() - started
+        target.check_requests(case)
+    assert elapsed < TIME_BOUND + 2  # plus starting Python, and real backoff waits
+    assert "Traceback" not in done.stderr
+    messages = [line for line in done.stderr.splitlines() if not LOG_LINE.match(line)]
+    if case.outcome == RECOVERS:
+        assert done.returncode == 0 and messages == []
+    else:
+        assert done.returncode == 1
+        assert len(messages) == 1 and messages[0].startswith("spectra-connector: ")
+        assert case.message in messages[0]
+    if case.outcome == STOPS:
+        assert done.stdout == ""
+    else:
+        check_records(case, mix, corpus, [json.loads(line) for line in done.stdout.splitlines()], prefix="rl_")
+    assert_no_token(done.stdout, done.stderr)
