@@ -18,6 +18,7 @@ from .retry import RetryPolicy
 
 DEFAULT_USER_AGENT = f"spectra-analyze-connector/{__version__}"
 MAX_BATCH_SIZE = 1000
+MIN_SECRET_LENGTH = 8
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
@@ -40,6 +41,8 @@ class Config:
     max_pages: int = 100
 
     def __post_init__(self) -> None:
+        _refuse_token_in({"url": self.url, "ca_bundle": self.ca_bundle, "proxy": self.proxy,
+                          "user_agent": self.user_agent}, self.token)
         parts = _split(self.url)
         if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
             raise ConfigurationError(
@@ -86,6 +89,7 @@ class Config:
         Empty values take the defaults. Raises ``ConfigurationError``.
         """
         get = settings.get
+        _refuse_token_in({key: value for key, value in settings.items() if key != "token"}, get("token"))
         try:
             retry = RetryPolicy(
                 max_attempts=int(parse_number("max_attempts", get("max_attempts"), 4, minimum=1, maximum=10, integer=True)),
@@ -106,6 +110,20 @@ class Config:
             )
         except InputError as err:
             raise ConfigurationError(str(err)) from None
+
+
+def _refuse_token_in(settings: Mapping[str, Any], token: Any) -> None:
+    """A token pasted into another field would be echoed by that field's
+    error messages (and a URL is in every message): refuse it by name. A
+    token shorter than any real one (appliance tokens have 40 characters)
+    is not looked for: it would turn up inside ordinary values."""
+    token = str(token or "").strip()
+    if len(token) < MIN_SECRET_LENGTH:
+        return
+    for name, value in settings.items():
+        if isinstance(value, str) and token in value:
+            raise ConfigurationError(f"{name}: the value contains the API token; give the token in the token "
+                                     "setting only")
 
 
 def _split(address: str) -> Optional[SplitResult]:
