@@ -80,7 +80,7 @@ def test_unknown_field_exits_2_before_any_request(env, simulator, corpus):
     (["get-report"], "no hash given"),
     (["get-report", "a" * 40, "--skip-reanalysis", "perhaps"], "skip_reanalysis: 'perhaps' is not accepted"),
     (["get-report", "a" * 40, "--batch-size", "0"], "batch_size: expected a value from 1 to 1000"),
-    (["get-report", "a" * 40, "--token-file", "/nonexistent"], "--token-file: cannot read /nonexistent"),
+    (["get-report", "a" * 40, "--token-file", "/nonexistent"], "--token-file: cannot read the file given"),
 ])
 def test_usage_errors_exit_2_with_one_line(env, args, message):
     done = cli(*args, env=env)

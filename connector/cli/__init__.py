@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from .. import __version__
 from ..errors import (ApplianceError, AuthenticationError, ConfigurationError, EndpointNotFoundError, InputError,
@@ -26,11 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spectra-connector",
         description="ReversingLabs Spectra Analyze verdicts for the command line, Splunk, SOAR and alert rules.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # No abbreviated flags: '--token X' would otherwise be taken for '--token-file X'.
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_StrictParser)
     subparsers.required = True
     for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
+
+
+class _StrictParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

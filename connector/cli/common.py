@@ -24,6 +24,7 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--url", help=f"appliance address, e.g. https://a1000.example.com (default: ${ENV_URL})")
     group.add_argument("--token-file", metavar="FILE",
                        help=f"file holding the API token (default: ${ENV_TOKEN}); the token is never taken as a flag")
+    group.add_argument("--token", action=_RefuseToken, help=argparse.SUPPRESS)
     group.add_argument("--ca-bundle", metavar="FILE",
                        help=f"CA certificate bundle to verify the appliance with (default: ${ENV_CA_BUNDLE})")
     group.add_argument("--insecure", action="store_true",
@@ -36,6 +37,15 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-attempts", metavar="N", help="tries per request, with backoff (default 4)")
     group.add_argument("--retry-deadline", metavar="SECONDS", help="total time for one request and its retries (default 60)")
     add_verbosity(parser)
+
+
+class _RefuseToken(argparse.Action):
+    """``--token VALUE`` fails without echoing VALUE (argparse's own error would)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        raise argparse.ArgumentError(self, f"the token is never taken as a flag (process lists and shell history "
+                                           f"would show it): set {ENV_TOKEN} or pass --token-file")
 
 
 def add_verbosity(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +78,8 @@ def _token(path: Optional[str], environ: Mapping[str, str]) -> str:
             with open(path, encoding="utf-8") as handle:
                 token = handle.read().strip()
         except OSError as err:
-            raise UsageError(f"--token-file: cannot read {path}: {err.strerror}") from None
+            # The path is not echoed: a token given by mistake in its place would be.
+            raise UsageError(f"--token-file: cannot read the file given: {err.strerror}") from None
         if not token:
             raise UsageError(f"--token-file: {path} is empty")
         return token
