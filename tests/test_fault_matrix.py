@@ -52,7 +52,7 @@ def test_client(case, corpus, caplog):
     assert elapsed < TIME_BOUND
     if case.plan == "429-retry-after":
         assert sleep.waits == [1.0]  # the server's Retry-After, not the backoff
-    texts = [record.getMessage() for record in caplog.records] + [repr(config), repr(client)]
+    texts = [caplog.text, repr(config), repr(client)]  # caplog.text: every record, tracebacks included
     if case.outcome == STOPS:
         texts += [str(outcome), repr(outcome), outcome.body_excerpt]
     else:

@@ -9,6 +9,7 @@ from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import AuthenticationError, ConfigurationError
+from connector.retry import RetryPolicy
 from connector.simulator.faults import FaultSchedule
 from connector.simulator.server import Simulator
 from faultmatrix import assert_no_token
@@ -56,8 +57,7 @@ def test_an_appliance_echoing_the_token_is_scrubbed(corpus, caplog):
 def test_a_proxy_password_stays_out_of_errors_and_logs(corpus, caplog):
     caplog.set_level(logging.DEBUG)
     proxy = f"http://user:{PROXY_PASSWORD}@127.0.0.1:9"  # nothing listens there: the proxy is refused
-    config = Config(url="http://127.0.0.1:10", token=TOKEN, proxy=proxy,
-                    retry=Config(url="https://a", token="t").retry.__class__(max_attempts=1))
+    config = Config(url="http://127.0.0.1:10", token=TOKEN, proxy=proxy, retry=RetryPolicy(max_attempts=1))
     with SpectraAnalyzeClient(config) as client:
         result = run("get_report", {"hashes": corpus.hashes("sha1")[:1]}, client)
     assert result.records[0]["status"] == "error" and "through the proxy" in result.message
