@@ -1,6 +1,7 @@
 """Parsing of the strings platforms hand over: booleans, numbers, lists."""
 from __future__ import annotations
 
+import math
 from typing import Any, List, Optional
 
 from .errors import InputError
@@ -33,6 +34,8 @@ def parse_number(name: str, value: Any, default: Optional[float], *, minimum: fl
     except ValueError:
         kind = "a whole number" if integer else "a number"
         raise InputError(f"{name}: expected {kind}, got {value!r}") from None
+    if not math.isfinite(number):  # 'nan' passes every range check below
+        raise InputError(f"{name}: expected a finite number, got {value!r}")
     if number < minimum or (maximum is not None and number > maximum):
         bounds = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"of at least {minimum:g}"
         raise InputError(f"{name}: expected a value {bounds}, got {value!r}")
