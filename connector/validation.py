@@ -7,6 +7,7 @@ of the offending value.
 """
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +38,9 @@ def load_schema(name: str) -> Dict[str, Any]:
 @lru_cache(maxsize=None)
 def validator(name: str) -> Callable[[Any], Any]:
     """A compiled validator that raises ``fastjsonschema.JsonSchemaException``."""
-    return fastjsonschema.compile(load_schema(name))
+    # A copy: fastjsonschema rewrites the $refs of the schema it compiles, and
+    # load_schema hands the same dict to everyone else (docs, generators).
+    return fastjsonschema.compile(copy.deepcopy(load_schema(name)))
 
 
 def violation(name: str, instance: Any) -> str:
