@@ -1,0 +1,286 @@
+"""Property-based tests: parsing of hashes, platform parameters and settings,
+and flattening of reports generated from the response and result-item
+schemas. No crash, and the invariants hold: one record per input hash,
+statuses from the defined set, not_found never carries a verdict."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from conftest import TOKEN
+from connector.actions import STATUSES, build_records, parse_request, run, summarize
+from connector.client import SpectraAnalyzeClient
+from connector.config import Config
+from connector.errors import ConfigurationError, InputError
+from connector.hashes import HASH_TYPES_BY_LENGTH, hash_type, normalize, split_hashes
+from connector.lookup import LookupResult, match_items, plan_batches
+from connector.params import parse_bool, parse_number, split_list
+from connector.retry import RetryPolicy, parse_retry_after
+from connector.simulator.faults import FaultSchedule
+from connector.validation import load_schema, violation
+from schema_strategies import from_schema
+
+HEX = "0123456789abcdef"
+RECORD = jsonschema.Draft7Validator(load_schema("record"))
+PARAMETER_NAMES = sorted(load_schema("action-parameters")["properties"])
+SETTING_NAMES = ["url", "token", "verify_tls", "ca_bundle", "connect_timeout", "read_timeout", "proxy",
+                 "batch_size", "max_connections", "max_attempts", "retry_deadline"]
+QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+hex_hashes = st.sampled_from(sorted(HASH_TYPES_BY_LENGTH)).flatmap(
+    lambda length: st.text(HEX, min_size=length, max_size=length))
+# What users paste: hashes in any case and padding, typos, digits from other scripts, junk.
+pasted = st.one_of(hex_hashes, hex_hashes.map(str.upper), hex_hashes.map(lambda value: f"  {value}\t"),
+                   hex_hashes.map(lambda value: value[:-1]), hex_hashes.map(lambda value: value[:-1] + "\u0663"),
+                   st.text(max_size=140))
+platform_values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                            st.text(max_size=30), st.lists(st.text(max_size=30), max_size=4))
+
+
+@given(pasted)
+def test_a_hash_is_valid_exactly_when_it_is_ascii_hex_of_a_known_length(value):
+    value = normalize(value)
+    kind = hash_type(value)
+    expected = len(value) in HASH_TYPES_BY_LENGTH and value.isascii() and all(ch in HEX for ch in value)
+    assert (kind is not None) == expected
+    if kind:
+        assert kind == HASH_TYPES_BY_LENGTH[len(value)]
+
+
+@given(st.lists(hex_hashes, max_size=20), st.lists(st.sampled_from([",", " ", "\n", ";", "\r\n", ", ", "\t"]),
+                                                      min_size=1, max_size=5))
+def test_split_hashes_gives_back_what_was_joined_with_any_separators(hashes, separators):
+    text = "".join(value + separators[index % len(separators)] for index, value in enumerate(hashes))
+    assert split_hashes(text) == hashes
+    assert split_hashes([text, ""]) == hashes
+
+
+@given(st.one_of(st.text(), st.lists(st.text(), max_size=5)))
+def test_split_hashes_never_yields_empty_or_separator_bearing_items(value):
+    for item in split_hashes(value):
+        assert item and not any(ch in item for ch in ", ;\n\t")
+
+
+@given(st.dictionaries(st.sampled_from(PARAMETER_NAMES + ["hash", "extra"]), platform_values, max_size=5))
+def test_parameters_parse_or_fail_with_an_input_error(params):
+    try:
+        request = parse_request(params)
+    except InputError as err:
+        assert str(err)
+        return
+    assert request.hashes and all(item.strip() for item in request.hashes)
+    assert set(request.question.fields) <= set(load_schema("action-parameters")["definitions"]["field"]["enum"])
+
+
+@given(platform_values)
+def test_booleans_numbers_and_lists_parse_or_fail_with_an_input_error(value):
+    for parse in (lambda: parse_bool("flag", value, True),
+                  lambda: parse_number("size", value, 1, minimum=1, maximum=1000, integer=True),
+                  lambda: parse_number("seconds", value, 1.0, minimum=0.1, maximum=600)):
+        try:
+            result = parse()
+        except InputError:
+            continue
+        assert isinstance(result, (bool, int, float))
+        if not isinstance(result, bool):
+            assert result == result and (result == 1 or 0.1 <= result <= 1000)  # never NaN, always in range
+
+
+@given(st.one_of(st.none(), st.text(max_size=40), st.lists(st.text(max_size=10), max_size=5)))
+def test_split_list_gives_trimmed_non_empty_items(value):
+    assert all(item and item == item.strip() for item in split_list(value))
+
+
+@given(st.dictionaries(st.sampled_from(SETTING_NAMES), st.one_of(st.text(max_size=40), platform_values), max_size=8),
+       st.sampled_from(["", "url", "proxy", "batch_size", "ca_bundle"]))
+def test_settings_build_a_config_or_a_configuration_error_without_the_token(settings_, paste_into):
+    settings_ = dict(settings_, token=TOKEN)
+    if paste_into:
+        settings_[paste_into] = f"{settings_.get(paste_into) or ''}{TOKEN}"
+    try:
+        config = Config.from_settings(settings_)
+    except ConfigurationError as err:
+        assert TOKEN not in str(err)
+        return
+    assert TOKEN not in repr(config) and config.url.startswith(("http://", "https://"))
+
+
+@given(st.one_of(st.text(max_size=40), st.integers(min_value=0).map(str)))
+def test_retry_after_is_none_or_a_non_negative_number(value):
+    seconds = parse_retry_after(value, now=1_700_000_000.0)
+    assert seconds is None or seconds >= 0
+    if seconds is not None:
+        assert 0 <= RetryPolicy().delay(1, seconds, random.Random(1)) <= RetryPolicy().retry_after_cap
+
+
+@given(st.text(max_size=40))
+def test_fault_plans_parse_or_fail_with_a_value_error(spec):
+    try:
+        FaultSchedule.parse(spec)
+    except ValueError as err:
+        assert str(err)
+
+
+# Reports generated from the schemas.
+
+result_items = from_schema(load_schema("result-item"))
+parameters = from_schema(load_schema("action-parameters"))
+
+
+@QUICK
+@given(st.sampled_from(["result-item", "response", "action-parameters"]).flatmap(
+    lambda name: st.tuples(st.just(name), from_schema(load_schema(name)))))
+def test_the_generators_make_what_the_schemas_accept(named):
+    name, value = named
+    assert violation(name, value) == ""
+
+
+@QUICK
+@given(parameters)
+def test_schema_valid_parameters_parse_or_fail_with_an_input_error(params):
+    try:
+        request = parse_request(params)
+    except InputError as err:
+        assert str(err)
+        return
+    assert len(request.hashes) == len(split_hashes(params["hashes"]))
+
+
+@st.composite
+def lookups(draw):
+    """Input hashes, and the items an appliance answers with: a schema-valid
+    item for some hashes (in any case, padded), maybe items for nobody, and
+    maybe schema-invalid ones."""
+    hashes = draw(st.lists(pasted, min_size=1, max_size=12))
+    items = []
+    for value in hashes:
+        value = normalize(value)
+        kind = hash_type(value)
+        if kind and draw(st.booleans()):
+            item = dict(draw(result_items))
+            item[kind] = draw(st.sampled_from([value, value.upper(), f" {value} "]))
+            items.append(item)
+    if draw(st.integers(0, 9)) == 0:
+        items.append(draw(result_items))  # matches no hash asked for: the unmatched ones become errors
+    if draw(st.integers(0, 9)) == 0 and items:
+        items[0] = dict(items[0], riskscore=draw(st.sampled_from(["high", -1, 11, 2.5])))
+    return hashes, items
+
+
+def answers_from(items):
+    def lookup_with(client, hashes, question):
+        result = LookupResult()
+        for kind, values in plan_batches(hashes, 100):
+            result.answers.update(match_items(kind, values, items))
+        return result
+    return lookup_with
+
+
+def check_invariants(hashes, records, with_summary=False):
+    assert len(records) == len(hashes)
+    for given_value, record in zip(hashes, records):
+        assert record["hash"] == (normalize(given_value) if hash_type(normalize(given_value)) else given_value.strip())
+        assert record["status"] in STATUSES
+        errors = list(RECORD.iter_errors(record))
+        assert not errors, errors[0].message
+        if record["status"] != "found":
+            assert record["classification"] is None and record["riskscore"] is None
+            assert record["threat_name"] is None and record["tags"] == []
+        assert (record["error"] is not None) == (record["status"] in ("error", "invalid"))
+        if with_summary:
+            assert "indicators" in record
+
+
+@QUICK
+@given(lookups(), st.booleans())
+def test_flattened_records_of_schema_generated_reports_keep_the_invariants(lookup, with_summary):
+    hashes, items = lookup
+    try:
+        request = parse_request({"hashes": hashes}, with_summary=with_summary)
+    except InputError:
+        assume(False)
+    records, errors = build_records(request, None, with_summary, answers_from(items))
+    check_invariants(request.hashes, records, with_summary)
+    by_hash = {}
+    for item in items:
+        for kind in ("md5", "sha1", "sha256", "sha512"):
+            if isinstance(item.get(kind), str):
+                by_hash.setdefault(item[kind].strip().lower(), item)
+    for record in records:
+        item = by_hash.get(record["hash"])
+        if record["status"] == "not_found":
+            assert item is None  # a hash the appliance answered for never reads as not found
+        if record["status"] == "found" and isinstance(item.get("classification"), str):
+            assert record["classification"] == item["classification"].lower()
+    result = summarize("get_report", records, errors)
+    assert result.summary["total"] == len(records) and sum(result.summary["by_status"].values()) == len(records)
+
+
+class CannedAppliance:
+    """A test server beside the simulator: answers every list request with
+    the body the test sets, so generated responses cross real HTTP."""
+
+    def __init__(self):
+        self.body = b"{}"
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(owner.body)))
+                self.end_headers()
+                self.wfile.write(owner.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def canned():
+    server = CannedAppliance()
+    yield server
+    server.close()
+
+
+envelopes = from_schema(load_schema("response")).map(lambda page: dict(page, next=None))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(lookups(), envelopes, st.sampled_from(["items", "envelope", "junk"]))
+def test_generated_responses_over_http_keep_the_invariants(canned, lookup, envelope, shape):
+    hashes, items = lookup
+    assume(any(hash_type(normalize(value)) for value in hashes))
+    if shape == "items":
+        body = dict(envelope, results=items)
+    elif shape == "envelope":
+        body = envelope  # results are any objects at all
+    else:
+        body = {"results": "not a list", "count": -1}
+    canned.body = json.dumps(body).encode()
+    config = Config(url=canned.url, token=TOKEN, retry=RetryPolicy(max_attempts=1))
+    with SpectraAnalyzeClient(config) as client:
+        result = run("get_report", {"hashes": hashes}, client)
+    check_invariants(split_hashes(hashes), result.records)
+    if shape == "junk":
+        assert all(record["status"] in ("error", "invalid") for record in result.records)
