@@ -277,10 +277,17 @@ class _Watchdog:
         try:
             if hasattr(self._raw, "shutdown"):  # urllib3 2.3 and later
                 self._raw.shutdown()
-            else:  # older urllib3: the same by hand; the plain socket's shutdown also works under TLS
-                socket.socket.shutdown(self._raw._connection.sock, socket.SHUT_RD)
-        except (AttributeError, OSError, RuntimeError, ValueError):
+            else:  # older urllib3 (the Splunk app carries 1.26): the same by hand
+                socket.socket.shutdown(_socket_of(self._raw), socket.SHUT_RD)  # the plain call works under TLS too
+        except (AttributeError, OSError, RuntimeError, TypeError, ValueError):
             pass  # the read ended meanwhile and the connection is gone
+
+
+def _socket_of(raw: Any) -> socket.socket:
+    """The socket under an urllib3 1.26 response: its connection's, or, when
+    http.client has already let go of a connection that closes after this
+    answer, the one its body is read from."""
+    return getattr(raw._connection, "sock", None) or raw._fp.fp.raw._sock
 
 
 def _flag(value: bool) -> str:
