@@ -246,7 +246,7 @@ class SpectraAnalyzeClient:
     def _parse(self, raw: bytes) -> Dict[str, Any]:
         try:
             page = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # json raises the latter for arrays nested thousands deep
             raise MalformedResponseError("the appliance's answer is not JSON: "
                                          + (excerpt(raw[:4096].decode("utf-8", "replace"), self.config.token)
                                             or "empty body")) from None
