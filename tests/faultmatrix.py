@@ -59,6 +59,7 @@ CASES = [
     Case("trickle", RECOVERS, requests=3),
     Case("trickle*", EVERY_BATCH_FAILS, "did not arrive within 0.5s", 4),
     Case("malformed-json", FIRST_BATCH_FAILS, "not JSON", 2),
+    Case("deep-json", FIRST_BATCH_FAILS, "not JSON", 2),
     Case("invalid-item", FIRST_ITEM_FAILS, "riskscore must be integer", 2),
     Case("oversized", FIRST_BATCH_FAILS, "larger than", 2),
     Case("gzip-bomb", FIRST_BATCH_FAILS, "larger than", 2),

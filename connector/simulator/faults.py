@@ -40,6 +40,7 @@ FAULTS: Dict[str, str] = {
     "reset": "200 whose connection is reset half way through the body",
     "trickle": "200 whose body arrives one byte every 0.1 s",
     "malformed-json": "200 whose body is cut-off JSON",
+    "deep-json": "200 whose body nests 100,000 arrays deep (Python's json parser gives up on it)",
     "invalid-item": "200 whose first result item breaks the result-item schema (riskscore 'high')",
     "oversized": "200 with a 256 MiB body",
     "gzip-bomb": "200 with a 256 KiB gzip body that expands to 256 MiB",
@@ -218,6 +219,11 @@ def _malformed(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
     _send_bytes(handler, 200, b'{"count": 1, "next": null, "previous": null, "results": [{"sha1": "3ecb5')
 
 
+def _deep(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
+    depth = 100_000
+    _send_bytes(handler, 200, b'{"results": ' + b"[" * depth + b"]" * depth + b"}")
+
+
 def _invalid_item(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
     """The first item keeps its hashes (so it maps to its hash) but breaks the schema."""
     status, payload = respond()
@@ -284,6 +290,7 @@ _INJECTORS: Dict[str, Callable[[Any, Respond, FaultSchedule], None]] = {
     "reset": _reset,
     "trickle": _trickle,
     "malformed-json": _malformed,
+    "deep-json": _deep,
     "invalid-item": _invalid_item,
     "oversized": _oversized,
     "gzip-bomb": _gzip_bomb,
