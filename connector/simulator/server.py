@@ -10,7 +10,8 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
+from collections import deque
+from typing import Any, Deque, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from ..hashes import hash_type
@@ -23,6 +24,7 @@ FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 EXPLICIT_ONLY = ("ticore", "ticloud", "summary", "aliases")
 NO_CREDENTIALS = "Authentication credentials were not provided."
 INVALID_TOKEN = "Invalid token."
+BODIES_KEPT = 10_000
 
 
 class ApiError(Exception):
@@ -48,7 +50,8 @@ class Simulator:
         self.page_size = page_size
         self.corpus = corpus or Corpus()
         self.requests_served = 0
-        self.bodies: List[Dict[str, Any]] = []
+        # The latest request bodies, for tests; bounded, since a simulator may serve for days.
+        self.bodies: Deque[Dict[str, Any]] = deque(maxlen=BODIES_KEPT)
         self.faults = faults or FaultSchedule()
         self.scheme = "https" if tls else "http"
         self._lock = threading.Lock()
