@@ -14,7 +14,7 @@ from .client import SpectraAnalyzeClient
 from .errors import InputError
 from .flatten import SOURCE_FIELDS, empty_record, flatten
 from .hashes import hash_type, invalid_reason, normalize, split_hashes
-from .lookup import ERROR, FOUND, LookupResult, Question, lookup
+from .lookup import ERROR, FOUND, NOT_FOUND, LookupResult, Question, lookup
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
 
@@ -142,8 +142,11 @@ def summarize(action: str, records: List[Dict[str, Any]], errors: List[str]) -> 
         "by_classification": dict(sorted(by_classification.items())),
         "highest_riskscore": max(scores) if scores else None,
     }
+    # Failed when no lookup got through: a typo among hashes the appliance
+    # could not answer (a refused token, say) must not make the run look partly good.
     failed = by_status.get(ERROR, 0)
-    status = "success" if not failed else ("failed" if failed == len(records) else "partial")
+    answered = by_status.get(FOUND, 0) + by_status.get(NOT_FOUND, 0)
+    status = "success" if not failed else ("partial" if answered else "failed")
     return ActionResult(action=action, status=status, message=_message(summary, errors),
                         records=records, summary=summary, errors=errors)
 
