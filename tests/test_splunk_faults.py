@@ -1,0 +1,55 @@
+"""The fault matrix through the Splunk command: the built app under Splunk's
+Python 3.9, driven over SCP v2 as splunkd drives it, against the simulator
+injecting each fault. Every event comes out, with the case's status and one
+message in the job inspector; the token and the session key stay out of
+events, messages, stderr and the app's log file."""
+import json
+import time
+
+import pytest
+
+from conftest import TOKEN
+from faultmatrix import (CASE_IDS, CASES, RECOVERS, STOPS, TIME_BOUND, appliance, assert_no_token, check_records,
+                         hash_mix)
+from scp import run_command
+from splunk_harness import SESSION_KEY, configure, python
+from test_splunk_command import splunkd  # noqa: F401 (the fixture)
+
+
+def as_record(event):
+    """An event's output fields with Splunk's empty strings read as null."""
+    return {key: (value if value != "" else None) for key, value in event.items()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_splunk_command(case, corpus, splunk_app, splunkd):  # noqa: F811
+    mix = hash_mix(corpus)
+    events = [{"h": value, "n": str(index)} for index, value in enumerate(mix)] + [{"n": "no hash"}]
+    with appliance(case, corpus) as target:
+        settings = {key: value for key, value in target.settings().items() if key != "token"}
+        configure(splunk_app, settings)
+        started = time.monotonic()
+        run = run_command(splunk_app, python("3.9"), ["field=h"], [events], splunkd.uri, SESSION_KEY)
+        elapsed = time.monotonic() - started
+        target.check_requests(case)
+    assert elapsed < TIME_BOUND + 3  # plus starting the command
+    assert run.returncode == 0 and "Traceback" not in run.stderr
+    records = [as_record(event) for event in run.records]
+    assert [record["n"] for record in records] == [event["n"] for event in events]  # every event, in order
+    assert records[-1]["rl_status"] == "no_hash"
+    errors, warnings = run.messages_of("ERROR"), run.messages_of("WARN")
+    if case.outcome == STOPS:
+        assert len(errors) == 1 and case.message in errors[0] and warnings == []
+        statuses = [record["rl_status"] for record in records[:-1]]
+        assert statuses == ["invalid" if value == "not-a-hash" else "error" for value in mix]
+    else:
+        check_records(case, mix, corpus, records[:-1], prefix="rl_")
+        assert errors == []
+        if case.outcome == RECOVERS:
+            assert warnings == []
+        else:
+            assert len(warnings) == 1 and case.message in warnings[0]
+    log_file = splunk_app.parent.parent.parent / "var" / "log" / "splunk" / "spectra_analyze.log"
+    texts = [json.dumps(run.records), json.dumps(run.messages), run.stderr, log_file.read_text()]
+    assert_no_token(*texts)
+    assert not any(SESSION_KEY in text for text in texts)
