@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test soak clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ $(APPINSPECT_STAMP):
 
 test: $(STAMP) $(APPINSPECT_STAMP)
 	$(BIN)/python -m pytest
+
+# A million events through the built Splunk command, 1% of the appliance's answers faulty
+# (about two minutes): every event must come out and the command's memory stay flat.
+soak: $(STAMP)
+	$(BIN)/python tests/soak.py --events 1000000
 
 clean:
 	rm -rf $(VENV) $(APPINSPECT_VENV) build dist *.egg-info
