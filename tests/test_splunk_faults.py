@@ -8,7 +8,9 @@ import time
 
 import pytest
 
+from certs import Authority
 from conftest import TOKEN
+from connector.simulator.server import Simulator
 from faultmatrix import (CASE_IDS, CASES, RECOVERS, STOPS, TIME_BOUND, appliance, assert_no_token, check_records,
                          hash_mix)
 from scp import run_command
@@ -53,3 +55,27 @@ def test_splunk_command(case, corpus, splunk_app, splunkd):  # noqa: F811
     texts = [json.dumps(run.records), json.dumps(run.messages), run.stderr, log_file.read_text()]
     assert_no_token(*texts)
     assert not any(SESSION_KEY in text for text in texts)
+
+
+@pytest.fixture(scope="module")
+def authority(tmp_path_factory):
+    return Authority(tmp_path_factory.mktemp("ca"))
+
+
+def test_tls_is_verified_by_default_ca_bundle_works_and_the_opt_out_warns(corpus, splunk_app, splunkd,  # noqa: F811
+                                                                          authority):
+    sha1 = corpus.hashes("sha1")[0]
+    with Simulator(TOKEN, corpus=corpus, tls=authority.server_context()) as server:
+        outcomes = []
+        for extra in ({}, {"ca_bundle": str(authority.bundle)}, {"verify_tls": "false"}):
+            configure(splunk_app, dict({"url": server.url, "max_attempts": "1"}, **extra))
+            run = run_command(splunk_app, python("3.9"), ["field=h"], [[{"h": sha1}]], splunkd.uri, SESSION_KEY)
+            assert run.returncode == 0
+            outcomes.append((run.records[0]["rl_status"], run.messages))
+            assert_no_token(json.dumps(run.records), json.dumps(run.messages), run.stderr)
+    (default, default_messages), (bundle, bundle_messages), (off, off_messages) = outcomes
+    assert default == "error" and len(default_messages) == 1
+    assert default_messages[0][0] == "ERROR" and "set ca_bundle to its CA certificate file" in default_messages[0][1]
+    assert bundle == "found" and bundle_messages == []
+    assert off == "found" and [level for level, _ in off_messages] == ["WARN"]
+    assert "verify_tls = false" in off_messages[0][1]

@@ -11,6 +11,9 @@ import time
 
 import pytest
 
+from certs import Authority
+from conftest import TOKEN
+from connector.simulator.server import Simulator
 from faultmatrix import (CASE_IDS, CASES, RECOVERS, STOPS, TIME_BOUND, appliance, assert_no_token, check_records,
                          hash_mix)
 
@@ -48,3 +51,21 @@ def test_soar_connector(case, corpus, platform, app_dir, caplog):
         all_failed = all(item["status"] in ("error", "invalid") for item in data)
         assert action_result["status"] == ("failed" if all_failed else "success")
     assert_no_token(json.dumps(run, default=str), caplog.text)
+
+
+def test_tls_is_verified_by_default_ca_bundle_works_and_the_opt_out_warns(corpus, platform, app_dir, tmp_path):
+    authority = Authority(tmp_path)
+    sha1 = corpus.hashes("sha1")[0]
+    base = {"token": TOKEN, "max_attempts": 1.0, "verify_tls": True}
+    with Simulator(TOKEN, corpus=corpus, tls=authority.server_context()) as server:
+        runs = []
+        for extra in ({}, {"ca_bundle": str(authority.bundle)}, {"verify_tls": False}, {"verify_tls": False}):
+            platform.add_asset(ASSET, app_dir, dict(base, url=server.url, **extra))
+            runs.append(platform.run_action(ASSET, "get report", [{"hashes": sha1}]))
+    default, bundle, *off = [(run["action_results"][0], run["progress"]) for run in runs]
+    assert default[0]["status"] == "failed" and "set ca_bundle to its CA certificate file" in default[0]["message"]
+    assert bundle[0]["status"] == "success" and bundle[0]["data"][0]["status"] == "found"
+    for result, progress in off:  # every run warns
+        assert result["data"][0]["status"] == "found"
+        assert any(line.startswith("WARNING: TLS certificate verification is off") for line in progress)
+    assert_no_token(json.dumps(runs, default=str))
