@@ -22,6 +22,8 @@ Predicate = Callable[[Record], bool]
 
 _NUMERIC = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 _TEXT_OPS = ("contains", "regex")
+_COMBINATORS = ("all", "any", "not")
+MAX_NESTING = 32
 
 
 def field_types() -> Dict[str, frozenset]:
@@ -38,7 +40,11 @@ FIELD_TYPES = field_types()
 
 def compile_condition(spec: Mapping[str, Any], where: Where, *, with_summary: bool) -> Predicate:
     """A predicate for a schema-valid condition; raises ``RuleProblem`` for a
-    field the record lacks, an operator its type cannot take or a bad regex."""
+    field the record lacks, an operator its type cannot take, a bad regex or
+    nesting deeper than ``MAX_NESTING``."""
+    if sum(step in _COMBINATORS for step in where) > MAX_NESTING:
+        # Evaluating is recursive too: a limit here keeps every alert from hitting Python's.
+        raise RuleProblem(where, f"conditions are nested more than {MAX_NESTING} levels deep (all, any, not)")
     for combinator in ("all", "any"):
         if combinator in spec:
             parts = [compile_condition(part, where + (combinator, index), with_summary=with_summary)

@@ -17,7 +17,7 @@ import fastjsonschema
 
 from ..actions import SUPPORTED_FIELDS
 from ..validation import validator
-from .conditions import check_field, compile_condition
+from .conditions import MAX_NESTING, check_field, compile_condition
 from .effects import Effects, Targets, compile_effects
 from .model import GET_REPORT, GET_SUMMARY, Rule, RuleSet
 from .problems import RuleProblem, RulesError, Where, hint, location, near_miss
@@ -44,11 +44,21 @@ def load_rules(path: Union[str, Path]) -> RuleSet:
         document = json.loads(text)
     except ValueError as err:
         raise RulesError(f"{source}: not valid JSON: {err}") from None
+    except RecursionError:  # json's answer to arrays or objects nested thousands deep
+        raise RulesError(f"{source}: not valid JSON: nested too deeply") from None
     return parse_rules(document, source=str(source))
 
 
 def parse_rules(document: Any, source: str = "rules") -> RuleSet:
     """Compile a rules document already parsed from JSON; raises ``RulesError``."""
+    try:
+        return _parse(document, source)
+    except RecursionError:  # validating conditions nested some hundreds deep
+        raise RulesError(f"{source}: conditions are nested too deeply (at most {MAX_NESTING} levels of "
+                         "all, any and not)") from None
+
+
+def _parse(document: Any, source: str) -> RuleSet:
     try:
         validator("rules")(document)
     except fastjsonschema.JsonSchemaValueException as err:
