@@ -154,3 +154,13 @@ def test_nesting_up_to_the_limit_loads_and_runs():
     record = empty_record(sha1, "sha1", "not_found")
     alert = {rules.hash_fields[0]: sha1}
     assert apply_rules(alert, rules, {sha1: record}).alert
+
+
+@pytest.mark.parametrize("template", ["{hash.__class__}", "{hash[0]}", "{hash!r}", "{hash:>10}", "{0}"])
+def test_templates_name_record_fields_only(template):
+    """No attribute or index access, conversion or format spec: a template can
+    only copy a record value, never reach into Python objects."""
+    document = copy.deepcopy(DOCUMENTS[0])
+    document["rules"][0]["then"]["set_fields"] = {"note": template}
+    with pytest.raises(RulesError, match="then.set_fields.note"):
+        parse_rules(document, source="templates.json")
