@@ -180,7 +180,13 @@ def _message(source: str, document: Any, steps: Sequence[Any], problem: str) -> 
         steps = steps[2:]
     if steps:
         parts.append(location(steps))
-    return ": ".join(parts + [problem])
+    return _printable(": ".join(parts + [problem]))
+
+
+def _printable(text: str) -> str:
+    """Control characters of names quoted from the file, escaped: the message
+    stays one line and cannot drive a terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _show(value: Any) -> str:
