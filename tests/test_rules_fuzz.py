@@ -71,7 +71,8 @@ def mutated_documents(draw):
         path = draw(st.sampled_from(places(document)))
         how = draw(st.sampled_from(["replace", "delete", "add"]))
         document = mutate(document, path, how, draw(values), draw(st.text(max_size=12) | st.sampled_from(
-            ["when", "then", "else", "stop", "match", "lookup", "on_error", "any", "all", "not", "defaults"])))
+            ["when", "then", "else", "stop", "match", "lookup", "on_error", "any", "all", "not", "defaults",
+         "two\nlines", "\x1b[2J"])))
     return document
 
 
@@ -164,3 +165,15 @@ def test_templates_name_record_fields_only(template):
     document["rules"][0]["then"]["set_fields"] = {"note": template}
     with pytest.raises(RulesError, match="then.set_fields.note"):
         parse_rules(document, source="templates.json")
+
+
+@pytest.mark.parametrize("place", ["top", "defaults", "rule", "condition"])
+def test_control_characters_of_a_name_are_escaped_in_the_one_line_message(place):
+    document = copy.deepcopy(DOCUMENTS[0])
+    target = {"top": document, "defaults": document["defaults"], "rule": document["rules"][0],
+              "condition": document["rules"][0]["when"]}[place]
+    target["bad\nname\x1b[2J"] = 1
+    with pytest.raises(RulesError) as raised:
+        parse_rules(document, source="names.json")
+    message = str(raised.value)
+    assert "\\n" in message and "\\x1b" in message and message.isprintable()
