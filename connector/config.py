@@ -20,6 +20,31 @@ DEFAULT_USER_AGENT = f"spectra-analyze-connector/{__version__}"
 MAX_BATCH_SIZE = 1000
 MIN_SECRET_LENGTH = 8
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+CACHE_FILE = "answers.sqlite3"
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Where the answer cache lives and how long answers are kept (see
+    ``connector.cache``). The adapter chooses the folder: the Splunk app its
+    own, the CLI the user's cache folder."""
+
+    directory: str
+    ttl: float = 24 * 3600.0
+    not_found_ttl: float = 3600.0  # short: a missing sample may be uploaded any time
+    max_entries: int = 200_000
+
+    def __post_init__(self) -> None:
+        if not str(self.directory).strip():
+            raise ConfigurationError("cache_dir: no folder given for the cache")
+        if self.ttl < 0 or self.not_found_ttl < 0:
+            raise ConfigurationError("cache_ttl and cache_not_found_ttl: expected 0 seconds or more")
+        if self.max_entries < 1:
+            raise ConfigurationError("cache_max_entries: expected at least 1")
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.directory, CACHE_FILE)
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,7 @@ class Config:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_response_bytes: int = 64 * 1024 * 1024
     max_pages: int = 100
+    cache: Optional[CacheSettings] = None  # None: every lookup goes to the appliance
 
     def __post_init__(self) -> None:
         _refuse_token_in({"url": self.url, "ca_bundle": self.ca_bundle, "proxy": self.proxy,
@@ -85,7 +111,9 @@ class Config:
         """Build from platform settings, all strings as platforms keep them.
 
         Keys: url, token, verify_tls, ca_bundle, connect_timeout, read_timeout,
-        proxy, batch_size, max_connections, max_attempts, retry_deadline.
+        proxy, batch_size, max_connections, max_attempts, retry_deadline, and for
+        the cache cache_dir (no cache without it), cache (true/false, the off
+        switch), cache_ttl, cache_not_found_ttl, cache_max_entries.
         Empty values take the defaults. Raises ``ConfigurationError``.
         """
         get = settings.get
@@ -107,6 +135,7 @@ class Config:
                 max_connections=int(parse_number("max_connections", get("max_connections"), 4, minimum=1,
                                                  maximum=32, integer=True)),
                 retry=retry,
+                cache=_cache_settings(settings),
             )
         except InputError as err:
             raise ConfigurationError(str(err)) from None
@@ -134,3 +163,18 @@ def _split(address: str) -> Optional[SplitResult]:
     except ValueError:
         return None
     return parts
+
+
+def _cache_settings(settings: Mapping[str, Any]) -> Optional[CacheSettings]:
+    get = settings.get
+    directory = str(get("cache_dir") or "").strip()
+    if not directory or not parse_bool("cache", get("cache"), True):
+        return None
+    defaults = CacheSettings(directory)
+    return CacheSettings(
+        directory,
+        ttl=parse_number("cache_ttl", get("cache_ttl"), defaults.ttl, minimum=0, maximum=30 * 24 * 3600),
+        not_found_ttl=parse_number("cache_not_found_ttl", get("cache_not_found_ttl"), defaults.not_found_ttl,
+                                   minimum=0, maximum=30 * 24 * 3600),
+        max_entries=int(parse_number("cache_max_entries", get("cache_max_entries"), defaults.max_entries,
+                                     minimum=1, maximum=100_000_000, integer=True)))

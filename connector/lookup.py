@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from .client import SpectraAnalyzeClient
 from .errors import ApplianceError
@@ -36,9 +36,9 @@ class Question:
         return list(dict.fromkeys(self.fields + HASH_TYPES))
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The appliance's answer for one hash."""
+class Answer(NamedTuple):
+    """The appliance's answer for one hash. A named tuple, not a frozen
+    dataclass: one is made per hash, and a tuple is made in half the time."""
 
     status: str
     item: Optional[Dict[str, Any]] = None
@@ -49,6 +49,10 @@ class Answer:
 class LookupResult:
     answers: Dict[str, Answer] = field(default_factory=dict)
     errors: List[ApplianceError] = field(default_factory=list)
+
+
+# What looks hashes up: ``lookup`` itself or a wrapper around it, such as the cache's.
+Lookup = Callable[[SpectraAnalyzeClient, Sequence[str], Question], LookupResult]
 
 
 def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List[str]]]:
