@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
 from .flatten import SOURCE_FIELDS, empty_record, flatten
 from .hashes import hash_type, invalid_reason, normalize, split_hashes
-from .lookup import ERROR, FOUND, NOT_FOUND, LookupResult, Question, lookup
+from .cache import cached_lookup
+from .lookup import ERROR, FOUND, NOT_FOUND, Lookup, LookupResult, Question
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
 STATUSES = ("found", "not_found", "invalid", "error")
-
-Lookup = Callable[[SpectraAnalyzeClient, Sequence[str], Question], LookupResult]
-
 
 @dataclass(frozen=True)
 class ActionRequest:
@@ -88,18 +86,18 @@ def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-def get_report(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = lookup) -> ActionResult:
+def get_report(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = cached_lookup) -> ActionResult:
     """Classification, risk score, threat name and tags of every hash."""
     return run("get_report", params, client, lookup_with=lookup_with)
 
 
-def get_summary(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = lookup) -> ActionResult:
+def get_summary(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = cached_lookup) -> ActionResult:
     """``get_report`` plus the threat indicator summary of every hash."""
     return run("get_summary", params, client, lookup_with=lookup_with)
 
 
 def run(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient, *,
-        lookup_with: Lookup = lookup) -> ActionResult:
+        lookup_with: Lookup = cached_lookup) -> ActionResult:
     """Run ``get_report`` or ``get_summary``. Raises ``InputError`` for bad
     parameters and ``ConfigurationError`` when the appliance cannot be used at
     all; a failed batch becomes error records, never an exception."""
@@ -110,7 +108,7 @@ def run(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient, *,
 
 
 def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_summary: bool,
-                  lookup_with: Lookup = lookup) -> Tuple[List[Dict[str, Any]], List[str]]:
+                  lookup_with: Lookup = cached_lookup) -> Tuple[List[Dict[str, Any]], List[str]]:
     """One record per input hash, in input order, and the distinct lookup errors."""
     normalized = [normalize(value) for value in request.hashes]
     valid = [value for value in normalized if hash_type(value)]

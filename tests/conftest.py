@@ -45,3 +45,10 @@ def splunk_app(splunk_package, tmp_path):
     """The app unpacked into a fresh $SPLUNK_HOME/etc/apps of its own."""
     from splunk_harness import install_app
     return install_app(splunk_package, tmp_path / "splunk")
+
+
+@pytest.fixture(autouse=True)
+def user_cache_home(tmp_path_factory, monkeypatch):
+    """The CLI keeps answers in the user's cache folder: each test gets a
+    fresh one, never the real one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))

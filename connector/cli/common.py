@@ -13,6 +13,7 @@ from ..flatten import with_prefix
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ENV_URL, ENV_TOKEN, ENV_CA_BUNDLE = "SPECTRA_ANALYZE_URL", "SPECTRA_ANALYZE_TOKEN", "SPECTRA_ANALYZE_CA_BUNDLE"
+CACHE_FOLDER = "spectra-analyze-connector"
 
 
 class UsageError(Exception):
@@ -36,6 +37,10 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-connections", metavar="N", help="batches sent at once (default 4)")
     group.add_argument("--max-attempts", metavar="N", help="tries per request, with backoff (default 4)")
     group.add_argument("--retry-deadline", metavar="SECONDS", help="total time for one request and its retries (default 60)")
+    group.add_argument("--cache-dir", metavar="DIR",
+                       help=f"keep answers in DIR (default: {user_cache_dir()}); found answers are kept a day, "
+                            "not_found an hour, errors never")
+    group.add_argument("--no-cache", action="store_true", help="ask the appliance every time; keep nothing")
     add_verbosity(parser)
 
 
@@ -69,7 +74,20 @@ def config_from(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
         "max_connections": args.max_connections,
         "max_attempts": args.max_attempts,
         "retry_deadline": args.retry_deadline,
+        "cache_dir": args.cache_dir or user_cache_dir(environ),
+        "cache": "false" if args.no_cache else "true",
     })
+
+
+def user_cache_dir(environ: Mapping[str, str] = os.environ) -> str:
+    """The user's cache folder for this package, as each system places it."""
+    if sys.platform == "win32":
+        base = environ.get("LOCALAPPDATA") or os.path.expanduser(r"~\AppData\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, CACHE_FOLDER)
 
 
 def _token(path: Optional[str], environ: Mapping[str, str]) -> str:

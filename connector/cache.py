@@ -1,0 +1,200 @@
+"""A persistent cache of the appliance's answers, shared by every adapter.
+
+One SQLite file (standard library) per folder. An answer is keyed by the
+appliance URL, the question (fields, skip_reanalysis, network threat
+intelligence: what an action asks; ``get_summary`` asks for ``summary`` too,
+so the two actions never share answers) and the hash. Found answers are kept
+``ttl`` seconds, not_found answers ``not_found_ttl`` seconds, errors never.
+At most ``max_entries`` answers are kept: past that, the oldest go first.
+
+Several processes may use one file at once (several searches, several alert
+actions): the file is in WAL mode, so readers never wait, and a writer waits
+up to ``BUSY_TIMEOUT`` seconds for another writer. A cache that cannot be
+read or written never fails a lookup: it is skipped with a warning, and the
+appliance answers instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+
+from .client import SpectraAnalyzeClient
+from .config import CacheSettings
+from .lookup import FOUND, NOT_FOUND, Answer, LookupResult, Question, lookup
+from .validation import violation
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT = 30.0
+# SQLite allows 999 parameters per statement in builds before 3.32.
+_READ_CHUNK = 900
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers_v1 (
+    scope TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    item TEXT,
+    stored_at REAL NOT NULL,
+    PRIMARY KEY (scope, hash)
+);
+CREATE INDEX IF NOT EXISTS answers_v1_age ON answers_v1 (stored_at);
+"""
+
+def scope_of(url: str, question: Question) -> str:
+    """The part of the key that is not the hash: appliance and question.
+    A digest keeps every row short; field order does not change an answer."""
+    key = json.dumps([url, sorted(question.request_fields()), question.skip_reanalysis,
+                      question.include_network_threat_intelligence])
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class ResultCache:
+    """An open cache file. Use as a context manager, from one thread.
+
+    ``clock`` gives the wall-clock time in seconds (injectable for tests).
+    """
+
+    def __init__(self, settings: CacheSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._db: Optional[sqlite3.Connection] = self._open()
+
+    def __repr__(self) -> str:
+        return f"ResultCache(path={self.settings.path!r})"
+
+    def __enter__(self) -> "ResultCache":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _open(self) -> Optional[sqlite3.Connection]:
+        db = None
+        try:
+            os.makedirs(self.settings.directory, mode=0o700, exist_ok=True)
+            db = sqlite3.connect(self.settings.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a lost answer after a power cut is only asked again
+            db.executescript(_SCHEMA)
+            return db
+        except (OSError, sqlite3.Error) as err:
+            if db is not None:
+                db.close()
+            self._skip("cannot be opened", err)
+            return None
+
+    def _skip(self, what: str, err: Exception) -> None:
+        hint = " (delete the file to start afresh)" if isinstance(err, sqlite3.DatabaseError) and \
+            "not a database" in str(err) else ""
+        log.warning("the answer cache %s %s: %s%s; asking the appliance instead",
+                    self.settings.path, what, err, hint)
+
+    def lookup(self, client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
+        """``lookup`` for the hashes not in the cache; their answers are then
+        kept, except errors. Raises what ``lookup`` raises."""
+        scope = scope_of(client.config.url, question)
+        unique = list(dict.fromkeys(hashes))
+        known = self.get(scope, unique)
+        missing = [value for value in unique if value not in known]
+        result = lookup(client, missing, question) if missing else LookupResult()
+        self.put(scope, result.answers)
+        result.answers.update(known)
+        log.debug("%d of %d hash(es) answered from the cache", len(known), len(unique))
+        return result
+
+    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+        """The fresh answers kept for these hashes."""
+        if self._db is None or not hashes:
+            return {}
+        now = self._clock()
+        found_since, not_found_since = now - self.settings.ttl, now - self.settings.not_found_ttl
+        answers: Dict[str, Answer] = {}
+        try:
+            for start in range(0, len(hashes), _READ_CHUNK):
+                chunk = hashes[start:start + _READ_CHUNK]
+                rows = self._db.execute(
+                    f"SELECT hash, status, item FROM answers_v1 WHERE scope = ? AND hash IN ({_marks(len(chunk))}) "
+                    "AND ((status = ? AND stored_at > ?) OR (status = ? AND stored_at > ?))",
+                    [scope, *chunk, FOUND, found_since, NOT_FOUND, not_found_since])
+                for value, status, item in rows:
+                    answer = _answer(status, item)
+                    if answer is not None:
+                        answers[value] = answer
+        except sqlite3.Error as err:
+            self._skip("cannot be read", err)
+            return {}
+        return answers
+
+    def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
+        """Keep found and not_found answers (never errors), then trim the
+        file to ``max_entries``."""
+        if self._db is None:
+            return
+        now = self._clock()
+        rows = list(_rows(scope, answers, now))
+        if not rows:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock with another writer
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO answers_v1 VALUES (?, ?, ?, ?, ?)", rows)
+                self._trim(now)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            self._skip("cannot be written", err)
+
+    def _trim(self, now: float) -> None:
+        longest = max(self.settings.ttl, self.settings.not_found_ttl)
+        self._db.execute("DELETE FROM answers_v1 WHERE stored_at <= ?", (now - longest,))
+        (count,) = self._db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()
+        if count > self.settings.max_entries:
+            self._db.execute("DELETE FROM answers_v1 WHERE rowid IN "
+                             "(SELECT rowid FROM answers_v1 ORDER BY stored_at LIMIT ?)",
+                             (count - self.settings.max_entries,))
+
+
+def _rows(scope: str, answers: Mapping[str, Answer], now: float) -> Iterable[tuple]:
+    for value, answer in answers.items():
+        if answer.status == FOUND:
+            yield scope, value, FOUND, json.dumps(answer.item, separators=(",", ":")), now
+        elif answer.status == NOT_FOUND:
+            yield scope, value, NOT_FOUND, None, now
+
+
+def _answer(status: str, item: Optional[str]) -> Optional[Answer]:
+    """A kept answer, or None when the row cannot be trusted (the file is
+    only data on disk): then the appliance is asked again."""
+    if status == NOT_FOUND:
+        return Answer(NOT_FOUND)
+    try:
+        report = json.loads(item or "")
+    except ValueError:
+        return None
+    return None if violation("result-item", report) else Answer(FOUND, item=report)
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def cached_lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
+    """``lookup`` through the cache that the client's configuration names,
+    or straight to the appliance when it names none (the off switch)."""
+    settings = client.config.cache
+    if settings is None:
+        return lookup(client, hashes, question)
+    with ResultCache(settings) as cache:
+        return cache.lookup(client, hashes, question)

@@ -1,0 +1,249 @@
+"""The answer cache, through real HTTP to the simulator: requests are counted
+on the simulator's side."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import random
+import sqlite3
+from typing import Dict, List, Tuple
+
+import pytest
+
+from conftest import TOKEN
+from connector.actions import run
+from connector.cache import ResultCache
+from connector.client import SpectraAnalyzeClient
+from connector.config import CacheSettings, Config
+from connector.errors import ConfigurationError
+from connector.retry import RetryPolicy
+from connector.simulator.server import ApiError, Simulator
+
+MISSING = "0" * 40
+
+
+class Clock:
+    """Wall-clock time that a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FaultySimulator(Simulator):
+    """Answers 503 while ``failing``; breaks the report of ``corrupt`` hashes."""
+
+    failing = False
+    corrupt: Tuple[str, ...] = ()
+
+    def answer(self, path, headers, raw):
+        if self.failing:
+            raise ApiError(503, {"detail": "Service unavailable."})
+        status, payload = super().answer(path, headers, raw)
+        for item in payload.get("results", ()):
+            if item.get("sha1") in self.corrupt:
+                item["riskscore"] = "high"
+        return status, payload
+
+
+def cached_config(url: str, folder, **cache) -> Config:
+    return Config(url=url, token=TOKEN, retry=RetryPolicy(max_attempts=1),
+                  cache=CacheSettings(str(folder), **cache))
+
+
+def report(config: Config, hashes, action: str = "get_report", **params) -> List[Dict]:
+    with SpectraAnalyzeClient(config) as client:
+        return run(action, dict(params, hashes=list(hashes)), client).records
+
+
+def asked(simulator: Simulator, since: int) -> List[str]:
+    """The hashes sent in the requests after the first ``since``."""
+    return [value for body in simulator.bodies[since:] for value in body["hash_values"]]
+
+
+def stored(folder) -> List[Tuple[str, str]]:
+    with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
+        return db.execute("SELECT hash, status FROM answers_v1 ORDER BY stored_at, hash").fetchall()
+
+
+def test_hits_make_no_requests(simulator, corpus, tmp_path):
+    hashes = corpus.hashes("sha1")[:250] + [MISSING]
+    config = cached_config(simulator.url, tmp_path)
+    first = report(config, hashes)
+    sent = simulator.requests_served
+    assert sent == 3
+    assert report(config, hashes) == first
+    assert simulator.requests_served == sent
+    assert [record["status"] for record in first].count("not_found") == 1
+
+
+def test_only_the_missing_hashes_are_asked(simulator, corpus, tmp_path):
+    config = cached_config(simulator.url, tmp_path)
+    known, new = corpus.hashes("sha256")[:5], corpus.hashes("sha256")[5:8]
+    report(config, known)
+    before = len(simulator.bodies)
+    records = report(config, new + known)
+    assert asked(simulator, before) == new
+    assert [record["sha256"] for record in records] == new + known
+
+
+def test_found_answers_expire_after_the_ttl(simulator, corpus, tmp_path):
+    clock = Clock()
+    config = cached_config(simulator.url, tmp_path, ttl=600, not_found_ttl=60)
+    hashes = corpus.hashes("md5")[:3]
+    with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
+        run("get_report", {"hashes": hashes}, client, lookup_with=cache.lookup)
+        clock.now += 599
+        run("get_report", {"hashes": hashes}, client, lookup_with=cache.lookup)
+        assert simulator.requests_served == 1
+        clock.now += 2
+        records = run("get_report", {"hashes": hashes}, client, lookup_with=cache.lookup).records
+    assert simulator.requests_served == 2
+    assert all(record["status"] == "found" for record in records)
+
+
+def test_not_found_answers_expire_sooner(simulator, corpus, tmp_path):
+    clock = Clock()
+    config = cached_config(simulator.url, tmp_path, ttl=600, not_found_ttl=60)
+    found = corpus.hashes("sha1")[0]
+    with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
+        first = run("get_report", {"hashes": [found, MISSING]}, client, lookup_with=cache.lookup)
+        clock.now += 61
+        before = len(simulator.bodies)
+        second = run("get_report", {"hashes": [found, MISSING]}, client, lookup_with=cache.lookup)
+    assert asked(simulator, before) == [MISSING]
+    assert [r["status"] for r in first.records] == [r["status"] for r in second.records] == ["found", "not_found"]
+
+
+def test_failed_batches_are_not_kept(corpus, tmp_path):
+    hashes = corpus.hashes("sha1")[:4]
+    with FaultySimulator(TOKEN, corpus=corpus) as simulator:
+        config = cached_config(simulator.url, tmp_path)
+        simulator.failing = True
+        assert {r["status"] for r in report(config, hashes)} == {"error"}
+        assert stored(tmp_path) == []
+        simulator.failing = False
+        before = len(simulator.bodies)
+        assert {r["status"] for r in report(config, hashes)} == {"found"}
+        assert asked(simulator, before) == hashes
+
+
+def test_a_malformed_report_is_not_kept(corpus, tmp_path):
+    hashes = corpus.hashes("sha1")[:4]
+    with FaultySimulator(TOKEN, corpus=corpus) as simulator:
+        simulator.corrupt = (hashes[1],)
+        config = cached_config(simulator.url, tmp_path)
+        assert [r["status"] for r in report(config, hashes)] == ["found", "error", "found", "found"]
+        simulator.corrupt = ()
+        before = len(simulator.bodies)
+        assert [r["status"] for r in report(config, hashes)] == ["found"] * 4
+        assert asked(simulator, before) == [hashes[1]]
+
+
+def test_the_key_holds_the_appliance_and_the_question(simulator, corpus, tmp_path):
+    hashes = corpus.hashes("sha1")[:2]
+    config = cached_config(simulator.url, tmp_path)
+    report(config, hashes)
+    report(config, hashes, action="get_summary")
+    report(config, hashes, skip_reanalysis="false")
+    report(config, hashes, fields="classification,riskscore")
+    assert simulator.requests_served == 4
+    for variant in ({}, {"action": "get_summary"}, {"skip_reanalysis": "false"},
+                    {"fields": "classification,riskscore"}):
+        report(config, hashes, **variant)
+    assert simulator.requests_served == 4
+    with Simulator(TOKEN, corpus=corpus) as other:
+        report(cached_config(other.url, tmp_path), hashes)
+        assert other.requests_served == 1
+
+
+def test_the_oldest_answers_go_first_past_the_size_bound(simulator, corpus, tmp_path):
+    clock = Clock()
+    config = cached_config(simulator.url, tmp_path, max_entries=10)
+    hashes = corpus.hashes("sha1")[:15]
+    with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
+        for start in (0, 5, 10):
+            clock.now += 1
+            run("get_report", {"hashes": hashes[start:start + 5]}, client, lookup_with=cache.lookup)
+        assert sorted(value for value, _ in stored(tmp_path)) == sorted(hashes[5:])
+        before = len(simulator.bodies)
+        run("get_report", {"hashes": hashes[4:6]}, client, lookup_with=cache.lookup)
+    assert asked(simulator, before) == [hashes[4]]
+
+
+def test_the_off_switch(simulator, corpus, tmp_path):
+    config = Config.from_settings({"url": simulator.url, "token": TOKEN, "cache_dir": str(tmp_path / "cache"),
+                                   "cache": "false"})
+    assert config.cache is None
+    report(config, corpus.hashes("sha1")[:3])
+    report(config, corpus.hashes("sha1")[:3])
+    assert simulator.requests_served == 2
+    assert not (tmp_path / "cache").exists()
+
+
+def test_settings_from_a_platform(tmp_path):
+    config = Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path),
+                                   "cache_ttl": "7200", "cache_not_found_ttl": "", "cache_max_entries": "5000"})
+    assert config.cache == CacheSettings(str(tmp_path), ttl=7200, not_found_ttl=3600, max_entries=5000)
+    assert Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN}).cache is None
+    with pytest.raises(ConfigurationError, match="cache_ttl"):
+        Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path),
+                              "cache_ttl": "a day"})
+    with pytest.raises(ConfigurationError, match="cache_max_entries"):
+        Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path),
+                              "cache_max_entries": "0"})
+
+
+def test_an_unreadable_cache_file_never_fails_a_lookup(simulator, corpus, tmp_path, caplog):
+    (tmp_path / "answers.sqlite3").write_bytes(b"this is not a database" * 100)
+    config = cached_config(simulator.url, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="connector.cache"):
+        records = report(config, corpus.hashes("sha1")[:2])
+    assert [r["status"] for r in records] == ["found", "found"]
+    assert "delete the file" in caplog.text
+
+
+def test_a_tampered_row_is_asked_again(simulator, corpus, tmp_path):
+    hashes = corpus.hashes("sha1")[:2]
+    config = cached_config(simulator.url, tmp_path)
+    report(config, hashes)
+    with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
+        db.execute("UPDATE answers_v1 SET item = '{\"riskscore\": \"high\"}' WHERE hash = ?", (hashes[0],))
+    before = len(simulator.bodies)
+    records = report(config, hashes)
+    assert asked(simulator, before) == [hashes[0]]
+    assert records[0]["riskscore"] == corpus.find("sha1", hashes[0])["riskscore"]
+
+
+def share_one_cache(url: str, folder: str, expected: Dict[str, str], seed: int) -> List[str]:
+    """In another process: lookups of random hash subsets through one cache
+    file; returns what went wrong."""
+    problems = []
+    warnings = []
+    handler = logging.Handler()
+    handler.emit = warnings.append
+    logging.getLogger("connector.cache").addHandler(handler)
+    rng = random.Random(seed)
+    config = cached_config(url, folder, max_entries=60)
+    with SpectraAnalyzeClient(config) as client:
+        for _ in range(15):
+            hashes = rng.sample(sorted(expected), 40)
+            for record in run("get_report", {"hashes": hashes}, client).records:
+                if record["status"] != "found" or record["classification"] != expected[record["hash"]]:
+                    problems.append(f"{record['hash']}: {record['status']} {record['error']}")
+    return problems + [record.getMessage() for record in warnings]
+
+
+def test_several_processes_share_one_file(simulator, corpus, tmp_path):
+    expected = {sample["sha1"]: sample["classification"].lower() for sample in corpus.samples[:100]}
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        outcomes = pool.starmap(share_one_cache, [(simulator.url, str(tmp_path), expected, seed)
+                                                  for seed in range(4)])
+    assert outcomes == [[], [], [], []]
+    with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert 40 <= db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()[0] <= 60
+    assert len(asked(simulator, 0)) < 4 * 15 * 40  # the processes answered each other's questions

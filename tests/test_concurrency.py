@@ -1,0 +1,62 @@
+"""Batches go out concurrently over at most ``max_connections`` connections,
+and the records keep the input order: measured on the simulator's side."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from conftest import TOKEN
+from connector.actions import run
+from connector.client import SpectraAnalyzeClient
+from connector.config import Config
+from connector.simulator.server import Simulator
+
+
+class InFlightSimulator(Simulator):
+    """Counts the requests being answered at the same moment."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight = self.peak_in_flight = 0
+        self._count_lock = threading.Lock()
+
+    def answer(self, path, headers, raw):
+        with self._count_lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return super().answer(path, headers, raw)
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize("connections", [1, 3])
+def test_no_more_than_max_connections_requests_in_flight(corpus, connections):
+    hashes = corpus.hashes("sha1")[:120]
+    with InFlightSimulator(TOKEN, corpus=corpus, latency_ms=40) as simulator:
+        config = Config(url=simulator.url, token=TOKEN, batch_size=10, max_connections=connections)
+        with SpectraAnalyzeClient(config) as client:
+            result = run("get_report", {"hashes": hashes}, client)
+    assert simulator.requests_served == 12
+    assert simulator.peak_in_flight == connections
+    assert [record["hash"] for record in result.records] == hashes
+
+
+def test_records_keep_the_input_order_across_batches_and_types(simulator, corpus):
+    samples = corpus.samples[:60]
+    hashes = []
+    for index, sample in enumerate(samples):
+        hashes.append(sample[("md5", "sha1", "sha256")[index % 3]])
+    hashes += [hashes[7], "0" * 64, hashes[0].upper(), "not-a-hash"]
+    config = Config(url=simulator.url, token=TOKEN, batch_size=7, max_connections=4)
+    with SpectraAnalyzeClient(config) as client:
+        records = run("get_report", {"hashes": hashes}, client).records
+    assert [record["hash"] for record in records] == [value.lower() for value in hashes]
+    for record, sample in zip(records, samples + [samples[7], None, samples[0], None]):
+        if sample is None:
+            assert record["status"] in ("not_found", "invalid")
+        else:
+            assert (record["status"], record["sha1"]) == ("found", sample["sha1"])
+    assert simulator.requests_served == 3 * 3  # 20 hashes of each type in batches of 7
