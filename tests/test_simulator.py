@@ -1,7 +1,7 @@
 """The embedded simulator behaves as the vendor documents the endpoint."""
 import requests
 
-from connector.simulator.server import EXPLICIT_ONLY, LIST_PATH
+from connector.simulator.server import EXPLICIT_ONLY, LIST_PATH, STATUS_PATH
 
 from conftest import TOKEN
 
@@ -54,3 +54,17 @@ def test_the_corpus_covers_every_classification(corpus):
     assert seen == {"malicious", "suspicious", "goodware", "unknown"}
     assert any(sample["classification"] == "MALICIOUS" for sample in corpus.samples)
     assert all(sample.get("summary") for sample in corpus.samples)
+
+
+def test_status_answers_as_the_vendor_sdk_reads_it(simulator, corpus):
+    present, absent = corpus.samples[4]["sha256"], "0" * 64
+    headers = {"Authorization": f"Token {TOKEN}"}
+    every = requests.post(simulator.url + STATUS_PATH, data={"hash_values": [present, absent]}, headers=headers,
+                          timeout=5).json()
+    assert every == {"hash_type": "sha256", "results": [{"hash_value": present, "status": "processed"},
+                                                        {"hash_value": absent, "status": "not_found"}]}
+    processed = requests.post(simulator.url + STATUS_PATH + "?status=processed",
+                              data={"hash_values": [present, absent]}, headers=headers, timeout=5).json()
+    assert processed["results"] == [{"hash_value": present, "status": "processed"}]
+    assert post(simulator, {"hash_values": ["xyz"]}, path=STATUS_PATH).status_code == 400
+    assert simulator.requests_served == 3

@@ -20,6 +20,7 @@ from .corpus import Corpus
 from .faults import FaultSchedule
 
 LIST_PATH = "/api/samples/v2/list/"
+STATUS_PATH = "/api/samples/status/"  # the vendor SDK asks it before every report
 FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 EXPLICIT_ONLY = ("ticore", "ticloud", "summary", "aliases")
 NO_CREDENTIALS = "Authentication credentials were not provided."
@@ -38,8 +39,9 @@ class Simulator:
     """Serve the simulated appliance in a background thread.
 
     ``latency_ms`` delays every answer; ``page_size`` splits results into
-    pages linked by ``next``. ``requests_served`` counts list requests.
-    ``faults`` injects failures (see ``faults``); ``tls`` serves HTTPS.
+    pages linked by ``next``. ``requests_served`` counts the API requests
+    answered (report and status). ``faults`` injects failures (see ``faults``);
+    ``tls`` serves HTTPS.
     """
 
     def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0,
@@ -95,7 +97,7 @@ class Simulator:
     def answer(self, path: str, headers: Any, raw: bytes) -> Tuple[int, Any]:
         """Status and JSON payload for one request."""
         parts = urlsplit(path)
-        if parts.path != LIST_PATH:
+        if parts.path not in (LIST_PATH, STATUS_PATH):
             return 404, {"detail": "Not found."}
         self._authenticate(headers.get("Authorization"))
         body = _parse_body(headers.get("Content-Type", ""), raw)
@@ -104,6 +106,8 @@ class Simulator:
             self.bodies.append(body)
         if self.latency:
             time.sleep(self.latency)
+        if parts.path == STATUS_PATH:
+            return 200, self._status(body, parts.query)
         results = self._results(body)
         return 200, self._page(results, parts.query, headers.get("Host", ""))
 
@@ -114,16 +118,17 @@ class Simulator:
         if scheme != "Token" or token != self.token:
             raise ApiError(403, {"detail": INVALID_TOKEN})
 
+    def _status(self, body: Dict[str, List[str]], query: str) -> Dict[str, Any]:
+        """Whether each sample is processed, optionally only those of one status."""
+        values, kind = _hashes_of(body)
+        wanted = (parse_qs(query).get("status") or [None])[0]
+        statuses = {value: "processed" if self.corpus.find(kind, value.lower()) else "not_found"
+                    for value in values}
+        return {"hash_type": kind, "results": [{"hash_value": value, "status": status}
+                                               for value, status in statuses.items() if wanted in (None, status)]}
+
     def _results(self, body: Dict[str, List[str]]) -> List[Dict[str, Any]]:
-        values = body.get("hash_values") or []
-        if not values:
-            raise ApiError(400, {"hash_values": ["This field is required."]})
-        kinds = {hash_type(value.lower()) for value in values}
-        if None in kinds:
-            bad = next(value for value in values if hash_type(value.lower()) is None)
-            raise ApiError(400, {"hash_values": [f"Malformed hash: {bad}"]})
-        if len(kinds) > 1:
-            raise ApiError(400, {"hash_values": ["All hashes in a request must be of the same type."]})
+        values, kind = _hashes_of(body)
         fields = body.get("fields") or []
         unknown = [name for name in fields if name not in FIELDS]
         if unknown:
@@ -132,7 +137,6 @@ class Simulator:
                 "networkthreatintelligence", "domainthreatintelligence"} <= set(fields):
             raise ApiError(400, {"fields": ["networkthreatintelligence and domainthreatintelligence are required "
                                             "when include_networkthreatintelligence is true."]})
-        kind = kinds.pop()
         found = (self.corpus.find(kind, value.lower()) for value in dict.fromkeys(values))
         return [_select(sample, fields) for sample in found if sample is not None]
 
@@ -144,6 +148,20 @@ class Simulator:
         return {"count": len(results), "previous": None,
                 "next": f"{self.scheme}://{host}{LIST_PATH}?page={page + 1}" if more else None,
                 "results": results[start:start + size]}
+
+
+def _hashes_of(body: Dict[str, List[str]]) -> Tuple[List[str], str]:
+    """The hashes asked for and their one type; raises a 400 otherwise."""
+    values = body.get("hash_values") or []
+    if not values:
+        raise ApiError(400, {"hash_values": ["This field is required."]})
+    kinds = {hash_type(value.lower()) for value in values}
+    if None in kinds:
+        bad = next(value for value in values if hash_type(value.lower()) is None)
+        raise ApiError(400, {"hash_values": [f"Malformed hash: {bad}"]})
+    if len(kinds) > 1:
+        raise ApiError(400, {"hash_values": ["All hashes in a request must be of the same type."]})
+    return values, kinds.pop()
 
 
 def _select(sample: Dict[str, Any], fields: List[str]) -> Dict[str, Any]:
@@ -183,6 +201,9 @@ def _handler_for(simulator: Simulator) -> type:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "SpectraAnalyzeSimulator"
+        # Headers and body are two writes: with Nagle on, the body waits for the
+        # client's delayed ACK, 40 ms a request. Appliances send at once.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
