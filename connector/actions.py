@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
-from .flatten import SOURCE_FIELDS, empty_record, flatten
+from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, normalize, split_hashes
 from .cache import cached_lookup
-from .lookup import ERROR, FOUND, NOT_FOUND, Lookup, LookupResult, Question
+from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Lookup, LookupResult, Question
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
 
@@ -109,24 +109,35 @@ def run(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient, *,
 
 def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_summary: bool,
                   lookup_with: Lookup = cached_lookup) -> Tuple[List[Dict[str, Any]], List[str]]:
-    """One record per input hash, in input order, and the distinct lookup errors."""
+    """One record per input hash, in input order, and the distinct lookup errors.
+
+    A hash given many times (a search's events repeat a few hashes) is
+    checked and flattened once; its other records are copies."""
     normalized = [normalize(value) for value in request.hashes]
-    valid = [value for value in normalized if hash_type(value)]
+    kinds = {value: hash_type(value) for value in dict.fromkeys(normalized)}
+    valid = [value for value, kind in kinds.items() if kind]
     result = lookup_with(client, valid, request.question) if valid else LookupResult()
+    made: Dict[str, Dict[str, Any]] = {}
     records = []
     for given, value in zip(request.hashes, normalized):
-        kind = hash_type(value)
-        answer = result.answers.get(value) if kind else None
+        kind = kinds[value]
         if kind is None:
             records.append(empty_record(given.strip(), None, "invalid", invalid_reason(given.strip()), with_summary))
-        elif answer is not None and answer.status == FOUND:
-            records.append(flatten(value, kind, answer.item, with_summary))
+        elif value in made:
+            records.append(copy_record(made[value]))
         else:
-            status = answer.status if answer else ERROR
-            error = answer.error if answer else "no answer for this hash"
-            records.append(empty_record(value, kind, status, error, with_summary))
+            made[value] = _record(value, kind, result.answers.get(value), with_summary)
+            records.append(made[value])
     # Every distinct reason, a failed batch's or a single bad report's.
     return records, list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
+
+
+def _record(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
+    if answer is not None and answer.status == FOUND:
+        return flatten(value, kind, answer.item, with_summary)
+    if answer is None:
+        return empty_record(value, kind, ERROR, "no answer for this hash", with_summary)
+    return empty_record(value, kind, answer.status, answer.error, with_summary)
 
 
 def summarize(action: str, records: List[Dict[str, Any]], errors: List[str]) -> ActionResult:

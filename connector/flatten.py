@@ -12,7 +12,7 @@ _RECORD = load_schema("record")
 RECORD_KEYS = tuple(_RECORD["properties"])
 REPORT_KEYS = tuple(_RECORD["required"])
 SUMMARY_KEYS = tuple(key for key in RECORD_KEYS if key not in REPORT_KEYS)
-LIST_KEYS = frozenset(key for key, spec in _RECORD["properties"].items() if spec.get("type") == "array")
+LIST_KEYS = tuple(key for key, spec in _RECORD["properties"].items() if spec.get("type") == "array")
 
 # The report fields the record is made of: what a lookup asks for by default.
 SOURCE_FIELDS = ("md5", "sha1", "sha256", "sha512", "classification", "riskscore", "classification_result",
@@ -29,10 +29,21 @@ def empty_record(value: str, kind: Optional[str], status: str, error: Optional[s
     record = dict(_EMPTY_REPORT)
     if with_summary:
         record.update(_EMPTY_SUMMARY)
-    for key in LIST_KEYS.intersection(record):
-        record[key] = []  # a fresh list each time: records are handed out and may be changed
+    for key in LIST_KEYS:
+        if key in record:
+            record[key] = []  # a fresh list each time: records are handed out and may be changed
     record["hash"], record["hash_type"], record["status"], record["error"] = value, kind, status, error
     return record
+
+
+def copy_record(record: Mapping[str, Any]) -> Dict[str, Any]:
+    """Another record like this one, sharing no list with it; several
+    times quicker than flattening the report again."""
+    copy = dict(record)
+    for key in LIST_KEYS:
+        if key in copy:
+            copy[key] = list(copy[key])
+    return copy
 
 
 def flatten(value: str, kind: str, item: Mapping[str, Any], with_summary: bool = False) -> Dict[str, Any]:

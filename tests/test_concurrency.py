@@ -60,3 +60,18 @@ def test_records_keep_the_input_order_across_batches_and_types(simulator, corpus
         else:
             assert (record["status"], record["sha1"]) == ("found", sample["sha1"])
     assert simulator.requests_served == 3 * 3  # 20 hashes of each type in batches of 7
+
+
+def test_a_repeated_hash_is_asked_once_and_gets_records_of_its_own(simulator, corpus):
+    sample = next(s for s in corpus.samples if s["tags"] and s["tags"]["ticore"])
+    hashes = [sample["sha1"], corpus.samples[5]["md5"], sample["sha1"].upper(), sample["sha1"]]
+    config = Config(url=simulator.url, token=TOKEN)
+    with SpectraAnalyzeClient(config) as client:
+        records = run("get_summary", {"hashes": hashes}, client).records
+    assert sorted(body["hash_values"] for body in simulator.bodies) == sorted([[sample["sha1"]],
+                                                                             [corpus.samples[5]["md5"]]])
+    first, _, second, third = records
+    assert first == second == third and first is not second
+    second["tags"].append("changed")
+    second["indicators"].clear()
+    assert "changed" not in first["tags"] + third["tags"] and first["indicators"] == third["indicators"] != []
