@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test soak clean
+.PHONY: demo test soak clean bench
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,19 @@ test: $(STAMP) $(APPINSPECT_STAMP)
 soak: $(STAMP)
 	$(BIN)/python tests/soak.py --events 1000000
 
+# Benchmarks are not tests: their own venv, with the vendor SDK to compare against.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) $(APPINSPECT_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(APPINSPECT_VENV) $(BENCH_VENV) build dist *.egg-info

@@ -1,0 +1,63 @@
+"""What checking and flattening one report costs, next to ``json.loads`` of
+the same report: the connector's own work per hash, once the answer is in."""
+from __future__ import annotations
+
+import json
+import timeit
+from typing import Any, Callable, Dict, List, NamedTuple
+
+from connector.flatten import SOURCE_FIELDS, flatten
+from connector.lookup import Question
+from connector.simulator.corpus import Corpus
+from connector.validation import violation
+
+TARGET = 2.0  # validation plus flattening within twice the cost of json.loads
+
+
+class Cost(NamedTuple):
+    label: str
+    size: int  # bytes of JSON per report
+    loads: float  # microseconds per report
+    validate: float
+    flatten: float
+
+    @property
+    def ratio(self) -> float:
+        return (self.validate + self.flatten) / self.loads
+
+
+def _per_report(work: Callable[[], Any], count: int) -> float:
+    """Microseconds per report: the best of several runs, so that other load
+    on the machine counts as little as possible."""
+    runs = timeit.repeat(work, number=20, repeat=7)
+    return min(runs) / 20 / count * 1e6
+
+
+def measure(samples: int = 300) -> List[Cost]:
+    corpus = Corpus(samples)
+    costs = []
+    for label, fields, with_summary in (("get_report", SOURCE_FIELDS, False),
+                                        ("get_summary", SOURCE_FIELDS + ("summary",), True)):
+        asked = Question(fields=fields).request_fields()
+        items: List[Dict[str, Any]] = [{name: sample[name] for name in asked if name in sample}
+                                       for sample in corpus.samples]
+        raw = [json.dumps(item).encode() for item in items]
+        costs.append(Cost(
+            label, sum(map(len, raw)) // len(raw),
+            loads=_per_report(lambda: [json.loads(text) for text in raw], len(raw)),
+            validate=_per_report(lambda: [violation("result-item", item) for item in items], len(items)),
+            flatten=_per_report(lambda: [flatten(item["sha1"], "sha1", item, with_summary) for item in items],
+                                len(items))))
+    return costs
+
+
+def table(costs: List[Cost]) -> str:
+    lines = [f"{'report of':<14}{'bytes':>7}{'json.loads':>12}{'validate':>10}{'flatten':>9}"
+             f"{'(validate+flatten)/loads':>27}"]
+    lines += [f"{cost.label:<14}{cost.size:>7}{cost.loads:>10.1f}us{cost.validate:>8.1f}us{cost.flatten:>7.1f}us"
+              f"{cost.ratio:>19.2f} (target <= {TARGET:g})" for cost in costs]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(measure()))
