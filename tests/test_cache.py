@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import random
 import sqlite3
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
 
 from conftest import TOKEN
+from test_cli import cli
 from connector.actions import run
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
@@ -247,3 +250,18 @@ def test_several_processes_share_one_file(simulator, corpus, tmp_path):
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert 40 <= db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()[0] <= 60
     assert len(asked(simulator, 0)) < 4 * 15 * 40  # the processes answered each other's questions
+
+
+def test_the_cli_keeps_answers_in_the_user_cache_folder(simulator, corpus, tmp_path):
+    env = {"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN}
+    hashes = [corpus.samples[0]["sha1"], MISSING]
+    first = cli("get-report", *hashes, "--format", "jsonl", env=env)
+    again = cli("get-report", *hashes, "--format", "jsonl", env=env)
+    assert first.returncode == again.returncode == 0 and first.stdout == again.stdout
+    assert simulator.requests_served == 1
+    assert (Path(os.environ["XDG_CACHE_HOME"]) / "spectra-analyze-connector" / "answers.sqlite3").is_file()
+    assert cli("get-report", *hashes, "--no-cache", env=env).returncode == 0
+    assert simulator.requests_served == 2
+    elsewhere = tmp_path / "elsewhere"
+    assert cli("get-report", *hashes, "--cache-dir", str(elsewhere), env=env).returncode == 0
+    assert simulator.requests_served == 3 and stored(elsewhere) != []
