@@ -100,14 +100,16 @@ class ResultCache:
                     self.settings.path, what, err, hint)
 
     def lookup(self, client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
-        """``lookup`` for the hashes not in the cache; their answers are then
-        kept, except errors. Raises what ``lookup`` raises."""
+        """``lookup`` for the hashes not in the cache; their answers are kept
+        as each batch arrives, except errors. Raises what ``lookup`` raises."""
         scope = scope_of(client.config.url, question)
         unique = list(dict.fromkeys(hashes))
         known = self.get(scope, unique)
         missing = [value for value in unique if value not in known]
-        result = lookup(client, missing, question) if missing else LookupResult()
-        self.put(scope, result.answers)
+        result = LookupResult()
+        if missing:
+            result = lookup(client, missing, question, on_batch=lambda answers: self.put(scope, answers))
+            self.trim()
         result.answers.update(known)
         log.debug("%d of %d hash(es) answered from the cache", len(known), len(unique))
         return result
@@ -136,34 +138,40 @@ class ResultCache:
         return answers
 
     def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
-        """Keep found and not_found answers (never errors), then trim the
-        file to ``max_entries``."""
-        if self._db is None:
-            return
-        now = self._clock()
-        rows = list(_rows(scope, answers, now))
-        if not rows:
+        """Keep found and not_found answers, never errors."""
+        rows = list(_rows(scope, answers, self._clock()))
+        if rows:
+            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO answers_v1 VALUES (?, ?, ?, ?, ?)", rows))
+
+    def trim(self) -> None:
+        """Drop what has expired for every reader, then the oldest answers
+        past ``max_entries``. Done once a lookup, not once a batch: counting
+        the rows reads the whole index."""
+        def drop(db: sqlite3.Connection) -> None:
+            longest = max(self.settings.ttl, self.settings.not_found_ttl)
+            db.execute("DELETE FROM answers_v1 WHERE stored_at <= ?", (self._clock() - longest,))
+            (count,) = db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()
+            if count > self.settings.max_entries:
+                db.execute("DELETE FROM answers_v1 WHERE rowid IN "
+                           "(SELECT rowid FROM answers_v1 ORDER BY stored_at LIMIT ?)",
+                           (count - self.settings.max_entries,))
+        self._write(drop)
+
+    def _write(self, change: Callable[[sqlite3.Connection], Any]) -> None:
+        """One transaction; a failure is a warning, never a failed lookup."""
+        db = self._db
+        if db is None:
             return
         try:
-            self._db.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock with another writer
+            db.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock with another writer
             try:
-                self._db.executemany("INSERT OR REPLACE INTO answers_v1 VALUES (?, ?, ?, ?, ?)", rows)
-                self._trim(now)
-                self._db.execute("COMMIT")
+                change(db)
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as err:
             self._skip("cannot be written", err)
-
-    def _trim(self, now: float) -> None:
-        longest = max(self.settings.ttl, self.settings.not_found_ttl)
-        self._db.execute("DELETE FROM answers_v1 WHERE stored_at <= ?", (now - longest,))
-        (count,) = self._db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()
-        if count > self.settings.max_entries:
-            self._db.execute("DELETE FROM answers_v1 WHERE rowid IN "
-                             "(SELECT rowid FROM answers_v1 ORDER BY stored_at LIMIT ?)",
-                             (count - self.settings.max_entries,))
 
 
 def _rows(scope: str, answers: Mapping[str, Answer], now: float) -> Iterable[tuple]:

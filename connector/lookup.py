@@ -66,21 +66,34 @@ def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List
             for start in range(0, len(values), batch_size)]
 
 
-def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
-    """Answers for normalized, valid hashes. Raises ``ConfigurationError``."""
+def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
+           on_batch: Optional[Callable[[Dict[str, Answer]], None]] = None) -> LookupResult:
+    """Answers for normalized, valid hashes. Raises ``ConfigurationError``.
+
+    ``on_batch`` gets each batch's answers as they arrive, in the calling
+    thread, while later batches are still in flight (the cache writes them
+    then, not after the last one)."""
     batches = plan_batches(hashes, client.config.batch_size)
     result = LookupResult()
     workers = min(client.config.max_connections, len(batches))
     if workers <= 1:
-        outcomes = [_run_batch(client, kind, values, question) for kind, values in batches]
+        outcomes: Iterable = (_run_batch(client, kind, values, question) for kind, values in batches)
+        _collect(outcomes, result, on_batch)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spectra-batch") as pool:
-            outcomes = list(pool.map(lambda batch: _run_batch(client, batch[0], batch[1], question), batches))
+            _collect(pool.map(lambda batch: _run_batch(client, batch[0], batch[1], question), batches),
+                     result, on_batch)
+    return result
+
+
+def _collect(outcomes: Iterable[Tuple[Dict[str, Answer], Optional[ApplianceError]]], result: LookupResult,
+             on_batch: Optional[Callable[[Dict[str, Answer]], None]]) -> None:
     for answers, error in outcomes:
         result.answers.update(answers)
         if error is not None:
             result.errors.append(error)
-    return result
+        if on_batch is not None:
+            on_batch(answers)
 
 
 def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str],
