@@ -26,11 +26,15 @@ class Cost(NamedTuple):
         return (self.validate + self.flatten) / self.loads
 
 
-def _per_report(work: Callable[[], Any], count: int) -> float:
-    """Microseconds per report: the best of several runs, so that other load
-    on the machine counts as little as possible."""
-    runs = timeit.repeat(work, number=20, repeat=7)
-    return min(runs) / 20 / count * 1e6
+def _per_report(steps: Dict[str, Callable[[], Any]], count: int, rounds: int = 15) -> Dict[str, float]:
+    """Microseconds per report of each step: the best of several rounds,
+    the steps taking turns, so that other load on the machine weighs on
+    each alike and as little as possible."""
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(rounds):
+        for name, step in steps.items():
+            best[name] = min(best[name], timeit.timeit(step, number=10) / 10 / count * 1e6)
+    return best
 
 
 def measure(samples: int = 300) -> List[Cost]:
@@ -42,12 +46,12 @@ def measure(samples: int = 300) -> List[Cost]:
         items: List[Dict[str, Any]] = [{name: sample[name] for name in asked if name in sample}
                                        for sample in corpus.samples]
         raw = [json.dumps(item).encode() for item in items]
-        costs.append(Cost(
-            label, sum(map(len, raw)) // len(raw),
-            loads=_per_report(lambda: [json.loads(text) for text in raw], len(raw)),
-            validate=_per_report(lambda: [violation("result-item", item) for item in items], len(items)),
-            flatten=_per_report(lambda: [flatten(item["sha1"], "sha1", item, with_summary) for item in items],
-                                len(items))))
+        best = _per_report({
+            "loads": lambda: [json.loads(text) for text in raw],
+            "validate": lambda: [violation("result-item", item) for item in items],
+            "flatten": lambda: [flatten(item["sha1"], "sha1", item, with_summary) for item in items],
+        }, len(items))
+        costs.append(Cost(label, sum(map(len, raw)) // len(raw), **best))
     return costs
 
 
