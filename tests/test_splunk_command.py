@@ -246,7 +246,7 @@ def test_getinfo_alone_does_no_network_io(version, app, simulator, splunkd):
 def test_memo_keeps_later_chunks_from_asking_again_and_is_bounded(version, splunk_app, simulator, splunkd, corpus):
     sha1 = corpus.samples[0]["sha1"]
     chunks = [[{"h": sha1}], [{"h": sha1}]]
-    configure(splunk_app, {"url": simulator.url}, {"memo_size": "0"})
+    configure(splunk_app, {"url": simulator.url, "cache": "false"}, {"memo_size": "0"})
     run = run_command(splunk_app, python(version), ["field=h"], chunks, splunkd.uri, SESSION_KEY)
 
     assert [record["rl_status"] for record in run.records] == ["found", "found"]
@@ -286,3 +286,22 @@ def test_log_file_has_the_pid_and_never_a_secret(app, simulator, splunkd, corpus
     assert re.search(r" INFO pid=\d+ spectra_analyze\.command: search \S+ chunk 1: 1 events", log)
     for secret in (TOKEN, SESSION_KEY):
         assert secret not in log and secret not in run.stderr
+
+
+def without_index(records) -> List[Dict[str, Any]]:
+    return [{key: value for key, value in record.items() if key != "_chunked_idx"} for record in records]
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_later_searches_answer_from_the_apps_cache(version, app, simulator, splunkd, corpus):
+    hashes = [corpus.samples[0]["sha1"], "0" * 40]
+    first = run_command(app, python(version), ["field=sha1"], [[{"sha1": value} for value in hashes]], splunkd.uri,
+                        SESSION_KEY)
+    asked = simulator.requests_served
+    second = run_command(app, python(version), ["field=sha1"], [[{"sha1": value} for value in reversed(hashes)]],
+                         splunkd.uri, SESSION_KEY)
+
+    assert [r["rl_status"] for r in first.records] == ["found", "not_found"]
+    assert without_index(reversed(second.records)) == without_index(first.records)
+    assert asked == 1 and simulator.requests_served == 1
+    assert (app / "cache" / "answers.sqlite3").is_file()

@@ -32,6 +32,7 @@ from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
 
 NAME = "spectraanalyze"
+CACHE_FOLDER = "cache"  # in the app's own folder: answers shared by every search of this search head
 log = logging.getLogger("spectra_analyze.command")
 
 
@@ -105,7 +106,8 @@ class SpectraAnalyzeCommand(StreamingCommand):
         the search's session. Raises ``ConfigurationError``."""
         token = read_token(self.service, self.app_dir.name)
         self._secrets.add(token)
-        config = Config.from_settings(dict(self._settings.appliance, token=token))
+        config = Config.from_settings(dict(self._settings.appliance, token=token,
+                                           cache_dir=str(self.app_dir / CACHE_FOLDER)))
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)
         if not config.verify_tls:

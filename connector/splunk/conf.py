@@ -16,7 +16,8 @@ from ..params import parse_number
 
 CONF_NAME = "spectra_analyze"
 APPLIANCE_KEYS = ("url", "verify_tls", "ca_bundle", "proxy", "connect_timeout", "read_timeout", "batch_size",
-                  "max_connections", "max_attempts", "retry_deadline")
+                  "max_connections", "max_attempts", "retry_deadline", "cache", "cache_ttl", "cache_not_found_ttl",
+                  "cache_max_entries")
 COMMAND_KEYS = ("memo_size", "log_level")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 Stanzas = Dict[str, Dict[str, str]]

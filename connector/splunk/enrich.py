@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Sequence
 
 from ..actions import ActionRequest, Lookup, build_records
+from ..cache import cached_lookup
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError
 from ..flatten import LIST_KEYS, REPORT_KEYS, RECORD_KEYS, empty_record, with_prefix
 from ..hashes import hash_type, normalize, split_hashes
-from ..lookup import ERROR, FOUND, NOT_FOUND, Answer, LookupResult, Question, lookup
+from ..lookup import ERROR, FOUND, NOT_FOUND, Answer, LookupResult, Question
 from .options import CommandOptions
 
 NO_HASH = "no_hash"
@@ -71,7 +72,8 @@ class Enricher:
     hash gets an error record with its message, without any request."""
 
     def __init__(self, options: CommandOptions, connect: Callable[[], SpectraAnalyzeClient], *,
-                 memo_size: int, failure: Optional[ConfigurationError] = None, lookup_with: Lookup = lookup) -> None:
+                 memo_size: int, failure: Optional[ConfigurationError] = None,
+                 lookup_with: Lookup = cached_lookup) -> None:
         self.options = options
         self.failure = failure
         self.memo = Memo(memo_size)
