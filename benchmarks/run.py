@@ -1,16 +1,18 @@
-"""``make bench``: the connector against the vendor SDK and against the floor,
-side by side in one run, on the embedded simulator with a fixed latency.
+"""``make bench``: the Splunk command against the vendor SDK and against the
+floor, side by side in one run, on the simulated appliance with a fixed
+latency.
 
 Each scenario runs in its own process: its CPU seconds and peak RSS are that
-process's own (``os.wait4``), its requests are counted by the simulator, and
-its events per second are the events over the seconds the lookups took,
-interpreter start-up left out.
+process's own (``os.wait4``), its requests are counted by the appliance (a
+process of its own too), and its events per second are the events over the
+seconds the work took, interpreter start-up left out.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import platform
 import secrets
 import subprocess
 import sys
@@ -20,12 +22,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from connector.config import Config
-from connector.simulator.server import Simulator
 
 from . import report_cost
+from .appliance import ApplianceProcess
+from .splunk import Search, chunks_of, install, splunkd_for
 from .workload import Workload, build
 
 REPO = Path(__file__).resolve().parent.parent
+TARGETS = {"a/c": 0.8, "a/b": 50.0, "memory": 1.10}
 
 
 @dataclass
@@ -43,6 +47,11 @@ class Measurement:
         return self.events / self.seconds
 
 
+def measured(label: str, events: int, seconds: float, requests: int, usage: Any, peak_rss_kb: int,
+             note: str) -> Measurement:
+    return Measurement(label, events, seconds, requests, usage.ru_utime + usage.ru_stime, peak_rss_kb / 1024, note)
+
+
 def run_child(command: List[str], env: Dict[str, str]) -> Tuple[bytes, Any]:
     """Run a process to its end: its output and its own resource usage."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=str(REPO))
@@ -55,42 +64,89 @@ def run_child(command: List[str], env: Dict[str, str]) -> Tuple[bytes, Any]:
     return output, usage
 
 
-def client_scenario(name: str, label: str, simulator: Simulator, hashes: List[str], events: int,
+def client_scenario(name: str, label: str, appliance: ApplianceProcess, hashes: List[str], events: int,
                     work: Path, env: Dict[str, str]) -> Measurement:
     """A scenario of ``benchmarks.scenarios`` over ``hashes``, standing for
     ``events`` events (each distinct hash asked once)."""
     hash_file = work / f"{name}.txt"
     hash_file.write_text("\n".join(hashes), encoding="utf-8")
-    before = simulator.requests_served
-    output, usage = run_child([sys.executable, "-m", "benchmarks.scenarios", name, simulator.url, str(hash_file)], env)
+    before = appliance.requests_served()
+    output, usage = run_child([sys.executable, "-m", "benchmarks.scenarios", name, appliance.url, str(hash_file)],
+                              env)
     outcome = json.loads(output)
-    return Measurement(label, events, outcome["seconds"], simulator.requests_served - before,
-                       usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return measured(label, events, outcome["seconds"], appliance.requests_served() - before, usage,
+                    outcome["peak_rss_kb"], f"Python {platform.python_version()}")
 
 
-def measure(workload: Workload, latency_ms: float, sdk_hashes: int) -> List[Measurement]:
+def splunk_scenario(label: str, search: Search, appliance: ApplianceProcess, workload: Workload,
+                    repeat: int = 1) -> Measurement:
+    before = appliance.requests_served()
+    keep = repeat == 1
+    search.replies = []
+    search.run(chunks_of(workload.events, repeat), keep=keep)
+    if keep:
+        search.check(len(workload.events))
+    return measured(label, len(workload.events) * repeat, search.seconds, appliance.requests_served() - before,
+                    search.usage, search.peak_rss_kb, f"Python {search.version}")
+
+
+def measure(workload: Workload, latency_ms: float, sdk_hashes: int, version: str, memory: bool
+            ) -> Dict[str, Measurement]:
+    """Every scenario, the quick ones first."""
     token = secrets.token_hex(16)
     env = dict(os.environ, SPECTRA_ANALYZE_TOKEN=token)
     events = len(workload.events)
-    with Simulator(token, corpus=workload.corpus, latency_ms=latency_ms) as simulator, \
+    rows: Dict[str, Measurement] = {}
+    with ApplianceProcess(token, len(workload.distinct), latency_ms) as appliance, \
+            splunkd_for(token) as splunkd, \
             tempfile.TemporaryDirectory(prefix="spectra-bench-") as folder:
         work = Path(folder)
-        floor = client_scenario("floor", "(c) floor: bare requests + json.loads", simulator, workload.distinct,
-                                events, work, env)
+        search = Search(install(work, appliance.url), version, splunkd.uri)
+        rows["c"] = client_scenario("floor", "(c) floor: bare requests + json.loads", appliance, workload.distinct,
+                                    events, work, env)
+        progress(rows["c"])
+        rows["a"] = splunk_scenario("(a) Splunk command, SCP v2, cold cache", search, appliance, workload)
+        progress(rows["a"])
+        rows["warm"] = splunk_scenario("(a) again, warm cache", search, appliance, workload)
+        progress(rows["warm"])
+        if memory:
+            rows["1M"] = splunk_scenario("(a) warm, 1,000,000 events (memory)", search, appliance, workload,
+                                         repeat=10)
+            progress(rows["1M"])
         sample = workload.distinct[:sdk_hashes]
-        sdk = client_scenario("sdk", "(b) vendor SDK, one hash per call", simulator, sample,
-                              events * len(sample) // len(workload.distinct), work, env)
+        rows["b"] = client_scenario("sdk", "(b) vendor SDK, one hash per call", appliance, sample,
+                                    events * len(sample) // len(workload.distinct), work, env)
         if len(sample) < len(workload.distinct):
-            sdk.note = f"{len(sample):,} of {len(workload.distinct):,} hashes"
-        return [sdk, floor]
+            rows["b"].note += f"; {len(sample):,} of {len(workload.distinct):,} hashes"
+        progress(rows["b"])
+    return rows
+
+
+def progress(row: Measurement) -> None:
+    print(f"  done: {row.label} ({row.seconds:.1f}s)", file=sys.stderr, flush=True)
 
 
 def table(rows: List[Measurement]) -> str:
-    lines = [f"{'scenario':<44}{'events/s':>11}{'requests':>10}{'CPU s':>8}{'peak RSS MB':>13}{'wall s':>9}"]
-    lines += [f"{row.label:<44}{row.events_per_second:>11,.0f}{row.requests:>10,}{row.cpu_seconds:>8.2f}"
-              f"{row.peak_rss_mb:>13.1f}{row.seconds:>9.2f}" + (f"  ({row.note})" if row.note else "")
+    lines = [f"{'scenario':<42}{'events/s':>10}{'requests':>10}{'CPU s':>8}{'peak RSS MB':>13}{'wall s':>9}"]
+    lines += [f"{row.label:<42}{row.events_per_second:>10,.0f}{row.requests:>10,}{row.cpu_seconds:>8.2f}"
+              f"{row.peak_rss_mb:>13.1f}{row.seconds:>9.2f}" + (f"  {row.note}" if row.note else "")
               for row in rows]
     return "\n".join(lines)
+
+
+def verdicts(rows: Dict[str, Measurement]) -> List[str]:
+    a, b, c, warm = rows["a"], rows["b"], rows["c"], rows["warm"]
+    checks = [("a/c", a.events_per_second / c.events_per_second, f">= {TARGETS['a/c']}",
+               a.events_per_second / c.events_per_second >= TARGETS["a/c"]),
+              ("a/b", a.events_per_second / b.events_per_second, f">= {TARGETS['a/b']:g}",
+               a.events_per_second / b.events_per_second >= TARGETS["a/b"]),
+              ("warm requests", warm.requests, "= 0", warm.requests == 0)]
+    if "1M" in rows:
+        growth = rows["1M"].peak_rss_mb / warm.peak_rss_mb
+        checks.append(("peak RSS 1M / 100k events", growth, f"<= {TARGETS['memory']:.2f}",
+                       growth <= TARGETS["memory"]))
+    return [f"{name:<28}{value:>10.2f}   target {target:<8} {'met' if ok else 'NOT MET'}"
+            for name, value, target, ok in checks]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -98,17 +154,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--distinct", type=int, default=10_000, help="distinct hashes among the events")
     parser.add_argument("--latency-ms", type=float, default=20)
+    parser.add_argument("--splunk-python", default="3.13", choices=("3.9", "3.13"),
+                        help="the Splunk Python the command runs under (Splunk 9: 3.9, Splunk 10: 3.13)")
     parser.add_argument("--sdk-hashes", type=int, help="look up only this many hashes with the vendor SDK "
                                                          "(default: all; one per call, it takes minutes)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the 1,000,000-event memory run")
     args = parser.parse_args(argv)
     workload = build(args.events, args.distinct)
     defaults = Config(url="https://appliance.invalid", token="-")
     print(f"{args.events:,} events carrying {args.distinct:,} distinct SHA1 hashes "
-          f"({workload.unknown:,} unknown to the appliance); "
-          f"simulated appliance, {args.latency_ms:g} ms a request; batch_size {defaults.batch_size}, "
-          f"max_connections {defaults.max_connections}\n")
-    rows = measure(workload, args.latency_ms, args.sdk_hashes or len(workload.distinct))
-    print(table(rows))
+          f"({workload.unknown:,} unknown to the appliance); simulated appliance, {args.latency_ms:g} ms a request; "
+          f"batch_size {defaults.batch_size}, max_connections {defaults.max_connections}\n", flush=True)
+    rows = measure(workload, args.latency_ms, args.sdk_hashes or len(workload.distinct), args.splunk_python,
+                   not args.no_memory)
+    order = ["a", "b", "c", "warm", "1M"]
+    print(table([rows[key] for key in order if key in rows]))
+    print()
+    print("\n".join(verdicts(rows)))
     print("\nChecking and flattening one report, next to json.loads of it:")
     print(report_cost.table(report_cost.measure()))
     return 0

@@ -3,7 +3,7 @@ time and peak memory measured are the scenario's own.
 
 ``python -m benchmarks.scenarios NAME URL HASH_FILE`` with the token in
 ``$SPECTRA_ANALYZE_TOKEN`` prints one JSON line: the seconds the lookups took
-(interpreter start-up left out) and what was found.
+(interpreter start-up left out), its peak memory and what was found.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List
 
 import requests
+from scp import peak_rss_kb
 
 from connector.client import LIST_PATH
 from connector.config import Config
@@ -74,6 +75,7 @@ def main(argv: List[str]) -> int:
     started = time.perf_counter()
     outcome = SCENARIOS[name](url, os.environ["SPECTRA_ANALYZE_TOKEN"], hashes)
     outcome["seconds"] = time.perf_counter() - started
+    outcome["peak_rss_kb"] = peak_rss_kb()
     print(json.dumps(outcome))
     return 0
 

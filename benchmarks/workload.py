@@ -24,10 +24,15 @@ class Workload:
         return sum(1 for value in self.distinct if self.corpus.find("sha1", value) is None)
 
 
+def corpus_for(distinct: int) -> Corpus:
+    """The appliance's samples: all the distinct hashes but the absent ones."""
+    return Corpus(distinct - int(distinct * ABSENT_SHARE))
+
+
 def build(events: int, distinct: int, seed: int = 6) -> Workload:
     """The same workload for the same arguments, in every process."""
     absent = int(distinct * ABSENT_SHARE)
-    corpus = Corpus(distinct - absent)
+    corpus = corpus_for(distinct)
     present = corpus.hashes("sha1")[:distinct - absent]
     rng = random.Random(seed)
     hashes = present + [hashlib.sha1(f"absent-{index}".encode()).hexdigest() for index in range(absent)]

@@ -25,7 +25,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 Value = Union[str, List[str]]
@@ -40,8 +40,21 @@ class ProtocolError(AssertionError):
 @dataclass
 class Chunk:
     metadata: Dict[str, Any]
-    fieldnames: List[str]
-    records: List[Record]
+    body: str  # decoded on first use: a benchmark keeps it out of the timed exchange
+
+    @property
+    def fieldnames(self) -> List[str]:
+        return self._decoded[0]
+
+    @property
+    def records(self) -> List[Record]:
+        return self._decoded[1]
+
+    @property
+    def _decoded(self) -> Tuple[List[str], List[Record]]:
+        if "_cells" not in self.__dict__:
+            self.__dict__["_cells"] = decode_records(self.body)
+        return self.__dict__["_cells"]
 
     @property
     def messages(self) -> List[Tuple[str, str]]:
@@ -55,6 +68,8 @@ class CommandRun:
     returncode: int
     stderr: str
     trailing: List[Chunk] = field(default_factory=list)  # what came after a refused getinfo
+    usage: Any = None  # the command process's own resource usage (os.wait4)
+    peak_rss_kb: Optional[int] = None  # its peak resident memory, where /proc tells
 
     @property
     def records(self) -> List[Record]:
@@ -69,15 +84,18 @@ class CommandRun:
         return [text for kind, text in self.messages if kind == level]
 
 
-def run_command(app_dir: Path, python: str, args: Sequence[str], chunks: Sequence[Sequence[Mapping[str, Value]]],
-                splunkd_uri: str, session_key: str, *, command: str = "spectraanalyze",
-                splunk_home: Optional[Path] = None, dispatch_dir: Optional[Path] = None,
-                chunked_idx: bool = True, execute: bool = True, timeout: float = 120) -> CommandRun:
+def run_command(app_dir: Path, python: str, args: Sequence[str],
+                chunks: Iterable[Union[str, Sequence[Mapping[str, Value]]]], splunkd_uri: str, session_key: str, *,
+                command: str = "spectraanalyze", splunk_home: Optional[Path] = None,
+                dispatch_dir: Optional[Path] = None, chunked_idx: bool = True, execute: bool = True,
+                timeout: float = 120, on_reply: Optional[Callable[[Chunk], None]] = None) -> CommandRun:
     """Run ``app_dir/bin/<command>.py`` under ``python`` through one search:
     getinfo, then each chunk, then the final chunk. ``SPLUNK_HOME`` defaults
     to the folder that holds ``etc/apps/<app>``. With ``execute=False`` the
     driver stops after getinfo, as splunkd does when it only asks a command
-    for its configuration."""
+    for its configuration. A chunk may be given already encoded (a CSV body);
+    ``on_reply`` takes each reply to an execute chunk instead of keeping it
+    (a benchmark of a million events keeps none)."""
     splunk_home = splunk_home or app_dir.parent.parent.parent
     dispatch_dir = dispatch_dir or splunk_home / "var" / "run" / "splunk" / "dispatch" / "scp-test"
     dispatch_dir.mkdir(parents=True, exist_ok=True)
@@ -94,15 +112,18 @@ def run_command(app_dir: Path, python: str, args: Sequence[str], chunks: Sequenc
                    "searchinfo": _searchinfo(app_dir, command, args, splunkd_uri, session_key, dispatch_dir)}
         reply = conversation.exchange(getinfo, "")
         answers, trailing = [], []
-        if not execute or any(level == "ERROR" for level, _ in Chunk(reply.metadata, [], []).messages):
+        if not execute or any(level == "ERROR" for level, _ in Chunk(reply.metadata, "").messages):
             trailing = conversation.drain()  # splunkd stops here
         else:
+            keep = on_reply or answers.append
             for records in chunks:
-                answers.append(conversation.exchange({"action": "execute", "finished": False},
-                                                     encode_records(records, chunked_idx)))
+                body = records if isinstance(records, str) else encode_records(records, chunked_idx)
+                keep(conversation.exchange({"action": "execute", "finished": False}, body))
             answers.append(conversation.exchange({"action": "execute", "finished": True}, ""))
+        peak = peak_rss_kb(process.pid)  # while it lives: a process's rusage counts its parent's memory too
         process.stdin.close()
-        returncode = process.wait()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = returncode = os.waitstatus_to_exitcode(status)
     finally:
         watchdog.cancel()
         if process.poll() is None:
@@ -110,7 +131,22 @@ def run_command(app_dir: Path, python: str, args: Sequence[str], chunks: Sequenc
             process.wait()
         process.stdout.close()
     return CommandRun(getinfo=reply.metadata, chunks=answers, returncode=returncode,
-                      stderr=stderr_path.read_text(errors="replace"), trailing=trailing)
+                      stderr=stderr_path.read_text(errors="replace"), trailing=trailing, usage=usage,
+                      peak_rss_kb=peak)
+
+
+def peak_rss_kb(pid: Union[int, str] = "self") -> Optional[int]:
+    """A live process's peak resident memory (VmHWM) in KB, on Linux.
+    ``ru_maxrss`` will not do for a child: it includes the memory of the
+    parent it was forked from."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def _searchinfo(app_dir: Path, command: str, args: Sequence[str], splunkd_uri: str, session_key: str,
@@ -149,8 +185,7 @@ class _Conversation:
             self._fail(f"not a chunk header: {header[:200]!r}")
         meta_length, body_length = int(match.group(1)), int(match.group(2))
         metadata = json.loads(self._read_exactly(meta_length).decode("utf-8"))
-        fieldnames, records = decode_records(self._read_exactly(body_length).decode("utf-8"))
-        return Chunk(metadata, fieldnames, records)
+        return Chunk(metadata, self._read_exactly(body_length).decode("utf-8"))
 
     def drain(self) -> List[Chunk]:
         self._process.stdin.close()

@@ -1,0 +1,77 @@
+"""Scenario (a): the built Splunk app's ``spectraanalyze`` command, driven
+through SCP v2 as splunkd drives it (the tests' driver, ``tests/scp.py``),
+under a Splunk Python from pyenv."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, List
+
+from scp import Chunk, encode_records, run_command
+from splunk_harness import SESSION_KEY, build_package, configure, install_app, python, token_credentials
+from splunkd_standin import SplunkdStandIn
+
+CHUNK = 50_000  # events per chunk, splunkd's largest
+ANSWERED = ("found", "not_found")
+
+
+def install(work: Path, appliance_url: str) -> Path:
+    """The app, built and unpacked as Splunk installs it, set up for the appliance."""
+    app = install_app(build_package(work / "package"), work / "splunk")
+    configure(app, {"url": appliance_url})
+    return app
+
+
+def splunkd_for(token: str) -> SplunkdStandIn:
+    """splunkd's storage/passwords with the token, where the command reads it."""
+    return SplunkdStandIn(SESSION_KEY, token_credentials(token))
+
+
+def chunks_of(events: List[str], repeat: int = 1) -> Iterator[str]:
+    """CSV bodies of ``CHUNK`` events, each event only its hash (the field
+    splunkd sends a command that asks for one); ``repeat`` times over."""
+    for _ in range(repeat):
+        for start in range(0, len(events), CHUNK):
+            yield encode_records([{"sha1": value} for value in events[start:start + CHUNK]])
+
+
+class Search:
+    """One search through the command: seconds from the first chunk sent
+    (the command has started and answered getinfo) to the last answer, and
+    the command process's own resource usage."""
+
+    def __init__(self, app: Path, version: str, splunkd_uri: str) -> None:
+        self.app, self.version, self.python, self.splunkd_uri = app, version, python(version), splunkd_uri
+        self.seconds = 0.0
+        self.usage: Any = None
+        self.peak_rss_kb = 0
+        self.replies: List[Chunk] = []
+
+    def run(self, chunks: Iterable[str], keep: bool = True) -> "Search":
+        started: List[float] = []
+
+        def timed() -> Iterator[str]:
+            started.append(time.perf_counter())
+            yield from chunks
+
+        take: Callable[[Chunk], None] = self.replies.append if keep else _drop
+        done = run_command(self.app, self.python, ["field=sha1"], timed(), self.splunkd_uri, SESSION_KEY,
+                           timeout=3600, on_reply=take)
+        self.seconds = time.perf_counter() - started[0]
+        if done.returncode != 0:
+            raise SystemExit(f"the Splunk command failed ({done.returncode}): {done.stderr[-2000:]}")
+        self.usage, self.peak_rss_kb = done.usage, done.peak_rss_kb or 0
+        return self
+
+    def check(self, events: int) -> None:
+        """Every event came back with an answer (after the timing: decoding
+        the replies is splunkd's work, not the command's)."""
+        statuses = [record["rl_status"] for reply in self.replies for record in reply.records]
+        unanswered = [status for status in statuses if status not in ANSWERED]
+        if len(statuses) != events or unanswered:
+            raise SystemExit(f"the Splunk command answered {len(statuses)} of {events} events, "
+                             f"{len(unanswered)} without a verdict")
+
+
+def _drop(_reply: Chunk) -> None:
+    """For the memory runs: a million events' replies are not kept."""
