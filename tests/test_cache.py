@@ -63,7 +63,7 @@ def report(config: Config, hashes, action: str = "get_report", **params) -> List
 
 def asked(simulator: Simulator, since: int) -> List[str]:
     """The hashes sent in the requests after the first ``since``."""
-    return [value for body in simulator.bodies[since:] for value in body["hash_values"]]
+    return [value for body in list(simulator.bodies)[since:] for value in body["hash_values"]]
 
 
 def stored(folder) -> List[Tuple[str, str]]:
