@@ -13,6 +13,7 @@ result, a message or a log line.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import phantom.app as phantom
@@ -52,7 +53,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def initialize(self) -> bool:
         try:
-            config = Config.from_settings(_settings(self.get_config()))
+            config = Config.from_settings(dict(_settings(self.get_config()), cache_dir=self._cache_dir()))
         except ConfigurationError as err:
             # Not fatal here: every hash then gets an error item saying why, so a
             # playbook sees the failure instead of an empty run.
@@ -63,6 +64,10 @@ class SpectraAnalyzeAdapter(BaseConnector):
                                "anyone on the network path can read the API token")
         self._client = SpectraAnalyzeClient(config)
         return phantom.APP_SUCCESS
+
+    def _cache_dir(self) -> str:
+        # The app's state folder survives between runs and belongs to this app only.
+        return str(Path(self.get_state_dir()) / "cache")
 
     def validate_parameters(self, param: Dict[str, Any]) -> bool:
         # The platform's own check of 'contains' types would reject a list of

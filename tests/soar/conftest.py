@@ -14,6 +14,7 @@ from .soar_support import ASSET, STANDIN, TOKEN
 sys.path.insert(0, str(STANDIN))
 
 import soar_platform  # noqa: E402  (needs the stand-in on the path)
+from phantom import base_connector  # noqa: E402
 
 
 from connector.simulator.server import Simulator  # noqa: E402
@@ -43,7 +44,8 @@ def simulator(shared_simulator) -> Simulator:
 
 
 @pytest.fixture
-def platform() -> soar_platform.Platform:
+def platform(tmp_path) -> soar_platform.Platform:
+    base_connector.STATE_ROOT = tmp_path / "app_states"
     soar_platform.PLATFORM = soar_platform.Platform()
     return soar_platform.PLATFORM
 

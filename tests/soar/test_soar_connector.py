@@ -164,3 +164,12 @@ def test_bad_parameters_fail_their_own_set_only(soar, simulator, corpus):
     assert flag["status"] == "failed" and "skip_reanalysis" in flag["message"]
     assert simulator.requests_served == 1
 
+
+
+def test_answers_are_cached_in_the_app_state_folder(soar, simulator, corpus):
+    hashes = ",".join(sample["sha1"] for sample in corpus.samples[:5])
+    first = soar.run_action(ASSET, "get report", [{"hashes": hashes}])
+    assert simulator.requests_served == 1
+    second = soar.run_action(ASSET, "get report", [{"hashes": hashes}])
+    assert simulator.requests_served == 1, "the second run must be answered from the cache"
+    assert second["action_results"][0]["data"] == first["action_results"][0]["data"]

@@ -9,7 +9,7 @@ import pytest
 
 from connector import __version__
 from connector.actions import ACTIONS
-from connector.config import Config
+from connector.config import CacheSettings, Config
 from connector.errors import SpectraAnalyzeError
 from connector.manifest import load_manifest, schema_of
 from connector.validation import load_schema, violation
@@ -70,6 +70,8 @@ def test_configuration_defaults_are_the_configs_defaults(manifest):
                  "read_timeout": config.read_timeout, "batch_size": config.batch_size,
                  "max_connections": config.max_connections, "max_attempts": config.retry.max_attempts,
                  "retry_deadline": config.retry.deadline}
+    cache = CacheSettings(directory="state")
+    effective.update(cache=True, cache_ttl=cache.ttl, cache_not_found_ttl=cache.not_found_ttl)
     assert {name: spec["default"] for name, spec in settings.items() if "default" in spec} == effective
     assert [name for name, spec in settings.items() if spec.get("required")] == ["url", "token"]
     assert [name for name, spec in settings.items() if spec.get("secret")] == ["token"]

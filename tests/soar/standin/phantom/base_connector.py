@@ -9,6 +9,7 @@ validators) and calls ``handle_action()``; last ``finalize()``.
 import inspect
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -19,6 +20,11 @@ _HEX = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 # The platform's validators of some contains types.
 VALIDATORS = {kind: re.compile(f"[0-9a-fA-F]{{{length}}}") for kind, length in _HEX.items()}
 VALIDATORS["hash"] = re.compile("|".join(pattern.pattern for pattern in VALIDATORS.values()))
+
+
+# SOAR keeps each app's state under local_data/app_states/<appid>; the stand-in
+# platform points this at a test folder.
+STATE_ROOT = Path(tempfile.gettempdir()) / "phantom-app-states"
 
 
 class BaseConnector:
@@ -119,6 +125,11 @@ class BaseConnector:
 
     def get_app_id(self) -> str:
         return self.__app_json.get("appid", "")
+
+    def get_state_dir(self) -> str:
+        folder = STATE_ROOT / self.get_app_id()
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
 
     def get_current_param(self) -> Dict[str, Any]:
         return self.__current_param
