@@ -16,19 +16,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from ..actions import ActionRequest, Lookup, build_records
 from ..cache import cached_lookup
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError
-from ..flatten import LIST_KEYS, REPORT_KEYS, RECORD_KEYS, empty_record, with_prefix
+from ..flatten import LIST_KEYS, REPORT_KEYS, RECORD_KEYS, empty_record
 from ..hashes import hash_type, normalize, split_hashes
 from ..lookup import ERROR, FOUND, NOT_FOUND, Answer, LookupResult, Question
+from .chunk import FieldValue
 from .options import CommandOptions
 
 NO_HASH = "no_hash"
 Record = Dict[str, Any]
+
+
+class Answered(NamedTuple):
+    """A hash's record, and what the adapter's ``render`` made of it (the
+    command's CSV cells): rendered once, used for every event with it."""
+
+    record: Record
+    output: Any
 
 
 class Memo:
@@ -36,24 +45,24 @@ class Memo:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._records: "OrderedDict[str, Record]" = OrderedDict()
+        self._answers: "OrderedDict[str, Answered]" = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._answers)
 
-    def get(self, key: str) -> Optional[Record]:
-        record = self._records.get(key)
-        if record is not None:
-            self._records.move_to_end(key)
-        return record
+    def get(self, key: str) -> Optional[Answered]:
+        answered = self._answers.get(key)
+        if answered is not None:
+            self._answers.move_to_end(key)
+        return answered
 
-    def put(self, key: str, record: Record) -> None:
+    def put(self, key: str, answered: Answered) -> None:
         if self._size <= 0:
             return
-        self._records[key] = record
-        self._records.move_to_end(key)
-        while len(self._records) > self._size:
-            self._records.popitem(last=False)
+        self._answers[key] = answered
+        self._answers.move_to_end(key)
+        while len(self._answers) > self._size:
+            self._answers.popitem(last=False)
 
 
 @dataclass
@@ -69,59 +78,59 @@ class Enricher:
     """One search's enrichment. ``connect`` builds the client the first time
     a lookup is needed; a ``ConfigurationError`` from it or from a lookup
     (bad token, URL, TLS) is kept in ``failure``: from then on every valid
-    hash gets an error record with its message, without any request."""
+    hash gets an error record with its message, without any request.
+    ``render`` turns a record and its ``keys`` (the fields every event gets,
+    in order) into what the adapter writes."""
 
-    def __init__(self, options: CommandOptions, connect: Callable[[], SpectraAnalyzeClient], *,
-                 memo_size: int, failure: Optional[ConfigurationError] = None,
+    def __init__(self, options: CommandOptions, connect: Callable[[], SpectraAnalyzeClient],
+                 render: Callable[[Record, Sequence[str]], Any], *, memo_size: int, failure: Optional[ConfigurationError] = None,
                  lookup_with: Lookup = cached_lookup) -> None:
         self.options = options
         self.failure = failure
         self.memo = Memo(memo_size)
-        self.hashes_seen = 0
+        self.hash_seen = False  # whether any event so far had a value in the field
+        self.keys = RECORD_KEYS if options.with_summary else REPORT_KEYS
         self._connect = connect
+        self._render = render
         self._client: Optional[SpectraAnalyzeClient] = None
         self._lookup = lookup_with
-        self._keys = RECORD_KEYS if options.with_summary else REPORT_KEYS
-
-    @property
-    def output_fields(self) -> List[str]:
-        return [self.options.prefix + key for key in self._keys]
+        self._no_hash = self._answered(empty_record("", None, NO_HASH, None, options.with_summary))
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
 
-    def enrich(self, events: Sequence[MutableMapping[str, Any]]) -> ChunkOutcome:
-        """Add the output fields to every event, in place. The work per hash
-        (parsing, lookup, flattening, prefixing) is done once a chunk for each
-        distinct value, not once an event: a chunk has up to 50,000 events and
-        usually far fewer distinct hashes."""
-        split: Dict[str, List[Optional[str]]] = {}
-        values = [_hash_values(event.get(self.options.field), split) for event in events]
-        distinct = dict.fromkeys(value for event_values in values for value in event_values if value)
-        keys = {value: _key(value) for value in distinct}
-        outcome = ChunkOutcome(events=len(events))
+    def enrich(self, values: Sequence[FieldValue], events: int) -> Tuple[List[Any], ChunkOutcome]:
+        """The rendered output for each of a chunk's distinct values of the
+        hash field (of its ``events`` events). The work per hash (parsing,
+        lookup, flattening, rendering) is done once for each distinct hash,
+        not once an event: a chunk has up to 50,000 events and usually far
+        fewer distinct hashes."""
+        hashes_of = [_hash_values(value) for value in values]
+        keys = {value: _key(value) for value_hashes in hashes_of for value in value_hashes if value}
+        outcome = ChunkOutcome(events=events)
         answers = self._answers(keys, outcome)
-        no_hash = empty_record("", None, NO_HASH, None, self.options.with_summary)
-        ready = {key: with_prefix(record, self.options.prefix) for key, record in answers.items()}
-        ready_no_hash = with_prefix(no_hash, self.options.prefix)
-        for event, event_values in zip(events, values):
-            if len(event_values) == 1:  # the usual case: one hash, its prefixed record as it is
-                event.update(ready[keys[event_values[0]]] if event_values[0] else ready_no_hash)
-                continue
-            records = [answers[keys[value]] if value else no_hash for value in event_values] or [no_hash]
-            event.update(with_prefix(self._merge(records), self.options.prefix))
-        self.hashes_seen += sum(1 for event_values in values if any(event_values))
-        return outcome
+        outputs = []
+        for value_hashes in hashes_of:
+            answered = [answers[keys[value]] if value else self._no_hash for value in value_hashes] or [self._no_hash]
+            if len(answered) == 1:  # the usual case: one hash, rendered as it is
+                outputs.append(answered[0].output)
+            else:
+                outputs.append(self._render(self._merge([each.record for each in answered]), self.keys))
+        self.hash_seen = self.hash_seen or bool(keys)
+        return outputs, outcome
 
-    def _answers(self, keys: Mapping[str, str], outcome: ChunkOutcome) -> Dict[str, Record]:
-        """A record for every distinct key (of the values ``keys`` maps):
+    def _answered(self, record: Record) -> Answered:
+        return Answered(record, self._render(record, self.keys))
+
+    def _answers(self, keys: Mapping[str, str], outcome: ChunkOutcome) -> Dict[str, Answered]:
+        """An answer for every distinct key (of the values ``keys`` maps):
         from the memo or looked up."""
         distinct: Dict[str, str] = {}
         for value, key in keys.items():
             distinct.setdefault(key, value)
         outcome.hashes = len(distinct)
-        answers: Dict[str, Record] = {}
+        answers: Dict[str, Answered] = {}
         needed = []
         for key in distinct:
             remembered = self.memo.get(key)
@@ -132,9 +141,9 @@ class Enricher:
         outcome.memo_hits = len(answers)
         if needed:
             for value, record in zip(needed, self._build(needed, outcome)):
-                answers[keys[value]] = record
+                answers[keys[value]] = answered = self._answered(record)
                 if record["status"] in (FOUND, NOT_FOUND):
-                    self.memo.put(record["hash"], record)
+                    self.memo.put(record["hash"], answered)
         return answers
 
     def _build(self, values: List[str], outcome: ChunkOutcome) -> List[Record]:
@@ -154,10 +163,8 @@ class Enricher:
         return records
 
     def _merge(self, records: List[Record]) -> Record:
-        if len(records) == 1:
-            return records[0]
         merged: Record = {}
-        for key in self._keys:
+        for key in self.keys:
             if key in LIST_KEYS:
                 merged[key] = list(dict.fromkeys(item for record in records for item in record[key]))
             else:
@@ -173,19 +180,13 @@ def _failing(message: str) -> Lookup:
     return failed
 
 
-def _hash_values(value: Any, split: Dict[str, List[Optional[str]]]) -> List[Optional[str]]:
+def _hash_values(value: FieldValue) -> List[Optional[str]]:
     """The hashes of a field value. Several hashes in one value are split as
     on every platform; an empty item of a multivalue field keeps its place
-    (None, answered no_hash) so that the outputs line up with the field.
-    ``split`` remembers the values of one chunk: events repeat them."""
+    (None, answered no_hash) so that the outputs line up with the field."""
     if isinstance(value, list):
         return [found for item in value for found in (split_hashes(item) or [None])]
-    if not value:
-        return []
-    known = split.get(value)
-    if known is None:
-        known = split[value] = list(split_hashes(value))
-    return known
+    return split_hashes(value) if value else []
 
 
 def _key(value: str) -> str:
