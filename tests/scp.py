@@ -88,7 +88,8 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
                 chunks: Iterable[Union[str, Sequence[Mapping[str, Value]]]], splunkd_uri: str, session_key: str, *,
                 command: str = "spectraanalyze", splunk_home: Optional[Path] = None,
                 dispatch_dir: Optional[Path] = None, chunked_idx: bool = True, execute: bool = True,
-                timeout: float = 120, on_reply: Optional[Callable[[Chunk], None]] = None) -> CommandRun:
+                timeout: float = 120, on_reply: Optional[Callable[[Chunk], None]] = None,
+                maxresultrows: int = 50000) -> CommandRun:
     """Run ``app_dir/bin/<command>.py`` under ``python`` through one search:
     getinfo, then each chunk, then the final chunk. ``SPLUNK_HOME`` defaults
     to the folder that holds ``etc/apps/<app>``. With ``execute=False`` the
@@ -109,7 +110,8 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
     try:
         conversation = _Conversation(process, stderr_path)
         getinfo = {"action": "getinfo", "preview": False,
-                   "searchinfo": _searchinfo(app_dir, command, args, splunkd_uri, session_key, dispatch_dir)}
+                   "searchinfo": _searchinfo(app_dir, command, args, splunkd_uri, session_key, dispatch_dir,
+                                             maxresultrows)}
         reply = conversation.exchange(getinfo, "")
         answers, trailing = [], []
         if not execute or any(level == "ERROR" for level, _ in Chunk(reply.metadata, "").messages):
@@ -150,12 +152,12 @@ def peak_rss_kb(pid: Union[int, str] = "self") -> Optional[int]:
 
 
 def _searchinfo(app_dir: Path, command: str, args: Sequence[str], splunkd_uri: str, session_key: str,
-                dispatch_dir: Path) -> Dict[str, Any]:
+                dispatch_dir: Path, maxresultrows: int) -> Dict[str, Any]:
     search = f"search index=main | {command} {' '.join(args)}"
     return {"args": list(args), "raw_args": list(args), "dispatch_dir": str(dispatch_dir), "sid": dispatch_dir.name,
             "app": "search", "owner": "analyst", "username": "analyst", "session_key": session_key,
             "splunkd_uri": splunkd_uri, "splunk_version": "9.2.1", "search": quote(search), "command": command,
-            "maxresultrows": 50000, "earliest_time": "0", "latest_time": "0"}
+            "maxresultrows": maxresultrows, "earliest_time": "0", "latest_time": "0"}
 
 
 class _Conversation:

@@ -1,0 +1,147 @@
+"""The command's fast path (``connector/splunk/chunk.py``, and
+``_execute_chunk_v2`` / ``_write_rows`` in ``command.py``) reads and writes
+chunks itself and writes into splunklib's record writer: what it relies on
+in the vendored splunklib is pinned here, and what it could get wrong is
+checked through SCP v2 under Splunk's Pythons."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from connector.flatten import REPORT_KEYS
+from connector.splunk.build import PINS_FILE
+from scp import encode_records, run_command
+from splunk_harness import SESSION_KEY, python
+from test_splunk_command import PYTHONS, app, splunkd  # noqa: F401 (fixtures)
+
+HERE = Path(__file__).resolve().parent
+
+# The source digests of what the fast path stands in for or writes into,
+# in splunk-sdk 3.0.1 (tests/splunklib_contract.py). When a splunklib
+# upgrade changes one: read the new code, bring _execute_chunk_v2,
+# _write_rows and chunk.py in line with it, then update the digest.
+SPLUNKLIB_DIGESTS = {
+    "SearchCommand._execute_v2": "7934dfb05b1840f1",
+    "SearchCommand._execute_chunk_v2": "c1f9efeb60af5f50",
+    "SearchCommand._read_csv_records": "73278e8221faa2ef",
+    "SearchCommand._decode_list": "500c00438025d68b",
+    "RecordWriter.__init__": "a61dd72842a8d37f",
+    "RecordWriter._write_record": "935c07667a021e5d",
+    "RecordWriter._clear": "69ca8a66423dbe84",
+    "RecordWriter.flush": "e1b4801feee87849",
+    "RecordWriterV2": "6ddffbe7dc1ec3f7",
+    "CsvDialect": "6c71410a00ddf074",
+    "StreamingCommand._execute": "2b24a814941d3f6a",
+}
+WRITTEN_INTO = {"_buffer", "_writer", "_writerow", "_fieldnames", "_pending_record_count"}
+
+
+def pinned_splunklib() -> str:
+    pins = PINS_FILE.read_text(encoding="utf-8")
+    return next(line.split("==")[1].split()[0] for line in pins.splitlines() if line.startswith("splunk-sdk=="))
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_vendored_splunklib_is_the_one_the_fast_path_was_written_for(version, splunk_app):
+    done = subprocess.run([python(version), str(HERE / "splunklib_contract.py"), str(splunk_app / "bin" / "lib")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    contract = json.loads(done.stdout)
+
+    assert contract["version"] == pinned_splunklib() == "3.0.1"
+    changed = sorted(name for name, digest in SPLUNKLIB_DIGESTS.items() if contract["digests"].get(name) != digest)
+    assert not changed, f"splunklib changed {changed}: check the Splunk command's fast path against it"
+    assert WRITTEN_INTO <= set(contract["writer"])
+    assert contract["mismatches"] == []  # output cells exactly as splunklib's own record writer writes them
+
+
+def cells_by_name(body: str) -> List[Dict[str, str]]:
+    """The raw cells of each row of a CSV body, by column name (``__mv_`` columns included)."""
+    rows = list(csv.reader(io.StringIO(body)))
+    return [dict(zip(rows[0], row)) for row in rows[1:]]
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_input_fields_pass_through_cell_for_cell(version, app, simulator, splunkd, corpus):  # noqa: F811
+    sha1 = corpus.samples[0]["sha1"]
+    events = [
+        {"sha1": sha1, "text": 'a,b "quoted"\r\nnext line', "who": "Zoë ✓ 日本", "tags": ["x,y", 'q"q', "$d$", "n\nl"]},
+        {"sha1": "", "text": ",", "who": '"', "tags": ["", "only"]},
+        {"sha1": sha1.upper(), "text": "", "who": "\t", "tags": "single"},
+    ]
+    body = encode_records(events)
+    run = run_command(app, python(version), ["field=sha1"], [body], splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    sent, returned = cells_by_name(body), cells_by_name(run.chunks[0].body)
+    assert [{name: row[name] for name in sent[0]} for row in returned] == sent  # every input cell, as it came
+    assert [record["rl_status"] for record in run.records] == ["found", "no_hash", "found"]
+    assert run.records[0]["tags"] == events[0]["tags"] and run.records[1]["tags"] == ["", "only"]
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_fields_named_like_output_fields_are_replaced(version, app, simulator, splunkd, corpus):  # noqa: F811
+    sha1 = corpus.samples[1]["sha1"]
+    events = [{"rl_status": "stale", "rl_tags": ["old", "tags"], "sha1": sha1}, {"rl_status": "stale", "sha1": ""}]
+    run = run_command(app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    header = run.chunks[0].fieldnames
+    assert header.count("rl_status") == 1 and header.count("rl_tags") == 1
+    assert [record["rl_status"] for record in run.records] == ["found", "no_hash"]
+    assert "old" not in run.records[0]["rl_tags"] and run.records[1]["rl_tags"] == ""
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_the_hash_field_may_be_an_output_field_or_multivalue_only(version, app, simulator, splunkd, corpus):  # noqa: F811
+    first, second = corpus.samples[2]["sha1"], corpus.samples[3]["md5"]
+    body = f"rl_hash,__mv_rl_hash,n\r\n{first},,1\r\n,${first}$;${second}$,2\r\n"
+    run = run_command(app, python(version), ["field=rl_hash"], [body], splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    assert [record["n"] for record in run.records] == ["1", "2"]
+    assert run.records[0]["rl_hash"] == first and run.records[0]["rl_status"] == "found"
+    assert run.records[1]["rl_hash"] == [first, second] and run.records[1]["rl_status"] == ["found", "found"]
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_empty_and_ragged_chunks_lose_no_event(version, app, simulator, splunkd, corpus):  # noqa: F811
+    sha1 = corpus.samples[4]["sha1"]
+    header_only = "sha1,n\r\n"
+    ragged = f"sha1,n,extra\r\n{sha1},1\r\n{sha1},2,x,surplus\r\n\r\n"
+    chunks = ["", header_only, ragged, [{"sha1": sha1, "n": "4"}]]
+    run = run_command(app, python(version), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    assert [len(chunk.records) for chunk in run.chunks] == [0, 0, 3, 1, 0]
+    assert [record["n"] for record in run.records] == ["1", "2", "", "4"]
+    assert [record["rl_status"] for record in run.records] == ["found", "found", "no_hash", "found"]
+    assert [record["extra"] for record in run.records[:3]] == ["", "x", ""]
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_a_chunk_larger_than_maxresultrows_comes_back_whole(version, app, simulator, splunkd, corpus):  # noqa: F811
+    events = [{"sha1": sample["sha1"], "n": str(index)} for index, sample in enumerate(corpus.samples[:7])]
+    run = run_command(app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY, maxresultrows=3)
+
+    assert run.returncode == 0, run.stderr
+    assert [len(chunk.records) for chunk in run.chunks] == [7, 0]  # SCP v2 has no partial chunks
+    assert [record["n"] for record in run.records] == [str(index) for index in range(7)]
+    assert {record["rl_status"] for record in run.records} == {"found"}
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_every_event_gets_every_output_field(version, app, simulator, splunkd, corpus):  # noqa: F811
+    events = [{"other": "x"}, {"sha1": corpus.samples[5]["sha1"]}, {"sha1": "zz"}]
+    run = run_command(app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    for record in run.records:
+        assert all("rl_" + key in record for key in REPORT_KEYS)
+    assert [record["rl_status"] for record in run.records] == ["no_hash", "found", "invalid"]
