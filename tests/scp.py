@@ -152,7 +152,7 @@ def peak_rss_kb(pid: Union[int, str] = "self") -> Optional[int]:
 
 
 def _searchinfo(app_dir: Path, command: str, args: Sequence[str], splunkd_uri: str, session_key: str,
-                dispatch_dir: Path, maxresultrows: int) -> Dict[str, Any]:
+                dispatch_dir: Path, maxresultrows: int = 50000) -> Dict[str, Any]:
     search = f"search index=main | {command} {' '.join(args)}"
     return {"args": list(args), "raw_args": list(args), "dispatch_dir": str(dispatch_dir), "sid": dispatch_dir.name,
             "app": "search", "owner": "analyst", "username": "analyst", "session_key": session_key,
