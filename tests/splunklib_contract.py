@@ -10,7 +10,11 @@ tests/test_splunk_fastpath.py to check.
   of them changes its digest.
 - ``writer``: the attributes a fresh RecordWriterV2 has.
 - ``mismatches``: records written by splunklib's own record writer and by
-  the fast path's ``CsvText``, line by line, where they differ (none).
+  the fast path's ``CsvText``, line by line, where they differ (none), when
+  every field has its ``__mv_`` column as splunklib writes it.
+- ``read_differently``: records the fast path writes with an ``__mv_``
+  column only for fields of several values, where splunklib's reader reads
+  them otherwise than splunklib's own writing of them (none).
 """
 import hashlib
 import importlib.metadata
@@ -25,7 +29,7 @@ from splunklib.searchcommands import StreamingCommand  # noqa: E402
 from splunklib.searchcommands.internals import CsvDialect, RecordWriter, RecordWriterV2  # noqa: E402
 from splunklib.searchcommands.search_command import SearchCommand  # noqa: E402
 
-from connector.splunk.chunk import CsvText, output_header  # noqa: E402
+from connector.splunk.chunk import CsvText, OutputColumns  # noqa: E402
 
 RELIED_ON = {
     "SearchCommand._execute_v2": SearchCommand._execute_v2,
@@ -55,15 +59,36 @@ def written_by_splunklib(record, keys):
     return writer._buffer.getvalue()
 
 
-def mismatches():
-    text = CsvText(CsvDialect)
+def records():
     keys = ["field_%d" % index for index in range(len(VALUES))]
-    records = [dict(zip(keys, VALUES))] + [{"only": value} for value in VALUES]
+    return [dict(zip(keys, VALUES))] + [{"only": value} for value in VALUES]
+
+
+def written_by_us(record, multivalue):
+    text = CsvText(CsvDialect)
+    columns = OutputColumns(list(record), list(record), multivalue)
+    return text.line(columns.header) + text.record(record, columns) + CsvDialect.lineterminator
+
+
+def mismatches():
     found = []
-    for record in records:
-        names = list(record)
-        ours = text.line(output_header(names)) + text.record(record, names) + CsvDialect.lineterminator
-        theirs = written_by_splunklib(record, names)
+    for record in records():
+        ours, theirs = written_by_us(record, list(record)), written_by_splunklib(record, list(record))
+        if ours != theirs:
+            found.append({"record": repr(record), "ours": ours, "splunklib": theirs})
+    return found
+
+
+def read_by_splunklib(body):
+    return [dict(read) for read in SearchCommand._read_csv_records(SearchCommand, io.StringIO(body))]
+
+
+def read_differently():
+    found = []
+    for record in records():
+        several = [key for key, value in record.items() if isinstance(value, list) and len(value) > 1]
+        ours = read_by_splunklib(written_by_us(record, several))
+        theirs = read_by_splunklib(written_by_splunklib(record, list(record)))
         if ours != theirs:
             found.append({"record": repr(record), "ours": ours, "splunklib": theirs})
     return found
@@ -73,7 +98,8 @@ def main():
     digests = {name: hashlib.sha256(inspect.getsource(item).encode()).hexdigest()[:16]
                for name, item in RELIED_ON.items()}
     print(json.dumps({"version": importlib.metadata.version("splunk-sdk"), "digests": digests,
-                      "writer": sorted(vars(RecordWriterV2(io.BytesIO()))), "mismatches": mismatches()}))
+                      "writer": sorted(vars(RecordWriterV2(io.BytesIO()))), "mismatches": mismatches(),
+                      "read_differently": read_differently()}))
 
 
 main()

@@ -14,7 +14,7 @@ from typing import Dict, List
 
 import pytest
 
-from connector.flatten import REPORT_KEYS
+from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
 from connector.splunk.build import PINS_FILE
 from scp import encode_records, run_command
 from splunk_harness import SESSION_KEY, python
@@ -59,6 +59,7 @@ def test_vendored_splunklib_is_the_one_the_fast_path_was_written_for(version, sp
     assert not changed, f"splunklib changed {changed}: check the Splunk command's fast path against it"
     assert WRITTEN_INTO <= set(contract["writer"])
     assert contract["mismatches"] == []  # output cells exactly as splunklib's own record writer writes them
+    assert contract["read_differently"] == []  # and, without the __mv_ columns of single values, read the same
 
 
 def cells_by_name(body: str) -> List[Dict[str, str]]:
@@ -145,3 +146,29 @@ def test_every_event_gets_every_output_field(version, app, simulator, splunkd, c
     for record in run.records:
         assert all("rl_" + key in record for key in REPORT_KEYS)
     assert [record["rl_status"] for record in run.records] == ["no_hash", "found", "invalid"]
+
+
+def multivalue_columns(body: str) -> List[str]:
+    header = next(csv.reader(io.StringIO(body)))
+    return sorted(name[len("__mv_"):] for name in header if name.startswith("__mv_rl_"))
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_only_output_fields_of_several_values_have_an_mv_column(version, app, simulator, splunkd, corpus):  # noqa: F811
+    """Tags and indicators always; every output field in a chunk with an
+    event of several hashes (its outputs are aligned lists), and only there."""
+    first, second = corpus.samples[6]["sha1"], corpus.samples[7]["sha1"]
+    single = [{"sha1": first}, {"sha1": ""}, {"sha1": second}]
+    several = [{"sha1": [first, second]}, {"sha1": first}]
+    run = run_command(app, python(version), ["field=sha1", "action=summary"], [single, several, single],
+                      splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    lists = sorted("rl_" + key for key in LIST_KEYS)
+    assert lists == ["rl_indicators", "rl_tags", "rl_tags_ticore", "rl_tags_user"]
+    assert multivalue_columns(run.chunks[0].body) == lists
+    assert multivalue_columns(run.chunks[1].body) == sorted("rl_" + key for key in RECORD_KEYS)
+    assert multivalue_columns(run.chunks[2].body) == lists
+    assert run.chunks[0].records == run.chunks[2].records
+    assert run.chunks[1].records[0]["rl_status"] == ["found", "found"]
+    assert dict(run.chunks[1].records[1], _chunked_idx="0") == run.chunks[0].records[0]  # __mv_ columns or not

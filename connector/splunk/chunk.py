@@ -9,12 +9,15 @@ once; and each row goes back out as that text followed by the row's own
 cells, as they came (input fields and their ``__mv_`` columns pass through
 unchanged), written by the C ``csv`` module.
 
-Output cells follow splunklib's record writer: a field ``name`` is written
-as the columns ``name`` and ``__mv_name``; null and an empty list as two
-empty cells; a list of one as that value; a longer list as its values joined
-by newlines and, in ``__mv_name``, as ``$value$;$value$`` with ``$``
-doubled; booleans as 1 and 0. tests/test_splunk_fastpath.py checks this
-against splunklib's own writer.
+Output cells follow splunklib's record writer, but for one thing: splunklib
+writes every field ``name`` as the columns ``name`` and ``__mv_name``; here
+only a field that can hold several values has its ``__mv_name`` column (SCP
+v2 makes it optional: splunkd, and splunklib's reader, take a field without
+one as its single value). Null and an empty list are empty cells; a list of
+one is that value; a longer list is its values joined by newlines and, in
+``__mv_name``, ``$value$;$value$`` with ``$`` doubled; booleans are 1 and 0.
+tests/test_splunk_fastpath.py checks this against splunklib's own writer and
+reader.
 """
 from __future__ import annotations
 
@@ -99,7 +102,21 @@ def _text(value: Any) -> str:
 
 
 def output_header(names: Iterable[str]) -> List[str]:
+    """Every column splunklib would write for ``names``: each with its ``__mv_``."""
     return [column for name in names for column in (name, MULTIVALUE + name)]
+
+
+class OutputColumns:
+    """The output columns of a chunk, in the order of ``keys`` (the record
+    keys), named ``names`` (prefixed): each field, followed by its ``__mv_``
+    column when ``multivalue`` names its key."""
+
+    def __init__(self, names: Sequence[str], keys: Sequence[str], multivalue: Iterable[str]) -> None:
+        several = frozenset(multivalue)
+        self.keys = list(keys)
+        self.several = [key in several for key in keys]
+        self.header = [column for name, key in zip(names, keys)
+                       for column in ((name, MULTIVALUE + name) if key in several else (name,))]
 
 
 class CsvText:
@@ -116,16 +133,25 @@ class CsvText:
         """Cells as the start of a line (no line terminator)."""
         return self.line(values)[:-self._end]
 
-    def record(self, record: Mapping[str, Any], keys: Sequence[str]) -> str:
-        """A record's output cells, two for each key, in order. The csv
+    def record(self, record: Mapping[str, Any], columns: OutputColumns) -> str:
+        """A record's output cells, in the order of ``columns``. The csv
         writer writes strings, numbers and null (as an empty cell) as
-        splunklib does; only other values (lists) need ``encode_value``."""
-        values = list(map(record.__getitem__, keys))
-        cells: List[Any] = [""] * (2 * len(values))
-        cells[::2] = values
-        for index, value in enumerate(values):
-            if value.__class__ not in _WRITTEN_AS_THEY_ARE:
-                cells[2 * index:2 * index + 2] = encode_value(value)
+        splunklib does; only other values (lists, booleans) need
+        ``encode_value``. A value of several items in a single-valued column
+        is a bug of the caller's: it would read as one value with line breaks."""
+        cells: List[Any] = []
+        for key, value, several in zip(columns.keys, map(record.__getitem__, columns.keys), columns.several):
+            if value.__class__ in _WRITTEN_AS_THEY_ARE:
+                cells.append(value)
+                if several:
+                    cells.append("")
+            else:
+                single, packed = encode_value(value)
+                if packed and not several:
+                    raise ValueError(f"{key} has several values but no __mv_ column")
+                cells.append(single)
+                if several:
+                    cells.append(packed)
         return self.cells(cells)
 
 
@@ -135,10 +161,11 @@ class Layout:
     named like one, say rl_status, is overwritten as splunklib's record
     update would). Column order means nothing to splunkd."""
 
-    def __init__(self, header: Sequence[str], output_names: Sequence[str], text: CsvText) -> None:
-        replaced = set(output_header(output_names))
+    def __init__(self, header: Sequence[str], columns: OutputColumns, text: CsvText) -> None:
+        outputs = [name for name in columns.header if not name.startswith(MULTIVALUE)]
+        replaced = set(output_header(outputs))  # an input's __mv_ column too, where the output has none
         self.kept = [index for index, name in enumerate(header) if name not in replaced]
-        self.header = output_header(output_names) + [header[index] for index in self.kept]
+        self.header = columns.header + [header[index] for index in self.kept]
         self.header_line = text.line(self.header)
         self._input_width = len(header)
         self._text = text

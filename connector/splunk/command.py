@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, environment
 from splunklib.searchcommands.internals import CsvDialect
@@ -28,7 +28,7 @@ from splunklib.searchcommands.internals import CsvDialect
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..errors import AuthenticationError, ConfigurationError, InputError
-from .chunk import MULTIVALUE, Chunk, CsvText, Layout, field_value
+from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
 from .conf import AppSettings, load_settings
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, Enricher
@@ -63,6 +63,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._events = 0
         self._chunks = 0
         self._csv = CsvText(CsvDialect)  # splunklib's dialect
+        self._columns: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], OutputColumns] = {}
 
     @property
     def app_dir(self) -> Path:
@@ -97,7 +98,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct],
                                            events=len(events.rows))
         if events.rows:
-            layout = Layout(events.header, [self._options.prefix + key for key in enricher.keys], self._csv)
+            layout = Layout(events.header, self._output_columns(enricher.keys, outcome.multivalue), self._csv)
             _write_rows(self._record_writer, layout,
                         layout.lines(events.rows, map(key_of, events.rows), dict(zip(distinct, outputs))),
                         len(events.rows))
@@ -117,11 +118,22 @@ class SpectraAnalyzeCommand(StreamingCommand):
         except ConfigurationError as err:
             failure, settings = err, None
         self._settings = settings
-        self._enricher = Enricher(self._options, self._connect, self._csv.record, memo_size=memo_size,
-                                  failure=failure)
+        self._enricher = Enricher(self._options, self._connect, self._render, memo_size=memo_size, failure=failure)
         log.info("search %s: field=%s prefix=%s summary=%s", self._sid, self._options.field, self._options.prefix,
                  self._options.with_summary)
         return self._enricher
+
+    def _render(self, record: dict, keys: Sequence[str], multivalue: Sequence[str]) -> str:
+        """A record's output cells, as ``_output_columns`` lays them out."""
+        return self._csv.record(record, self._output_columns(keys, multivalue))
+
+    def _output_columns(self, keys: Sequence[str], multivalue: Sequence[str]) -> OutputColumns:
+        """The output columns for ``keys``, an ``__mv_`` column only for
+        those that may hold several values (one layout or two a search)."""
+        known = (tuple(keys), tuple(multivalue))
+        if known not in self._columns:
+            self._columns[known] = OutputColumns([self._options.prefix + key for key in keys], keys, multivalue)
+        return self._columns[known]
 
     def _connect(self) -> SpectraAnalyzeClient:
         """The client for this search: settings, plus the token read through

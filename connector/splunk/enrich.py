@@ -10,7 +10,9 @@ never with the events of the search.
 Every event gets every output field. A multivalue hash field gets
 multivalue output fields, one value per hash in the same order (so
 ``mvzip(field, rl_classification)`` pairs them); the tag and indicator
-lists are merged instead.
+lists are merged instead. Which output fields may hold several values in a
+chunk (``ChunkOutcome.multivalue``) is told to the adapter's ``render``: the
+lists alone, unless an event of the chunk has several hashes.
 """
 from __future__ import annotations
 
@@ -72,6 +74,7 @@ class ChunkOutcome:
     memo_hits: int = 0
     looked_up: int = 0
     errors: List[str] = field(default_factory=list)  # distinct lookup failures
+    multivalue: Tuple[str, ...] = ()  # the output keys that may hold several values in this chunk
 
 
 class Enricher:
@@ -79,17 +82,19 @@ class Enricher:
     a lookup is needed; a ``ConfigurationError`` from it or from a lookup
     (bad token, URL, TLS) is kept in ``failure``: from then on every valid
     hash gets an error record with its message, without any request.
-    ``render`` turns a record and its ``keys`` (the fields every event gets,
-    in order) into what the adapter writes."""
+    ``render`` turns a record, its ``keys`` (the fields every event gets, in
+    order) and those of them that may hold several values into what the
+    adapter writes."""
 
     def __init__(self, options: CommandOptions, connect: Callable[[], SpectraAnalyzeClient],
-                 render: Callable[[Record, Sequence[str]], Any], *, memo_size: int, failure: Optional[ConfigurationError] = None,
-                 lookup_with: Lookup = cached_lookup) -> None:
+                 render: Callable[[Record, Sequence[str], Sequence[str]], Any], *, memo_size: int,
+                 failure: Optional[ConfigurationError] = None, lookup_with: Lookup = cached_lookup) -> None:
         self.options = options
         self.failure = failure
         self.memo = Memo(memo_size)
         self.hash_seen = False  # whether any event so far had a value in the field
         self.keys = RECORD_KEYS if options.with_summary else REPORT_KEYS
+        self.list_keys = tuple(key for key in self.keys if key in LIST_KEYS)
         self._connect = connect
         self._render = render
         self._client: Optional[SpectraAnalyzeClient] = None
@@ -108,20 +113,23 @@ class Enricher:
         fewer distinct hashes."""
         hashes_of = [_hash_values(value) for value in values]
         keys = {value: _key(value) for value_hashes in hashes_of for value in value_hashes if value}
-        outcome = ChunkOutcome(events=events)
+        several = any(len(value_hashes) > 1 for value_hashes in hashes_of)
+        outcome = ChunkOutcome(events=events, multivalue=self.keys if several else self.list_keys)
         answers = self._answers(keys, outcome)
         outputs = []
         for value_hashes in hashes_of:
             answered = [answers[keys[value]] if value else self._no_hash for value in value_hashes] or [self._no_hash]
-            if len(answered) == 1:  # the usual case: one hash, rendered as it is
+            if not several:  # the usual case: one hash an event, rendered once a search
                 outputs.append(answered[0].output)
+            elif len(answered) == 1:
+                outputs.append(self._render(answered[0].record, self.keys, self.keys))
             else:
-                outputs.append(self._render(self._merge([each.record for each in answered]), self.keys))
+                outputs.append(self._render(self._merge([each.record for each in answered]), self.keys, self.keys))
         self.hash_seen = self.hash_seen or bool(keys)
         return outputs, outcome
 
     def _answered(self, record: Record) -> Answered:
-        return Answered(record, self._render(record, self.keys))
+        return Answered(record, self._render(record, self.keys, self.list_keys))
 
     def _answers(self, keys: Mapping[str, str], outcome: ChunkOutcome) -> Dict[str, Answered]:
         """An answer for every distinct key (of the values ``keys`` maps):
