@@ -108,25 +108,42 @@ def run(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient, *,
 
 
 def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_summary: bool,
-                  lookup_with: Lookup = cached_lookup) -> Tuple[List[Dict[str, Any]], List[str]]:
+                  lookup_with: Lookup = cached_lookup, *, on_record: Optional[Callable[[Dict[str, Any]], None]] = None
+                  ) -> Tuple[List[Dict[str, Any]], List[str]]:
     """One record per input hash, in input order, and the distinct lookup errors.
 
     A hash given many times (a search's events repeat a few hashes) is
-    checked and flattened once; its other records are copies."""
+    checked and flattened once; its other records are copies. With
+    ``on_record`` (and a ``lookup_with`` that takes ``on_batch``, as
+    ``lookup`` and ``cached_lookup`` do), each answered hash's record is
+    flattened as its batch arrives, while later batches are in flight, and
+    handed to ``on_record`` (the very record returned for its first place)."""
     normalized = [normalize(value) for value in request.hashes]
     kinds = {value: hash_type(value) for value in dict.fromkeys(normalized)}
     valid = [value for value, kind in kinds.items() if kind]
-    result = lookup_with(client, valid, request.question) if valid else LookupResult()
     made: Dict[str, Dict[str, Any]] = {}
+
+    def arrived(answers: Dict[str, Answer]) -> None:
+        for value, answer in answers.items():
+            made[value] = record = _record(value, kinds[value], answer, with_summary)
+            on_record(record)  # type: ignore[misc]
+
+    result = LookupResult()
+    if valid:
+        result = lookup_with(client, valid, request.question) if on_record is None else \
+            lookup_with(client, valid, request.question, on_batch=arrived)  # type: ignore[call-arg]
     records = []
+    placed = set()
     for given, value in zip(request.hashes, normalized):
         kind = kinds[value]
         if kind is None:
             records.append(empty_record(given.strip(), None, "invalid", invalid_reason(given.strip()), with_summary))
-        elif value in made:
+        elif value in placed:
             records.append(copy_record(made[value]))
         else:
-            made[value] = _record(value, kind, result.answers.get(value), with_summary)
+            if value not in made:
+                made[value] = _record(value, kind, result.answers.get(value), with_summary)
+            placed.add(value)
             records.append(made[value])
     # Every distinct reason, a failed batch's or a single bad report's.
     return records, list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))

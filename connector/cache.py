@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 from .client import SpectraAnalyzeClient
 from .config import CacheSettings
-from .lookup import FOUND, NOT_FOUND, Answer, LookupResult, Question, lookup
+from .lookup import FOUND, NOT_FOUND, Answer, LookupResult, OnBatch, Question, lookup
 from .validation import violation
 
 log = logging.getLogger(__name__)
@@ -99,20 +99,29 @@ class ResultCache:
         log.warning("the answer cache %s %s: %s%s; asking the appliance instead",
                     self.settings.path, what, err, hint)
 
-    def lookup(self, client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
+    def lookup(self, client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
+               on_batch: Optional[OnBatch] = None) -> LookupResult:
         """``lookup`` for the hashes not in the cache; their answers are kept
-        as each batch arrives, except errors. Raises what ``lookup`` raises."""
+        as each batch arrives, except errors. ``on_batch`` gets the kept
+        answers first, then each batch's. Raises what ``lookup`` raises."""
         scope = scope_of(client.config.url, question)
         unique = list(dict.fromkeys(hashes))
         known = self.get(scope, unique)
         missing = [value for value in unique if value not in known]
         result = LookupResult()
+        if known and on_batch is not None:
+            on_batch(known)
         if missing:
-            result = lookup(client, missing, question, on_batch=lambda answers: self.put(scope, answers))
+            result = lookup(client, missing, question, on_batch=lambda answers: self._arrived(scope, answers, on_batch))
             self.trim()
         result.answers.update(known)
         log.debug("%d of %d hash(es) answered from the cache", len(known), len(unique))
         return result
+
+    def _arrived(self, scope: str, answers: Dict[str, Answer], on_batch: Optional[OnBatch]) -> None:
+        self.put(scope, answers)
+        if on_batch is not None:
+            on_batch(answers)
 
     def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
         """The fresh answers kept for these hashes."""
@@ -198,11 +207,12 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-def cached_lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> LookupResult:
+def cached_lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
+                  on_batch: Optional[OnBatch] = None) -> LookupResult:
     """``lookup`` through the cache that the client's configuration names,
     or straight to the appliance when it names none (the off switch)."""
     settings = client.config.cache
     if settings is None:
-        return lookup(client, hashes, question)
+        return lookup(client, hashes, question, on_batch=on_batch)
     with ResultCache(settings) as cache:
-        return cache.lookup(client, hashes, question)
+        return cache.lookup(client, hashes, question, on_batch=on_batch)

@@ -53,6 +53,8 @@ class LookupResult:
 
 # What looks hashes up: ``lookup`` itself or a wrapper around it, such as the cache's.
 Lookup = Callable[[SpectraAnalyzeClient, Sequence[str], Question], LookupResult]
+# Gets each batch's answers as they arrive (``lookup``'s and ``cached_lookup``'s keyword ``on_batch``).
+OnBatch = Callable[[Dict[str, Answer]], None]
 
 
 def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List[str]]]:
@@ -67,7 +69,7 @@ def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List
 
 
 def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
-           on_batch: Optional[Callable[[Dict[str, Answer]], None]] = None) -> LookupResult:
+           on_batch: Optional[OnBatch] = None) -> LookupResult:
     """Answers for normalized, valid hashes. Raises ``ConfigurationError``.
 
     ``on_batch`` gets each batch's answers as they arrive, in the calling
@@ -87,7 +89,7 @@ def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Questi
 
 
 def _collect(outcomes: Iterable[Tuple[Dict[str, Answer], Optional[ApplianceError]]], result: LookupResult,
-             on_batch: Optional[Callable[[Dict[str, Answer]], None]]) -> None:
+             on_batch: Optional[OnBatch]) -> None:
     for answers, error in outcomes:
         result.answers.update(answers)
         if error is not None:
