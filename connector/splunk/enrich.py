@@ -148,20 +148,29 @@ class Enricher:
                 needed.append(distinct[key])
         outcome.memo_hits = len(answers)
         if needed:
-            for value, record in zip(needed, self._build(needed, outcome)):
-                answers[keys[value]] = answered = self._answered(record)
+            early: Dict[str, Answered] = {}  # rendered as their batch arrived, while later batches were in flight
+
+            def arrived(record: Record) -> None:
+                early[record["hash"]] = self._answered(record)
+
+            for value, record in zip(needed, self._build(needed, outcome, arrived)):
+                answered = early.get(record["hash"])
+                if answered is None or answered.record is not record:
+                    answered = self._answered(record)
+                answers[keys[value]] = answered
                 if record["status"] in (FOUND, NOT_FOUND):
                     self.memo.put(record["hash"], answered)
         return answers
 
-    def _build(self, values: List[str], outcome: ChunkOutcome) -> List[Record]:
+    def _build(self, values: List[str], outcome: ChunkOutcome, arrived: Callable[[Record], None]) -> List[Record]:
         request = ActionRequest(hashes=tuple(values), question=self.options.question)
         valid = sum(1 for value in values if hash_type(normalize(value)))
         if self.failure is None and valid:
             try:
                 client = self._client or self._connect()
                 self._client = client
-                records, outcome.errors = build_records(request, client, self.options.with_summary, self._lookup)
+                records, outcome.errors = build_records(request, client, self.options.with_summary, self._lookup,
+                                                        on_record=arrived)
                 outcome.looked_up = valid
                 return records
             except ConfigurationError as err:
