@@ -16,6 +16,7 @@ import pytest
 
 from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
 from connector.splunk.build import PINS_FILE
+from connector.splunk.chunk import CsvText, OutputColumns
 from scp import encode_records, run_command
 from splunk_harness import SESSION_KEY, python
 from test_splunk_command import PYTHONS, app, splunkd  # noqa: F401 (fixtures)
@@ -175,3 +176,14 @@ def test_only_output_fields_of_several_values_have_an_mv_column(version, app, si
     assert run.chunks[0].records == run.chunks[2].records
     assert run.chunks[1].records[0]["rl_status"] == ["found", "found"]
     assert dict(run.chunks[1].records[1], _chunked_idx="0") == run.chunks[0].records[0]  # __mv_ columns or not
+
+
+def test_a_value_of_several_items_is_never_written_without_its_mv_column():
+    """Single-valued columns take a list of one; a longer list there would
+    read as one value with line breaks, so it is refused (a bug, not input)."""
+    text = CsvText(csv.excel)
+    columns = OutputColumns(["rl_a", "rl_b"], ["a", "b"], ["b"])
+    assert columns.header == ["rl_a", "rl_b", "__mv_rl_b"]
+    assert text.record({"a": ["one"], "b": ["x", "y"]}, columns) == 'one,"x\ny",$x$;$y$'
+    with pytest.raises(ValueError, match="a has several values but no __mv_ column"):
+        text.record({"a": ["x", "y"], "b": []}, columns)
