@@ -4,7 +4,7 @@ The keys, and their order, come from ``schemas/record.schema.json``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from .validation import load_schema
 
