@@ -145,8 +145,12 @@ def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_sum
                 made[value] = _record(value, kind, result.answers.get(value), with_summary)
             placed.add(value)
             records.append(made[value])
-    # Every distinct reason, a failed batch's or a single bad report's.
-    return records, list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
+    return records, distinct_errors(records)
+
+
+def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
+    """Every distinct reason among error records, a failed batch's or a single bad report's."""
+    return list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
 
 
 def _record(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:

@@ -57,6 +57,15 @@ Lookup = Callable[[SpectraAnalyzeClient, Sequence[str], Question], LookupResult]
 OnBatch = Callable[[Dict[str, Answer]], None]
 
 
+def failing_lookup(message: str) -> Lookup:
+    """A lookup that makes no request and answers every hash with ``message``
+    as its error: what adapters use once the appliance cannot be used at all
+    (token, URL, TLS), so every hash still gets a record saying why."""
+    def failed(_client: Any, hashes: Sequence[str], _question: Question) -> LookupResult:
+        return LookupResult(answers={value: Answer(ERROR, error=message) for value in hashes})
+    return failed
+
+
 def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List[str]]]:
     """(hash type, hashes) batches: one type per request, first-seen order."""
     by_type: Dict[str, List[str]] = {}

@@ -20,11 +20,12 @@ import phantom.app as phantom
 from phantom.action_result import ActionResult as SoarResult
 from phantom.base_connector import BaseConnector
 
-from ..actions import ActionRequest, ActionResult, build_records, parse_request, run_action, summarize
+from ..actions import (ActionRequest, ActionResult, build_records, distinct_errors, parse_request, run_action,
+                       summarize)
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..errors import ConfigurationError, InputError, SpectraAnalyzeError
-from ..lookup import ERROR, Answer, LookupResult, Question
+from ..lookup import Question, failing_lookup
 from ..outputs import summary_of
 from ..validation import load_schema
 
@@ -171,15 +172,14 @@ class BatchedLookup:
                 return build_records(request, self._client, with_summary)[0]
             except ConfigurationError as err:  # token, URL or TLS: every later lookup would fail alike
                 self._setup_error = err
-        return build_records(request, self._client, with_summary, lookup_with=_failing(self._setup_error))[0]
+        return build_records(request, self._client, with_summary, lookup_with=failing_lookup(str(self._setup_error)))[0]
 
     def _split(self, members: List[Tuple[str, ActionRequest]], records: List[Dict[str, Any]]) -> None:
         start = 0
         for key, request in members:
             part = records[start:start + len(request.hashes)]
             start += len(request.hashes)
-            errors = list(dict.fromkeys(record["error"] for record in part if record["status"] == ERROR))
-            self._outcomes[key] = summarize(self.action, part, errors)
+            self._outcomes[key] = summarize(self.action, part, distinct_errors(part))
 
 
 def declared(params: Mapping[str, Any]) -> Dict[str, Any]:
@@ -198,14 +198,6 @@ def with_defaults(params: Mapping[str, Any]) -> Dict[str, Any]:
 
 def _key(params: Mapping[str, Any]) -> str:
     return json.dumps(declared(params), sort_keys=True, default=str)
-
-
-def _failing(error: ConfigurationError) -> Callable[..., LookupResult]:
-    """A lookup that answers every hash with ``error``: the records then say
-    why each hash has no verdict."""
-    def lookup_with(client: Any, hashes: Sequence[str], question: Question) -> LookupResult:
-        return LookupResult(answers={value: Answer(ERROR, error=str(error)) for value in hashes})
-    return lookup_with
 
 
 def _parameter_sets(in_json: str) -> List[Dict[str, Any]]:

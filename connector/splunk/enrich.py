@@ -26,7 +26,7 @@ from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError
 from ..flatten import LIST_KEYS, REPORT_KEYS, RECORD_KEYS, empty_record
 from ..hashes import hash_type, normalize, split_hashes
-from ..lookup import ERROR, FOUND, NOT_FOUND, Answer, LookupResult, Question
+from ..lookup import FOUND, NOT_FOUND, failing_lookup
 from .chunk import FieldValue
 from .options import CommandOptions
 
@@ -176,7 +176,7 @@ class Enricher:
             except ConfigurationError as err:
                 self.failure = err
         records, _ = build_records(request, None, self.options.with_summary,  # type: ignore[arg-type]
-                                   _failing(str(self.failure or "")))
+                                   failing_lookup(str(self.failure or "")))
         return records
 
     def _merge(self, records: List[Record]) -> Record:
@@ -187,14 +187,6 @@ class Enricher:
             else:
                 merged[key] = [record[key] for record in records]
         return merged
-
-
-def _failing(message: str) -> Lookup:
-    """A lookup that answers every hash with ``message`` as its error, for
-    when the appliance cannot be used at all; no request is made."""
-    def failed(_client: Any, hashes: Sequence[str], _question: Question) -> LookupResult:
-        return LookupResult(answers={value: Answer(ERROR, error=message) for value in hashes})
-    return failed
 
 
 def _hash_values(value: FieldValue) -> List[Optional[str]]:
