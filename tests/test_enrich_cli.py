@@ -259,3 +259,17 @@ def test_a_refused_token_stops_the_lookups_but_passes_every_alert_through(corpus
     errors = run.stderr.decode()
     assert "spectra-connector: error: the appliance refused the API token" in errors
     assert wrong not in errors and wrong not in run.stdout.decode()
+
+
+def test_enrich_keeps_answers_in_the_cache_like_every_lookup(simulator, corpus, tmp_path):
+    source = tmp_path / "alerts.jsonl"
+    source.write_text("".join(json.dumps(alert) + "\n" for alert in make_alerts(corpus, count=300)), encoding="utf-8")
+    common = ("--rules", str(TRIAGE), "--input", str(source), "--cache-dir", str(tmp_path / "cache"))
+    first = enrich(simulator.url, *common, "--output", str(tmp_path / "first.jsonl"))
+    asked = simulator.requests_served
+    second = enrich(simulator.url, *common, "--output", str(tmp_path / "second.jsonl"))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert asked > 0 and simulator.requests_served == asked  # the second run asked nothing
+    assert (tmp_path / "first.jsonl").read_bytes() == (tmp_path / "second.jsonl").read_bytes()
+    enrich(simulator.url, *common, "--no-cache", "--output", str(tmp_path / "third.jsonl"))
+    assert simulator.requests_served == 2 * asked

@@ -37,7 +37,8 @@ from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError
 from ..flatten import empty_record
 from ..hashes import hash_type, normalize, split_hashes
-from ..lookup import ERROR, FOUND, NOT_FOUND, lookup
+from ..cache import cached_lookup
+from ..lookup import ERROR, FOUND, NOT_FOUND
 from .model import GET_SUMMARY, Rule, RuleSet
 from .paths import set_value, values_at
 
@@ -180,7 +181,7 @@ class Enricher:
     all) and no client, every hash is marked with it. No alert is ever dropped.
     """
 
-    def __init__(self, rules: RuleSet, client: Optional[SpectraAnalyzeClient], *, lookup_with: Lookup = lookup,
+    def __init__(self, rules: RuleSet, client: Optional[SpectraAnalyzeClient], *, lookup_with: Lookup = cached_lookup,
                  failure: Optional[str] = None) -> None:
         if client is None and failure is None:
             raise ValueError("an Enricher needs a client, or the failure that leaves it without one")
