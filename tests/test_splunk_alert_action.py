@@ -264,3 +264,16 @@ def test_verification_turned_off_is_warned_about(splunk_app, simulator, corpus, 
     assert run.stderr.splitlines()[0] == (f"WARN {ACTION}: verify_tls = false in spectra_analyze.conf: the "
                                           "appliance's certificate is not checked, so anyone on the network path "
                                           "can read the API token")
+
+
+def test_answers_are_kept_in_the_apps_cache_for_the_next_alert(app, simulator, corpus, tmp_path):
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", alert_results(corpus, count=40)), "")
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
+        payload["server_uri"] = splunkd.uri
+        first = execute(app, "3.9", payload)
+        asked = simulator.requests_served
+        second = execute(app, "3.9", payload)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert asked > 0 and simulator.requests_served == asked  # the second alert asked nothing
+    assert (app / "cache" / "answers.sqlite3").is_file()
+    assert events_of(splunkd)[:40] == events_of(splunkd)[40:]

@@ -29,10 +29,9 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
-from ..config import Config
 from ..errors import ConfigurationError, SpectraAnalyzeError
 from ..rules import Enricher, RuleSet, RulesError, load_rules
-from .conf import load_settings
+from .conf import appliance_config, load_settings
 from .credentials import read_token
 from .logs import SecretFilter, setup_logging
 
@@ -202,7 +201,7 @@ def connect(service: Any, app_dir: Path, secrets: SecretFilter) -> Tuple[Optiona
         settings = load_settings(app_dir)
         token = read_token(service, app_dir.name)
         secrets.add(token)
-        return SpectraAnalyzeClient(Config.from_settings(dict(settings.appliance, token=token))), None
+        return SpectraAnalyzeClient(appliance_config(settings, app_dir, token)), None
     except ConfigurationError as err:
         return None, str(err)
 

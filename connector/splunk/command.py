@@ -26,17 +26,15 @@ from splunklib.searchcommands import Configuration, Option, StreamingCommand, di
 from splunklib.searchcommands.internals import CsvDialect
 
 from ..client import SpectraAnalyzeClient
-from ..config import Config
 from ..errors import AuthenticationError, ConfigurationError, InputError
 from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
-from .conf import AppSettings, load_settings
+from .conf import AppSettings, appliance_config, load_settings
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, Enricher
 from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
 
 NAME = "spectraanalyze"
-CACHE_FOLDER = "cache"  # in the app's own folder: answers shared by every search of this search head
 log = logging.getLogger("spectra_analyze.command")
 
 
@@ -140,8 +138,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         the search's session. Raises ``ConfigurationError``."""
         token = read_token(self.service, self.app_dir.name)
         self._secrets.add(token)
-        config = Config.from_settings(dict(self._settings.appliance, token=token,
-                                           cache_dir=str(self.app_dir / CACHE_FOLDER)))
+        config = appliance_config(self._settings, self.app_dir, token)
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)
         if not config.verify_tls:

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping
 
+from ..config import Config
 from ..errors import ConfigurationError, InputError
 from ..params import parse_number
 
 CONF_NAME = "spectra_analyze"
+# In the app's own folder: answers shared by every search and alert action of this search head.
+CACHE_FOLDER = "cache"
 APPLIANCE_KEYS = ("url", "verify_tls", "ca_bundle", "proxy", "connect_timeout", "read_timeout", "batch_size",
                   "max_connections", "max_attempts", "retry_deadline", "cache", "cache_ttl", "cache_not_found_ttl",
                   "cache_max_entries")
@@ -95,3 +98,9 @@ def _known(stanzas: Mapping[str, Dict[str, str]], stanza: str, keys: tuple) -> D
         raise ConfigurationError(f"{CONF_NAME}.conf [{stanza}]: unknown setting(s) {', '.join(unknown)}; "
                                  f"known: {', '.join(keys)}")
     return values
+
+
+def appliance_config(settings: AppSettings, app_dir: Path, token: str) -> Config:
+    """The core's configuration for this app: the [appliance] settings, the
+    token read from storage/passwords and the app's own cache folder."""
+    return Config.from_settings(dict(settings.appliance, token=token, cache_dir=str(app_dir / CACHE_FOLDER)))
