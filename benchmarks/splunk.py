@@ -37,8 +37,9 @@ def chunks_of(events: List[str], repeat: int = 1) -> Iterator[str]:
 
 class Search:
     """One search through the command: seconds from the first chunk sent
-    (the command has started and answered getinfo) to the last answer, and
-    the command process's own resource usage."""
+    (the command has started and answered getinfo) to its last answer read
+    (its exit after that is left out, as the floor's interpreter start-up
+    and exit are), and the command process's own resource usage."""
 
     def __init__(self, app: Path, version: str, splunkd_uri: str) -> None:
         self.app, self.version, self.python, self.splunkd_uri = app, version, python(version), splunkd_uri
@@ -57,7 +58,7 @@ class Search:
         take: Callable[[Chunk], None] = self.replies.append if keep else _drop
         done = run_command(self.app, self.python, ["field=sha1"], timed(), self.splunkd_uri, SESSION_KEY,
                            timeout=3600, on_reply=take)
-        self.seconds = time.perf_counter() - started[0]
+        self.seconds = done.answered_at - started[0]
         if done.returncode != 0:
             raise SystemExit(f"the Splunk command failed ({done.returncode}): {done.stderr[-2000:]}")
         self.usage, self.peak_rss_kb = done.usage, done.peak_rss_kb or 0

@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -40,7 +41,13 @@ class ProtocolError(AssertionError):
 @dataclass
 class Chunk:
     metadata: Dict[str, Any]
-    body: str  # decoded on first use: a benchmark keeps it out of the timed exchange
+    data: bytes  # the body as sent; decoded on first use, out of a benchmark's timed exchange
+
+    @property
+    def body(self) -> str:
+        if "_body" not in self.__dict__:
+            self.__dict__["_body"] = self.data.decode("utf-8")
+        return self.__dict__["_body"]
 
     @property
     def fieldnames(self) -> List[str]:
@@ -70,6 +77,7 @@ class CommandRun:
     trailing: List[Chunk] = field(default_factory=list)  # what came after a refused getinfo
     usage: Any = None  # the command process's own resource usage (os.wait4)
     peak_rss_kb: Optional[int] = None  # its peak resident memory, where /proc tells
+    answered_at: float = 0.0  # time.perf_counter() when the final reply had been read
 
     @property
     def records(self) -> List[Record]:
@@ -113,8 +121,9 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
                    "searchinfo": _searchinfo(app_dir, command, args, splunkd_uri, session_key, dispatch_dir,
                                              maxresultrows)}
         reply = conversation.exchange(getinfo, "")
+        answered_at = time.perf_counter()
         answers, trailing = [], []
-        if not execute or any(level == "ERROR" for level, _ in Chunk(reply.metadata, "").messages):
+        if not execute or any(level == "ERROR" for level, _ in Chunk(reply.metadata, b"").messages):
             trailing = conversation.drain()  # splunkd stops here
         else:
             keep = on_reply or answers.append
@@ -122,6 +131,7 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
                 body = records if isinstance(records, str) else encode_records(records, chunked_idx)
                 keep(conversation.exchange({"action": "execute", "finished": False}, body))
             answers.append(conversation.exchange({"action": "execute", "finished": True}, ""))
+        answered_at = time.perf_counter()
         peak = peak_rss_kb(process.pid)  # while it lives: a process's rusage counts its parent's memory too
         process.stdin.close()
         _, status, usage = os.wait4(process.pid, 0)
@@ -134,7 +144,7 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
         process.stdout.close()
     return CommandRun(getinfo=reply.metadata, chunks=answers, returncode=returncode,
                       stderr=stderr_path.read_text(errors="replace"), trailing=trailing, usage=usage,
-                      peak_rss_kb=peak)
+                      peak_rss_kb=peak, answered_at=answered_at)
 
 
 def peak_rss_kb(pid: Union[int, str] = "self") -> Optional[int]:
@@ -187,7 +197,7 @@ class _Conversation:
             self._fail(f"not a chunk header: {header[:200]!r}")
         meta_length, body_length = int(match.group(1)), int(match.group(2))
         metadata = json.loads(self._read_exactly(meta_length).decode("utf-8"))
-        return Chunk(metadata, self._read_exactly(body_length).decode("utf-8"))
+        return Chunk(metadata, self._read_exactly(body_length))
 
     def drain(self) -> List[Chunk]:
         self._process.stdin.close()
