@@ -16,7 +16,7 @@ import pytest
 
 from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
 from connector.splunk.build import PINS_FILE
-from connector.splunk.chunk import CsvText, OutputColumns
+from connector.splunk.chunk import Chunk, CsvText, Layout, OutputColumns
 from scp import encode_records, run_command
 from splunk_harness import SESSION_KEY, python
 from test_splunk_command import PYTHONS, app, splunkd  # noqa: F401 (fixtures)
@@ -187,3 +187,43 @@ def test_a_value_of_several_items_is_never_written_without_its_mv_column():
     assert text.record({"a": ["one"], "b": ["x", "y"]}, columns) == 'one,"x\ny",$x$;$y$'
     with pytest.raises(ValueError, match="a has several values but no __mv_ column"):
         text.record({"a": ["x", "y"], "b": []}, columns)
+
+
+PLAIN_BODIES = [
+    "sha1,n,_chunked_idx\r\naa,1,0\r\n,,1\r\nbb,$x$;$y$,2\r\n",
+    "sha1,n\naa,Zoë ✓\n,\t\n",  # line feeds only, splunkd's or not
+    "sha1,n\r\n,\r\n",  # empty cells
+    "sha1,n\r\naa,1",  # no final line break
+]
+NOT_PLAIN_BODIES = [
+    'sha1,n\r\naa,"a,b"\r\n',  # a quoted cell
+    "sha1,n\r\naa,1\nbb,2\r\n",  # line terminators mixed
+    "sha1,n\r\naa\r\nbb,2,3\r\n",  # ragged rows
+    "sha1\r\naa\r\n\r\n",  # a blank line (the csv writer writes one empty cell as "")
+]
+
+
+def written(chunk: Chunk, text: CsvText) -> str:
+    columns = OutputColumns(["rl_status"], ["status"], [])
+    layout = Layout(chunk.header, columns, text)
+    keys = [row[0] for row in chunk.rows]
+    return layout.body(chunk, keys, {key: text.cells([f"<{key}>"]) for key in keys})
+
+
+@pytest.mark.parametrize("body", PLAIN_BODIES)
+def test_a_plain_chunk_goes_back_out_as_the_csv_writer_writes_it(body):
+    """Rows of a body without quotes go out as the text they came in: the
+    same text the csv writer writes from the cells the csv reader reads."""
+    text = CsvText(csv.excel)
+    chunk = Chunk.read(body, csv.excel)
+    rows = list(csv.reader(io.StringIO(body)))[1:]
+    assert chunk.lines is not None and chunk.rows == rows
+    assert written(chunk, text) == written(Chunk(chunk.header, chunk.rows), text)
+
+
+@pytest.mark.parametrize("body", NOT_PLAIN_BODIES)
+def test_other_chunks_are_read_and_written_cell_by_cell(body):
+    chunk = Chunk.read(body, csv.excel)
+    width = len(chunk.header)
+    assert chunk.lines is None
+    assert chunk.rows == [(row + [""] * width)[:width] for row in list(csv.reader(io.StringIO(body)))[1:]]

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
-from operator import add, itemgetter
+from itertools import chain, repeat
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Callable, Hashable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -35,22 +36,28 @@ _WRITTEN_AS_THEY_ARE = frozenset((str, int, float, type(None)))
 
 
 class Chunk:
-    """A chunk's header and rows, every row as long as the header."""
+    """A chunk's header and rows, every row as long as the header. ``lines``
+    are the rows' texts as they came (no line terminator) when the body is
+    plain: no quoted cell, so that each line is one row and its text can be
+    written back as it is."""
 
-    def __init__(self, header: List[str], rows: List[List[str]]) -> None:
+    def __init__(self, header: List[str], rows: List[List[str]], lines: Optional[List[str]] = None) -> None:
         self.header = header
         self.rows = rows
+        self.lines = lines
 
     @classmethod
     def read(cls, body: str, dialect: Any) -> "Chunk":
         """A CSV body as splunkd sends it (``dialect``: splunklib's)."""
-        reader = csv.reader(io.StringIO(body), dialect=dialect)
+        lines = _plain_lines(body, dialect)
+        reader = csv.reader(io.StringIO(body) if lines is None else lines, dialect=dialect)
         header = next(reader, [])
         rows = list(reader)
         width = len(header)
         if rows and set(map(len, rows)) != {width}:  # never from splunkd; splunklib pairs cells up to the shorter
             rows = [(row + [""] * (width - len(row)))[:width] for row in rows]
-        return cls(header, rows)
+            lines = None
+        return cls(header, rows, None if lines is None else lines[1:])
 
     def column(self, name: str) -> Optional[int]:
         try:
@@ -70,6 +77,21 @@ class Chunk:
         if single is None:
             return lambda row: ("", row[multi])
         return itemgetter(single, multi)
+
+
+def _plain_lines(body: str, dialect: Any) -> Optional[List[str]]:
+    """The lines of a body without a quote character, each line break a
+    whole line terminator (CRLF throughout, or LF throughout): then the csv
+    reader reads each line as one row, the same cells. None otherwise."""
+    if dialect.quotechar in body:
+        return None
+    returns, newlines = body.count("\r"), body.count("\n")
+    if returns not in (0, newlines):
+        return None
+    lines = body.split("\r\n" if returns else "\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def field_value(key: Hashable, decode: Callable[[str], List[str]]) -> FieldValue:
@@ -126,6 +148,7 @@ class CsvText:
 
     def __init__(self, dialect: Any) -> None:
         self.line = csv.writer(SimpleNamespace(write=str), dialect=dialect).writerow
+        self.lineterminator = dialect.lineterminator
         self._end = len(dialect.lineterminator)
         self.delimiter = dialect.delimiter
 
@@ -171,12 +194,19 @@ class Layout:
         self._text = text
         self._separator = text.delimiter if self.kept else ""
 
-    def lines(self, rows: List[List[str]], keys: Iterable[Hashable], rendered: Mapping[Hashable, str]
-              ) -> Iterable[str]:
-        """Each row's line, with the output cells ``rendered`` for its key;
-        lazily, and in C but for the rare replaced column."""
+    def body(self, chunk: Chunk, keys: Iterable[Hashable], rendered: Mapping[Hashable, str]) -> str:
+        """The chunk's output: the header line, then each row's line with the
+        output cells ``rendered`` for its key. A plain chunk's rows go out as
+        the text they came in; otherwise the csv writer writes them again.
+        One join of the pieces, no string a line: in C either way, but for
+        the rare replaced column."""
+        starts = {key: cells + self._separator for key, cells in rendered.items()}
+        prefixes = map(starts.__getitem__, keys)
         if len(self.kept) < self._input_width:
             kept = self.kept
-            rows = [[row[index] for index in kept] for row in rows]
-        starts = {key: cells + self._separator for key, cells in rendered.items()}
-        return map(add, map(starts.__getitem__, keys), map(self._text.line, rows))
+            pieces = zip(prefixes, map(self._text.line, [[row[index] for index in kept] for row in chunk.rows]))
+        elif chunk.lines is None:
+            pieces = zip(prefixes, map(self._text.line, chunk.rows))
+        else:
+            pieces = zip(prefixes, chunk.lines, repeat(self._text.lineterminator))
+        return self.header_line + "".join(chain.from_iterable(pieces))

@@ -98,8 +98,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         if events.rows:
             layout = Layout(events.header, self._output_columns(enricher.keys, outcome.multivalue), self._csv)
             _write_rows(self._record_writer, layout,
-                        layout.lines(events.rows, map(key_of, events.rows), dict(zip(distinct, outputs))),
-                        len(events.rows))
+                        layout.body(events, map(key_of, events.rows), dict(zip(distinct, outputs))), len(events.rows))
         self._chunks += 1
         self._events += len(events.rows)
         self._report(outcome, time.monotonic() - started)
@@ -186,16 +185,11 @@ class SpectraAnalyzeCommand(StreamingCommand):
         return getattr(self.metadata.searchinfo, "sid", None)
 
 
-def _write_rows(writer: Any, layout: Layout, lines: Iterable[str], count: int) -> None:
+def _write_rows(writer: Any, layout: Layout, body: str, count: int) -> None:
     """Put a chunk's rows in splunklib's record writer as its own
-    ``write_records`` would leave it: the header line and the rows' lines
-    in the buffer it sends as the chunk's body; the field names it takes as
+    ``write_records`` would leave it: the chunk's ``body`` (the header line
+    and the rows' lines) in the buffer it sends; the field names it takes as
     the header written; the count it adds to the records it has written.
-
-    The buffer is a new one (splunklib's, emptied after each chunk, is
-    empty): a ``StringIO`` that has been emptied keeps every character in 4
-    bytes and takes twice the time to fill; a new one accumulates text as
-    it is. splunklib's csv writer is pointed at it, as its constructor does.
 
     These are splunklib's private attributes (``_buffer``, ``_writer``,
     ``_writerow``, ``_fieldnames``, ``_pending_record_count``), relied on only
@@ -205,14 +199,29 @@ def _write_rows(writer: Any, layout: Layout, lines: Iterable[str], count: int) -
     needs no counterpart: on SCP v2 its partial flush writes nothing (the
     protocol has no partial chunks), so every record of a chunk goes out in
     the chunk's one reply."""
-    buffer = io.StringIO()
-    buffer.write(layout.header_line)
-    buffer.writelines(lines)
-    writer._buffer = buffer
-    writer._writer = csv.writer(buffer, dialect=CsvDialect)
+    writer._buffer = _WrittenBody(body)
+    writer._writer = csv.writer(writer._buffer, dialect=CsvDialect)  # as splunklib's constructor points it
     writer._writerow = writer._writer.writerow
     writer._fieldnames = [name for name in layout.header if not name.startswith(MULTIVALUE)]
     writer._pending_record_count += count
+
+
+class _WrittenBody(io.StringIO):
+    """splunklib's record writer's buffer, given a chunk's body whole: its
+    value is that string, not a copy. A ``StringIO`` would copy tens of
+    megabytes in, copy them out for ``getvalue``, and take as long again to
+    empty them (splunklib's ``_clear``: ``seek(0)``, ``truncate()``)."""
+
+    def __init__(self, body: str) -> None:
+        super().__init__()
+        self._body = body
+
+    def getvalue(self) -> str:
+        return self._body + super().getvalue()
+
+    def truncate(self, size: Optional[int] = None) -> int:
+        self._body = ""
+        return super().truncate(size)
 
 
 def main(argv: Optional[list] = None) -> None:
