@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import random
 import socket
 import threading
@@ -55,6 +56,7 @@ class SpectraAnalyzeClient:
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
         self._session = session or self._new_session()
+        self._verify = _environ_verify(config.tls_verify)
         self._endpoint = config.url + LIST_PATH
         self.requests_sent = 0
         self._count_lock = threading.Lock()
@@ -86,8 +88,15 @@ class SpectraAnalyzeClient:
             "User-Agent": self.config.user_agent,
             "Accept": "application/json",
         })
+        # The environment (proxies here, a CA bundle in _environ_verify) is read
+        # once, not on every request as requests does by default; and ~/.netrc
+        # is never read: its login for the appliance's host would replace the
+        # API token with basic authentication.
+        session.trust_env = False
         if self.config.proxy:
             session.proxies = {"http": self.config.proxy, "https": self.config.proxy}
+        else:
+            session.proxies = requests.utils.get_environ_proxies(self.config.url)
         return session
 
     def list_samples(self, hash_values: Sequence[str], fields: Sequence[str] = (), *,
@@ -159,7 +168,7 @@ class SpectraAnalyzeClient:
         with self._count_lock:
             self.requests_sent += 1
         try:
-            response = self._session.post(url, json=body, timeout=timeout, verify=self.config.tls_verify,
+            response = self._session.post(url, json=body, timeout=timeout, verify=self._verify,
                                           allow_redirects=False, stream=True)
         except requests.exceptions.SSLError as err:
             raise TLSVerificationError(
@@ -326,3 +335,12 @@ def _root_cause(err: BaseException) -> BaseException:
             break
         err = nested
     return err
+
+
+def _environ_verify(verify: Any) -> Any:
+    """requests' ``verify``: a CA bundle named by ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` when the configuration leaves the default (True), as
+    requests would read it on every request."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
