@@ -110,22 +110,29 @@ class Enricher:
         hash field (of its ``events`` events). The work per hash (parsing,
         lookup, flattening, rendering) is done once for each distinct hash,
         not once an event: a chunk has up to 50,000 events and usually far
-        fewer distinct hashes."""
-        hashes_of = [_hash_values(value) for value in values]
+        fewer distinct hashes. A value that is a remembered hash as it is
+        (lowercase, nothing around it: the memo's own key) is answered
+        without parsing: in a long search, most values of most chunks."""
+        remembered = [self.memo.get(value) if value.__class__ is str else None for value in values]
+        hashes_of = [[] if known else _hash_values(value) for value, known in zip(values, remembered)]
         keys = {value: _key(value) for value_hashes in hashes_of for value in value_hashes if value}
         several = any(len(value_hashes) > 1 for value_hashes in hashes_of)
         outcome = ChunkOutcome(events=events, multivalue=self.keys if several else self.list_keys)
         answers = self._answers(keys, outcome)
+        known = {answered.record["hash"] for answered in remembered if answered}
+        outcome.hashes += len(known.difference(answers))
+        outcome.memo_hits += len(known.difference(answers))
         outputs = []
-        for value_hashes in hashes_of:
-            answered = [answers[keys[value]] if value else self._no_hash for value in value_hashes] or [self._no_hash]
+        for value_hashes, answered_before in zip(hashes_of, remembered):
+            answered = [answered_before] if answered_before else \
+                [answers[keys[value]] if value else self._no_hash for value in value_hashes] or [self._no_hash]
             if not several:  # the usual case: one hash an event, rendered once a search
                 outputs.append(answered[0].output)
             elif len(answered) == 1:
                 outputs.append(self._render(answered[0].record, self.keys, self.keys))
             else:
                 outputs.append(self._render(self._merge([each.record for each in answered]), self.keys, self.keys))
-        self.hash_seen = self.hash_seen or bool(keys)
+        self.hash_seen = self.hash_seen or bool(keys) or bool(known)
         return outputs, outcome
 
     def _answered(self, record: Record) -> Answered:
