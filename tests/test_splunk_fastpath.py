@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -17,6 +19,7 @@ import pytest
 from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
 from connector.splunk.build import PINS_FILE
 from connector.splunk.chunk import Chunk, CsvText, Layout, OutputColumns
+from connector.splunk.pipes import PIPE_SIZE, widen_pipes
 from scp import encode_records, run_command
 from splunk_harness import SESSION_KEY, python
 from test_splunk_command import PYTHONS, app, splunkd  # noqa: F401 (fixtures)
@@ -227,3 +230,17 @@ def test_other_chunks_are_read_and_written_cell_by_cell(body):
     width = len(chunk.header)
     assert chunk.lines is None
     assert chunk.rows == [(row + [""] * width)[:width] for row in list(csv.reader(io.StringIO(body)))[1:]]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are a Linux setting")
+def test_the_command_widens_its_pipes_and_leaves_other_files_alone(tmp_path):
+    get_size = 1032  # fcntl.F_GETPIPE_SZ
+    import fcntl
+    read_end, write_end = os.pipe()
+    with open(tmp_path / "file", "wb") as regular:
+        try:
+            widen_pipes(read_end, regular.fileno())  # a file is no pipe: no error, nothing done
+            assert fcntl.fcntl(write_end, get_size) == PIPE_SIZE
+        finally:
+            os.close(read_end)
+            os.close(write_end)

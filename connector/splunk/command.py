@@ -33,6 +33,7 @@ from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, Enricher
 from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
+from .pipes import widen_pipes
 
 NAME = "spectraanalyze"
 log = logging.getLogger("spectra_analyze.command")
@@ -226,4 +227,5 @@ class _WrittenBody(io.StringIO):
 
 def main(argv: Optional[list] = None) -> None:
     """The app's entry point (``bin/spectraanalyze.py``)."""
+    widen_pipes(sys.stdin.fileno(), sys.stdout.fileno())
     dispatch(SpectraAnalyzeCommand, argv or sys.argv, sys.stdin, sys.stdout, None)
