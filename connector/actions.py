@@ -21,7 +21,8 @@ from .validation import load_schema, violation
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
-STATUSES = ("found", "not_found", "invalid", "error")
+INVALID = "invalid"  # a record status only: an invalid hash is never looked up
+STATUSES = (FOUND, NOT_FOUND, INVALID, ERROR)
 
 @dataclass(frozen=True)
 class ActionRequest:
@@ -137,7 +138,7 @@ def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_sum
     for given, value in zip(request.hashes, normalized):
         kind = kinds[value]
         if kind is None:
-            records.append(empty_record(given.strip(), None, "invalid", invalid_reason(given.strip()), with_summary))
+            records.append(empty_record(given.strip(), None, INVALID, invalid_reason(given.strip()), with_summary))
         elif value in placed:
             records.append(copy_record(made[value]))
         else:

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from ..actions import ActionRequest, Lookup, build_records
+from ..actions import INVALID, ActionRequest, Lookup, build_records
 from ..cache import cached_lookup
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError
@@ -140,10 +140,9 @@ class Enricher:
 
     def _answers(self, keys: Mapping[str, str], outcome: ChunkOutcome) -> Dict[str, Answered]:
         """An answer for every distinct key (of the values ``keys`` maps):
-        from the memo or looked up."""
-        distinct: Dict[str, str] = {}
-        for value, key in keys.items():
-            distinct.setdefault(key, value)
+        from the memo or looked up. The keys are what is looked up: a valid
+        hash normalized, anything else as it was given (trimmed)."""
+        distinct = list(dict.fromkeys(keys.values()))
         outcome.hashes = len(distinct)
         answers: Dict[str, Answered] = {}
         needed = []
@@ -152,7 +151,7 @@ class Enricher:
             if remembered is not None:
                 answers[key] = remembered
             else:
-                needed.append(distinct[key])
+                needed.append(key)
         outcome.memo_hits = len(answers)
         if needed:
             early: Dict[str, Answered] = {}  # rendered as their batch arrived, while later batches were in flight
@@ -160,25 +159,24 @@ class Enricher:
             def arrived(record: Record) -> None:
                 early[record["hash"]] = self._answered(record)
 
-            for value, record in zip(needed, self._build(needed, outcome, arrived)):
+            for key, record in zip(needed, self._build(needed, outcome, arrived)):
                 answered = early.get(record["hash"])
                 if answered is None or answered.record is not record:
                     answered = self._answered(record)
-                answers[keys[value]] = answered
+                answers[key] = answered
                 if record["status"] in (FOUND, NOT_FOUND):
                     self.memo.put(record["hash"], answered)
         return answers
 
-    def _build(self, values: List[str], outcome: ChunkOutcome, arrived: Callable[[Record], None]) -> List[Record]:
-        request = ActionRequest(hashes=tuple(values), question=self.options.question)
-        valid = sum(1 for value in values if hash_type(normalize(value)))
-        if self.failure is None and valid:
+    def _build(self, keys: List[str], outcome: ChunkOutcome, arrived: Callable[[Record], None]) -> List[Record]:
+        request = ActionRequest(hashes=tuple(keys), question=self.options.question)
+        if self.failure is None and any(map(hash_type, keys)):
             try:
                 client = self._client or self._connect()
                 self._client = client
                 records, outcome.errors = build_records(request, client, self.options.with_summary, self._lookup,
                                                         on_record=arrived)
-                outcome.looked_up = valid
+                outcome.looked_up = sum(1 for record in records if record["status"] != INVALID)
                 return records
             except ConfigurationError as err:
                 self.failure = err
@@ -202,10 +200,14 @@ def _hash_values(value: FieldValue) -> List[Optional[str]]:
     (None, answered no_hash) so that the outputs line up with the field."""
     if isinstance(value, list):
         return [found for item in value for found in (split_hashes(item) or [None])]
-    return split_hashes(value) if value else []
+    if not value:
+        return []
+    return [value] if hash_type(value) else split_hashes(value)  # the usual value: one hash, as the memo keeps it
 
 
 def _key(value: str) -> str:
     """Hashes are answered by their normalized form; anything else as given."""
+    if hash_type(value):
+        return value
     normalized = normalize(value)
     return normalized if hash_type(normalized) else value.strip()
