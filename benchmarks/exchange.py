@@ -22,16 +22,22 @@ COMMAND = "noop"
 # The command, run as splunkd runs a command (its own process, stdin and
 # stdout): standard library only, bytes in and out.
 _SOURCE = '''
+import fcntl
 import json
 import sys
+from itertools import chain, repeat
 
 stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+for pipe in (stdin, stdout):
+    fcntl.fcntl(pipe.fileno(), 1031, 1 << 20)  # F_SETPIPE_SZ, as the Splunk command does
 cells = b""
 
 
-def reply(metadata, body=b""):
+def reply(metadata, *body):
     meta = json.dumps(metadata).encode()
-    stdout.write(b"chunked 1.0,%d,%d\\n" % (len(meta), len(body)) + meta + body)
+    stdout.write(b"chunked 1.0,%d,%d\\n" % (len(meta), sum(map(len, body))) + meta)
+    for part in body:  # written as they are: no copy of tens of megabytes
+        stdout.write(part)
     stdout.flush()
 
 
@@ -50,10 +56,12 @@ while True:
     lines = body.split(b"\\r\\n")
     if lines and lines[-1] == b"":
         lines.pop()
+    finished = {"finished": metadata.get("finished", False)}
     if lines:
-        lines[0] = b"out," + lines[0]
-        body = b"\\r\\n".join([lines[0]] + [cells + line for line in lines[1:]]) + b"\\r\\n"
-    reply({"finished": metadata.get("finished", False)}, body if lines else b"")
+        rows = chain.from_iterable(zip(repeat(cells), lines[1:], repeat(b"\\r\\n")))
+        reply(finished, b"out," + lines[0] + b"\\r\\n", b"".join(rows))
+    else:
+        reply(finished)
 '''
 
 
