@@ -92,16 +92,15 @@ class SpectraAnalyzeCommand(StreamingCommand):
         started = time.monotonic()
         events = Chunk.read(chunk[1], CsvDialect)
         enricher = self._enricher or self._start()
-        key_of = events.key_of(self._options.field)
-        distinct = list(dict.fromkeys(map(key_of, events.rows)))
+        keys = list(map(events.key_of(self._options.field), events.rows))
+        distinct = list(dict.fromkeys(keys))
         outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct],
-                                           events=len(events.rows))
-        if events.rows:
+                                           events=len(keys))
+        if keys:
             layout = Layout(events.header, self._output_columns(enricher.keys, outcome.multivalue), self._csv)
-            _write_rows(self._record_writer, layout,
-                        layout.body(events, map(key_of, events.rows), dict(zip(distinct, outputs))), len(events.rows))
+            _write_rows(self._record_writer, layout, layout.body(events, keys, dict(zip(distinct, outputs))), len(keys))
         self._chunks += 1
-        self._events += len(events.rows)
+        self._events += len(keys)
         self._report(outcome, time.monotonic() - started)
         if self._finished:
             self._finish()
