@@ -24,7 +24,7 @@ from .config import Config
 from .errors import (ApplianceError, AuthenticationError, BadRequestError, ConfigurationError, EndpointNotFoundError,
                      MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError,
                      TLSVerificationError, TransportError, excerpt)
-from .retry import RETRY_STATUSES, parse_retry_after
+from .retry import RETRY_STATUSES, Breaker, parse_retry_after
 from .validation import violation
 
 LIST_PATH = "/api/samples/v2/list/"
@@ -57,6 +57,8 @@ class SpectraAnalyzeClient:
         self._rng = rng or random.Random()
         self._session = session or self._new_session()
         self._verify = _environ_verify(config.tls_verify)
+        self._breaker = Breaker(clock=clock)
+        self._breaker_lock = threading.Lock()
         self._endpoint = config.url + LIST_PATH
         self.requests_sent = 0
         self._count_lock = threading.Lock()
@@ -139,6 +141,28 @@ class SpectraAnalyzeClient:
         return target
 
     def _post(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """One logical request, unless the breaker refuses it: see ``Breaker``."""
+        with self._breaker_lock:
+            age = self._breaker.refuses()
+            last = self._breaker.last_failure
+        if age is not None and isinstance(last, ApplianceError):
+            raise type(last)(f"not sent: {self._breaker.threshold} requests in a row failed, the last {age:.0f}s "
+                             f"ago ({last.message}); none is sent for {self._breaker.cooldown:g}s after that",
+                             status=last.status)
+        try:
+            page = self._retrying(url, body)
+        except ApplianceError as err:
+            with self._breaker_lock:
+                opened = self._breaker.failed(err) if _unwell(err) else self._breaker.succeeded()
+            if opened:
+                log.warning("%s failed %d requests in a row (%s); no request is sent for %gs", self.config.url,
+                            self._breaker.threshold, err, self._breaker.cooldown)
+            raise
+        with self._breaker_lock:
+            self._breaker.succeeded()
+        return page
+
+    def _retrying(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
         """One logical request: attempts with backoff until success, a final
         error, the attempt limit or the deadline."""
         policy = self.config.retry
@@ -335,6 +359,14 @@ def _root_cause(err: BaseException) -> BaseException:
             break
         err = nested
     return err
+
+
+def _unwell(error: ApplianceError) -> bool:
+    """Whether a request's final error says the appliance itself is unwell,
+    rather than that it could not answer this one request."""
+    if isinstance(error, (TransportError, RateLimitedError)):
+        return True
+    return isinstance(error, ServerError) and error.status in RETRY_STATUSES
 
 
 def _environ_verify(verify: Any) -> Any:

@@ -1,11 +1,12 @@
-"""The retry policy: a small pure unit, so its timing is testable without waiting."""
+"""The retry policy and the breaker: small pure units, so their timing is testable without waiting."""
 from __future__ import annotations
 
 import email.utils
 import random
 import re
+import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
@@ -58,3 +59,51 @@ def parse_retry_after(value: Optional[str], now: float) -> Optional[float]:
     if when is None:
         return None
     return max(0.0, when.timestamp() - now)
+
+
+class Breaker:
+    """Stops sending requests to an appliance that keeps failing as a whole.
+
+    After ``threshold`` requests in a row have failed past their retries
+    with an error that says the appliance itself is unwell (unreachable,
+    rate limiting, a gateway or unavailable status: ``trips``), requests
+    are refused without being sent for ``cooldown`` seconds; then they go
+    out again, and the first that fails trips it again at once. A success
+    resets it. One lookup of 10,000 hashes is 100 requests, and a search
+    carries one lookup a chunk: without this, a dead appliance would cost
+    every one of them its whole retry budget.
+
+    ``clock`` is injectable; the caller serializes calls (the client holds
+    a lock around them).
+    """
+
+    def __init__(self, threshold: int = 3, cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._clock = clock
+        self._failures = 0
+        self._open_until = float("-inf")
+        self.last_failure: Optional[Exception] = None
+
+    def refuses(self) -> Optional[float]:
+        """Seconds since the failure that opened it, while it is open; else None."""
+        now = self._clock()
+        if now < self._open_until:
+            return now - (self._open_until - self.cooldown)
+        return None
+
+    def failed(self, error: Exception) -> bool:
+        """Count a failed request; True when this failure opened the breaker."""
+        self._failures += 1
+        self.last_failure = error
+        if self._failures >= self.threshold:
+            self._open_until = self._clock() + self.cooldown
+            return True
+        return False
+
+    def succeeded(self) -> bool:
+        """The appliance answered: count afresh. (False: nothing opened.)"""
+        self._failures = 0
+        self._open_until = float("-inf")
+        return False

@@ -12,6 +12,8 @@ from typing import Any, Dict, List
 import pytest
 
 from conftest import TOKEN
+from connector.simulator.faults import FaultSchedule
+from connector.simulator.server import Simulator
 from connector.actions import get_report, get_summary
 from connector.flatten import RECORD_KEYS, REPORT_KEYS, SUMMARY_KEYS, with_prefix
 from scp import run_command
@@ -172,6 +174,25 @@ def test_appliance_down_every_event_out_with_one_warning(version, splunk_app, sp
     warnings = run.messages_of("WARN")
     assert len(warnings) == 1 and "rl_status=error" in warnings[0] and "could not reach" in warnings[0]
     assert run.messages_of("ERROR") == []
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_a_failing_appliance_is_left_alone_for_the_rest_of_the_search(version, splunk_app, splunkd, corpus):
+    """Once three requests in a row have failed past their retries, later
+    chunks send none for a while (the client's breaker): a search over a
+    dead appliance does not spend every chunk's retry budget."""
+    schedule = FaultSchedule(forever="503")
+    with Simulator(TOKEN, corpus=corpus, faults=schedule) as server:
+        configure(splunk_app, {"url": server.url, "max_attempts": "2", "retry_deadline": "5", "cache": "false"})
+        chunks = [[{"sha1": sample["sha1"]} for sample in corpus.samples[start:start + 2]] for start in range(0, 12, 2)]
+        run = run_command(splunk_app, python(version), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    assert schedule.injected["503"] == 3 * 2  # chunks 1 to 3, two attempts each; chunks 4 to 6 sent nothing
+    errors = [record["rl_error"] for record in run.records]
+    assert [record["rl_status"] for record in run.records] == ["error"] * 12
+    assert all("not sent" not in error for error in errors[:6]) and all("not sent" in error for error in errors[6:])
+    assert len(run.messages_of("WARN")) == 1
 
 
 @pytest.mark.parametrize("version", PYTHONS)
