@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import random
 import socket
 import threading
@@ -55,8 +54,9 @@ class SpectraAnalyzeClient:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
-        self._session = session or self._new_session()
-        self._verify = _environ_verify(config.tls_verify)
+        environment = _read_environment(config)
+        self._verify = environment["verify"]
+        self._session = session or self._new_session(environment["proxies"])
         self._breaker = Breaker(clock=clock)
         self._breaker_lock = threading.Lock()
         self._endpoint = config.url + LIST_PATH
@@ -79,7 +79,7 @@ class SpectraAnalyzeClient:
     def close(self) -> None:
         self._session.close()
 
-    def _new_session(self) -> requests.Session:
+    def _new_session(self, environ_proxies: Dict[str, str]) -> requests.Session:
         session = requests.Session()
         pool = max(self.config.max_connections, 1)
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0)
@@ -90,15 +90,15 @@ class SpectraAnalyzeClient:
             "User-Agent": self.config.user_agent,
             "Accept": "application/json",
         })
-        # The environment (proxies here, a CA bundle in _environ_verify) is read
-        # once, not on every request as requests does by default; and ~/.netrc
-        # is never read: its login for the appliance's host would replace the
-        # API token with basic authentication.
+        # The environment was read once (_read_environment), not on every
+        # request as requests does by default; and ~/.netrc is never read: its
+        # login for the appliance's host would replace the API token with
+        # basic authentication.
         session.trust_env = False
         if self.config.proxy:
             session.proxies = {"http": self.config.proxy, "https": self.config.proxy}
         else:
-            session.proxies = requests.utils.get_environ_proxies(self.config.url)
+            session.proxies = dict(environ_proxies)
         return session
 
     def list_samples(self, hash_values: Sequence[str], fields: Sequence[str] = (), *,
@@ -152,8 +152,12 @@ class SpectraAnalyzeClient:
         try:
             page = self._retrying(url, body)
         except ApplianceError as err:
+            opened = False
             with self._breaker_lock:
-                opened = self._breaker.failed(err) if _unwell(err) else self._breaker.succeeded()
+                if _unwell(err):
+                    opened = self._breaker.failed(err)
+                else:  # the appliance answered, about this request only
+                    self._breaker.succeeded()
             if opened:
                 log.warning("%s failed %d requests in a row (%s); no request is sent for %gs", self.config.url,
                             self._breaker.threshold, err, self._breaker.cooldown)
@@ -369,10 +373,10 @@ def _unwell(error: ApplianceError) -> bool:
     return isinstance(error, ServerError) and error.status in RETRY_STATUSES
 
 
-def _environ_verify(verify: Any) -> Any:
-    """requests' ``verify``: a CA bundle named by ``REQUESTS_CA_BUNDLE`` or
-    ``CURL_CA_BUNDLE`` when the configuration leaves the default (True), as
-    requests would read it on every request."""
-    if verify is True:
-        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return verify
+def _read_environment(config: Config) -> Dict[str, Any]:
+    """What requests takes from the environment on every request by default
+    (the proxy variables, NO_PROXY included; REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE while verification is on without a ca_bundle), taken
+    once by requests' own rules: ``proxies`` and ``verify``."""
+    with requests.Session() as probe:
+        return probe.merge_environment_settings(config.url, {}, None, config.tls_verify, None)
