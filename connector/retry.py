@@ -66,7 +66,7 @@ class Breaker:
 
     After ``threshold`` requests in a row have failed past their retries
     with an error that says the appliance itself is unwell (unreachable,
-    rate limiting, a gateway or unavailable status: ``trips``), requests
+    rate limiting, a gateway or unavailable status: the caller tells), requests
     are refused without being sent for ``cooldown`` seconds; then they go
     out again, and the first that fails trips it again at once. A success
     resets it. One lookup of 10,000 hashes is 100 requests, and a search
@@ -102,8 +102,7 @@ class Breaker:
             return True
         return False
 
-    def succeeded(self) -> bool:
-        """The appliance answered: count afresh. (False: nothing opened.)"""
+    def succeeded(self) -> None:
+        """The appliance answered: count afresh."""
         self._failures = 0
         self._open_until = float("-inf")
-        return False

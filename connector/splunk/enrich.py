@@ -120,8 +120,9 @@ class Enricher:
         outcome = ChunkOutcome(events=events, multivalue=self.keys if several else self.list_keys)
         answers = self._answers(keys, outcome)
         known = {answered.record["hash"] for answered in remembered if answered}
-        outcome.hashes += len(known.difference(answers))
-        outcome.memo_hits += len(known.difference(answers))
+        remembered_only = len(known.difference(answers))
+        outcome.hashes += remembered_only
+        outcome.memo_hits += remembered_only
         outputs = []
         for value_hashes, answered_before in zip(hashes_of, remembered):
             answered = [answered_before] if answered_before else \
