@@ -24,6 +24,8 @@ from connector.lookup import Question
 
 # What get_report asks for: every scenario gets answers of the same size.
 FIELDS = Question(fields=SOURCE_FIELDS).request_fields()
+# The floor's request body, but for its hash_values (scenario (a1) sends it too).
+FLOOR_REQUEST = {"fields": FIELDS, "skip_reanalysis": "true", "include_networkthreatintelligence": "false"}
 
 
 def floor(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
@@ -36,9 +38,8 @@ def floor(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
     headers = {"Authorization": f"Token {token}"}
 
     def ask(batch: List[str]) -> int:
-        body = {"hash_values": batch, "fields": FIELDS, "skip_reanalysis": "true",
-                "include_networkthreatintelligence": "false"}
-        response = session.post(url + LIST_PATH, json=body, headers=headers, timeout=60)
+        response = session.post(url + LIST_PATH, json=dict(FLOOR_REQUEST, hash_values=batch), headers=headers,
+                                timeout=60)
         return len(json.loads(response.content)["results"])
 
     with ThreadPoolExecutor(connections) as pool:
