@@ -198,8 +198,9 @@ class Layout:
         """The chunk's output: the header line, then each row's line with the
         output cells ``rendered`` for its key. A plain chunk's rows go out as
         the text they came in; otherwise the csv writer writes them again.
-        One join of the pieces, no string a line: in C either way, but for
-        the rare replaced column."""
+        One join of the pieces, the header line among them (adding it to the
+        joined rows would copy tens of megabytes again), no string a line:
+        in C either way, but for the rare replaced column."""
         starts = {key: cells + self._separator for key, cells in rendered.items()}
         prefixes = map(starts.__getitem__, keys)
         if len(self.kept) < self._input_width:
@@ -209,4 +210,4 @@ class Layout:
             pieces = zip(prefixes, map(self._text.line, chunk.rows))
         else:
             pieces = zip(prefixes, chunk.lines, repeat(self._text.lineterminator))
-        return self.header_line + "".join(chain.from_iterable(pieces))
+        return "".join(chain((self.header_line,), chain.from_iterable(pieces)))
