@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..actions import INVALID, ActionRequest, Lookup, build_records
 from ..cache import cached_lookup
@@ -114,9 +114,9 @@ class Enricher:
         (lowercase, nothing around it: the memo's own key) is answered
         without parsing: in a long search, most values of most chunks."""
         remembered = [self.memo.get(value) if value.__class__ is str else None for value in values]
-        hashes_of = [[] if known else _hash_values(value) for value, known in zip(values, remembered)]
-        keys = {value: _key(value) for value_hashes in hashes_of for value in value_hashes if value}
-        several = any(len(value_hashes) > 1 for value_hashes in hashes_of)
+        keys_of = [[] if known else _keys(value) for value, known in zip(values, remembered)]
+        keys = list(dict.fromkeys(key for value_keys in keys_of for key in value_keys if key))
+        several = any(len(value_keys) > 1 for value_keys in keys_of)
         outcome = ChunkOutcome(events=events, multivalue=self.keys if several else self.list_keys)
         answers = self._answers(keys, outcome)
         known = {answered.record["hash"] for answered in remembered if answered}
@@ -124,9 +124,9 @@ class Enricher:
         outcome.hashes += remembered_only
         outcome.memo_hits += remembered_only
         outputs = []
-        for value_hashes, answered_before in zip(hashes_of, remembered):
+        for value_keys, answered_before in zip(keys_of, remembered):
             answered = [answered_before] if answered_before else \
-                [answers[keys[value]] if value else self._no_hash for value in value_hashes] or [self._no_hash]
+                [answers[key] if key else self._no_hash for key in value_keys] or [self._no_hash]
             if not several:  # the usual case: one hash an event, rendered once a search
                 outputs.append(answered[0].output)
             elif len(answered) == 1:
@@ -139,15 +139,13 @@ class Enricher:
     def _answered(self, record: Record) -> Answered:
         return Answered(record, self._render(record, self.keys, self.list_keys))
 
-    def _answers(self, keys: Mapping[str, str], outcome: ChunkOutcome) -> Dict[str, Answered]:
-        """An answer for every distinct key (of the values ``keys`` maps):
-        from the memo or looked up. The keys are what is looked up: a valid
-        hash normalized, anything else as it was given (trimmed)."""
-        distinct = list(dict.fromkeys(keys.values()))
-        outcome.hashes = len(distinct)
+    def _answers(self, keys: List[str], outcome: ChunkOutcome) -> Dict[str, Answered]:
+        """An answer for every one of the distinct ``keys``, from the memo or
+        looked up."""
+        outcome.hashes = len(keys)
         answers: Dict[str, Answered] = {}
         needed = []
-        for key in distinct:
+        for key in keys:
             remembered = self.memo.get(key)
             if remembered is not None:
                 answers[key] = remembered
@@ -195,20 +193,21 @@ class Enricher:
         return merged
 
 
-def _hash_values(value: FieldValue) -> List[Optional[str]]:
-    """The hashes of a field value. Several hashes in one value are split as
-    on every platform; an empty item of a multivalue field keeps its place
-    (None, answered no_hash) so that the outputs line up with the field."""
+def _keys(value: FieldValue) -> List[Optional[str]]:
+    """What each hash of a field value is looked up and answered by: a valid
+    hash normalized, anything else as it was given (trimmed). Several hashes
+    in one value are split as on every platform; an empty item of a
+    multivalue field keeps its place (None, answered no_hash) so that the
+    outputs line up with the field."""
     if isinstance(value, list):
-        return [found for item in value for found in (split_hashes(item) or [None])]
+        return [_key(found) if found else None for item in value for found in (split_hashes(item) or [None])]
     if not value:
         return []
-    return [value] if hash_type(value) else split_hashes(value)  # the usual value: one hash, as the memo keeps it
+    if hash_type(value):  # the usual value: one hash, as the memo keeps it, checked once
+        return [value]
+    return [_key(item) for item in split_hashes(value)]
 
 
 def _key(value: str) -> str:
-    """Hashes are answered by their normalized form; anything else as given."""
-    if hash_type(value):
-        return value
     normalized = normalize(value)
     return normalized if hash_type(normalized) else value.strip()
