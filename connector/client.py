@@ -60,7 +60,8 @@ class SpectraAnalyzeClient:
         self._breaker = Breaker(clock=clock)
         self._breaker_lock = threading.Lock()
         self._endpoint = config.url + LIST_PATH
-        self.requests_sent = 0
+        self.requests_sent = 0  # attempts, retries included
+        self.requests_answered = 0  # attempts the appliance answered, with any status
         self._count_lock = threading.Lock()
         if not config.verify_tls:
             log.warning("TLS certificate verification is OFF for %s (verify_tls=false): "
@@ -143,12 +144,11 @@ class SpectraAnalyzeClient:
     def _post(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
         """One logical request, unless the breaker refuses it: see ``Breaker``."""
         with self._breaker_lock:
-            age = self._breaker.refuses()
+            is_open = self._breaker.is_open()
             last = self._breaker.last_failure
-        if age is not None and isinstance(last, ApplianceError):
-            raise type(last)(f"not sent: {self._breaker.threshold} requests in a row failed, the last {age:.0f}s "
-                             f"ago ({last.message}); none is sent for {self._breaker.cooldown:g}s after that",
-                             status=last.status)
+        if is_open and isinstance(last, ApplianceError):
+            raise type(last)(f"not sent: {self._breaker.threshold} requests in a row failed ({last.message}); "
+                             f"none is sent for {self._breaker.cooldown:g}s after the last", status=last.status)
         try:
             page = self._retrying(url, body)
         except ApplianceError as err:
@@ -182,7 +182,8 @@ class SpectraAnalyzeClient:
                 spent = self._clock() - started
                 if attempt >= policy.max_attempts or spent + wait > policy.deadline:
                     error.attempts = attempt
-                    error.message = f"{error.message} (gave up after {attempt} attempt(s) in {spent:.1f}s"
+                    # No elapsed time in the text: the batches failing alike must read alike, and be said once.
+                    error.message = f"{error.message} (gave up after {attempt} attempt(s)"
                     if attempt < policy.max_attempts and retry.retry_after is not None:
                         error.message += (f": the appliance asked to wait {retry.retry_after:.0f}s, longer than "
                                           f"the {policy.deadline:g}s retry_deadline allows")
@@ -212,6 +213,8 @@ class SpectraAnalyzeClient:
             # class is named: requests' text may quote a proxy address with its password.
             raise ConfigurationError(f"cannot send a request to {self.config.url} ({type(err).__name__}); "
                                      "check url and proxy") from None
+        with self._count_lock:
+            self.requests_answered += 1
         try:
             return self._read(response)
         finally:

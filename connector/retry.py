@@ -86,20 +86,20 @@ class Breaker:
         self._open_until = float("-inf")
         self.last_failure: Optional[Exception] = None
 
-    def refuses(self) -> Optional[float]:
-        """Seconds since the failure that opened it, while it is open; else None."""
-        now = self._clock()
-        if now < self._open_until:
-            return now - (self._open_until - self.cooldown)
-        return None
+    def is_open(self) -> bool:
+        """Whether requests are refused now."""
+        return self._clock() < self._open_until
 
     def failed(self, error: Exception) -> bool:
-        """Count a failed request; True when this failure opened the breaker."""
+        """Count a failed request; True when this failure opened the breaker
+        (not when it was open already: requests in flight when it opened fail
+        too, and the opening is said once)."""
+        was_open = self.is_open()
         self._failures += 1
         self.last_failure = error
         if self._failures >= self.threshold:
             self._open_until = self._clock() + self.cooldown
-            return True
+            return not was_open
         return False
 
     def succeeded(self) -> None:

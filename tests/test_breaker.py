@@ -31,7 +31,9 @@ def test_it_opens_after_failures_in_a_row_and_only_then():
     breaker.succeeded()  # an answer in between: counted afresh
     assert [breaker.failed(TransportError("down")) for _ in range(3)] == [False, False, True]
     clock.sleep(12)
-    assert breaker.refuses() == 12
+    assert breaker.is_open()
+    # A request that was in flight when it opened fails too: the opening is not said again.
+    assert breaker.failed(TransportError("down")) is False and breaker.is_open()
 
 
 def test_after_the_cooldown_the_first_failure_opens_it_again_and_a_success_closes_it():
@@ -40,11 +42,11 @@ def test_after_the_cooldown_the_first_failure_opens_it_again_and_a_success_close
     for _ in range(3):
         breaker.failed(TransportError("down"))
     clock.sleep(30)
-    assert breaker.refuses() is None  # requests go out again
-    assert breaker.failed(TransportError("still down")) is True and breaker.refuses() == 0
+    assert not breaker.is_open()  # requests go out again
+    assert breaker.failed(TransportError("still down")) is True and breaker.is_open()
     clock.sleep(30)
     breaker.succeeded()
-    assert breaker.refuses() is None and breaker.failed(TransportError("once")) is False
+    assert not breaker.is_open() and breaker.failed(TransportError("once")) is False
 
 
 def client_of(url, fake_time, **settings):
