@@ -15,9 +15,10 @@ from typing import Any, Dict, List, Tuple
 
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
-from connector.rules import Enricher, apply_rules, hashes_in, load_rules
+from connector.rules import AlertEnricher, apply_rules, hashes_in, load_rules
 from connector.simulator.corpus import Corpus
 from connector.simulator.server import Simulator
+from connector.service import LookupService
 
 RULES = Path(__file__).resolve().parent.parent / "playbooks" / "rules" / "malware-triage.json"
 
@@ -39,11 +40,11 @@ def alerts(corpus: Corpus, count: int, seed: int = 11) -> List[Dict[str, Any]]:
 def timed_enrichment(url: str, token: str, batch: List[Dict[str, Any]], window: int) -> Tuple[float, int]:
     rules = load_rules(RULES)
     with SpectraAnalyzeClient(Config(url=url, token=token)) as client:
-        enricher = Enricher(rules, client)
+        enricher = AlertEnricher(rules, LookupService(client))
         started = time.perf_counter()
         for start in range(0, len(batch), window):
             enricher.enrich(batch[start:start + window])
-        return time.perf_counter() - started, enricher.stats.lookups
+        return time.perf_counter() - started, enricher.stats.requests.attempted
 
 
 def engine_only(batch: List[Dict[str, Any]], url: str, token: str) -> Tuple[float, int]:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
 from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, normalize, split_hashes
-from .cache import cached_lookup
-from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Lookup, LookupResult, Question
+from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
+from .service import LookupService, Requests
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
 
@@ -55,15 +55,34 @@ class ActionResult:
 
 def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> ActionRequest:
     """Validate platform parameters; raises ``InputError`` naming what to fix."""
-    # Platforms hand over unset optional parameters as None or "".
-    params = {key: value for key, value in params.items()
-              if value is not None and not (isinstance(value, str) and not value.strip() and key != "hashes")}
+    params = _given(params)
     problem = violation("action-parameters", params)
     if problem:
         raise InputError(f"invalid parameters: {problem}")
     hashes = tuple(split_hashes(params.get("hashes")))
     if not hashes:
         raise InputError("hashes: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
+    return ActionRequest(hashes=hashes, question=_question(params, with_summary))
+
+
+def parse_question(params: Mapping[str, Any], with_summary: bool) -> Question:
+    """What to ask for every hash, from the parameters other than ``hashes``
+    (an adapter that finds its hashes elsewhere: the Splunk command, the
+    rules engine). Raises ``InputError`` naming what to fix."""
+    params = _given(params)
+    problem = violation("action-parameters", params, partial=True)
+    if problem:
+        raise InputError(f"invalid parameters: {problem}")
+    return _question(params, with_summary)
+
+
+def _given(params: Mapping[str, Any]) -> Dict[str, Any]:
+    # Platforms hand over unset optional parameters as None or "".
+    return {key: value for key, value in params.items()
+            if value is not None and not (isinstance(value, str) and not value.strip() and key != "hashes")}
+
+
+def _question(params: Mapping[str, Any], with_summary: bool) -> Question:
     fields = _parse_fields(params.get("fields"), with_summary)
     include_nti = parse_bool("include_network_threat_intelligence",
                              params.get("include_network_threat_intelligence"), False)
@@ -71,9 +90,8 @@ def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> A
     if include_nti and missing:
         raise InputError("include_network_threat_intelligence=true needs the fields networkthreatintelligence "
                          f"and domainthreatintelligence: add {', '.join(missing)} to fields")
-    question = Question(fields=fields, skip_reanalysis=parse_bool("skip_reanalysis", params.get("skip_reanalysis"), True),
-                        include_network_threat_intelligence=include_nti)
-    return ActionRequest(hashes=hashes, question=question)
+    return Question(fields=fields, skip_reanalysis=parse_bool("skip_reanalysis", params.get("skip_reanalysis"), True),
+                    include_network_threat_intelligence=include_nti)
 
 
 def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
@@ -87,66 +105,54 @@ def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-def get_report(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = cached_lookup) -> ActionResult:
+Lookups = Union[LookupService, SpectraAnalyzeClient]
+
+
+def get_report(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """Classification, risk score, threat name and tags of every hash."""
-    return run("get_report", params, client, lookup_with=lookup_with)
+    return run("get_report", params, lookups)
 
 
-def get_summary(params: Mapping[str, Any], client: SpectraAnalyzeClient, *, lookup_with: Lookup = cached_lookup) -> ActionResult:
+def get_summary(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """``get_report`` plus the threat indicator summary of every hash."""
-    return run("get_summary", params, client, lookup_with=lookup_with)
+    return run("get_summary", params, lookups)
 
 
-def run(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient, *,
-        lookup_with: Lookup = cached_lookup) -> ActionResult:
-    """Run ``get_report`` or ``get_summary``. Raises ``InputError`` for bad
-    parameters and ``ConfigurationError`` when the appliance cannot be used at
-    all; a failed batch becomes error records, never an exception."""
+def run(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
+    """Run ``get_report`` or ``get_summary`` through ``lookups`` (a client
+    alone: straight to the appliance, nothing kept). Raises ``InputError`` for
+    bad parameters and ``ConfigurationError`` when the appliance cannot be used
+    at all; a failed batch becomes error records, never an exception."""
+    service = lookups if isinstance(lookups, LookupService) else LookupService(lookups)
     with_summary = action == "get_summary"
     request = parse_request(params, with_summary=with_summary)
-    records, errors = build_records(request, client, with_summary, lookup_with)
-    return summarize(action, records, errors)
+    before = service.requests
+    records = build_records(request, service, with_summary)
+    if service.failure is not None:
+        raise service.failure
+    return summarize(action, records, distinct_errors(records), service.requests.since(before))
 
 
-def build_records(request: ActionRequest, client: SpectraAnalyzeClient, with_summary: bool,
-                  lookup_with: Lookup = cached_lookup, *, on_record: Optional[Callable[[Dict[str, Any]], None]] = None
-                  ) -> Tuple[List[Dict[str, Any]], List[str]]:
-    """One record per input hash, in input order, and the distinct lookup errors.
-
-    A hash given many times (a search's events repeat a few hashes) is
-    checked and flattened once; its other records are copies. With
-    ``on_record`` (and a ``lookup_with`` that takes ``on_batch``, as
-    ``lookup`` and ``cached_lookup`` do), each answered hash's record is
-    flattened as its batch arrives, while later batches are in flight, and
-    handed to ``on_record`` (the very record returned for its first place)."""
+def build_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> List[Dict[str, Any]]:
+    """One record per input hash, in input order. A hash given many times is
+    looked up, checked and flattened once; its other records are copies."""
     normalized = [normalize(value) for value in request.hashes]
     kinds = {value: hash_type(value) for value in dict.fromkeys(normalized)}
-    valid = [value for value, kind in kinds.items() if kind]
+    answers: Dict[str, Answer] = {}
+    for batch in lookups.answers([value for value, kind in kinds.items() if kind], request.question):
+        answers.update(batch)
     made: Dict[str, Dict[str, Any]] = {}
-
-    def arrived(answers: Dict[str, Answer]) -> None:
-        for value, answer in answers.items():
-            made[value] = record = _record(value, kinds[value], answer, with_summary)
-            on_record(record)  # type: ignore[misc]
-
-    result = LookupResult()
-    if valid:
-        result = lookup_with(client, valid, request.question) if on_record is None else \
-            lookup_with(client, valid, request.question, on_batch=arrived)  # type: ignore[call-arg]
     records = []
-    placed = set()
     for given, value in zip(request.hashes, normalized):
         kind = kinds[value]
         if kind is None:
             records.append(empty_record(given.strip(), None, INVALID, invalid_reason(given.strip()), with_summary))
-        elif value in placed:
+        elif value in made:
             records.append(copy_record(made[value]))
         else:
-            if value not in made:
-                made[value] = _record(value, kind, result.answers.get(value), with_summary)
-            placed.add(value)
+            made[value] = record_of(value, kind, answers.get(value), with_summary)
             records.append(made[value])
-    return records, distinct_errors(records)
+    return records
 
 
 def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
@@ -154,7 +160,8 @@ def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
     return list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
 
 
-def _record(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
+def record_of(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
+    """The record of one valid hash from its answer (None: it got none)."""
     if answer is not None and answer.status == FOUND:
         return flatten(value, kind, answer.item, with_summary)
     if answer is None:
@@ -162,8 +169,9 @@ def _record(value: str, kind: str, answer: Optional[Answer], with_summary: bool)
     return empty_record(value, kind, answer.status, answer.error, with_summary)
 
 
-def summarize(action: str, records: List[Dict[str, Any]], errors: List[str]) -> ActionResult:
-    """Counts, the highest risk score, an overall status and a one-line message."""
+def summarize(action: str, records: List[Dict[str, Any]], errors: List[str],
+              requests: Requests = Requests()) -> ActionResult:
+    """Counts, the highest risk score, the requests, an overall status and a one-line message."""
     by_status = Counter(record["status"] for record in records)
     by_classification = Counter(record["classification"] for record in records if record["classification"])
     scores = [record["riskscore"] for record in records if record["riskscore"] is not None]
@@ -172,6 +180,8 @@ def summarize(action: str, records: List[Dict[str, Any]], errors: List[str]) -> 
         "by_status": {status: by_status.get(status, 0) for status in STATUSES},
         "by_classification": dict(sorted(by_classification.items())),
         "highest_riskscore": max(scores) if scores else None,
+        "requests_attempted": requests.attempted,
+        "requests_answered": requests.answered,
     }
     # Failed when no lookup got through: a typo among hashes the appliance
     # could not answer (a refused token, say) must not make the run look partly good.
@@ -192,30 +202,33 @@ def _message(summary: Dict[str, Any], errors: List[str]) -> str:
     message = f"{summary['total']} hash(es): " + ", ".join(parts)
     if errors:
         message += "; lookup failed: " + "; ".join(errors[:3])
+        message += f" ({summary['requests_attempted']} request(s) attempted, {summary['requests_answered']} answered)"
     return message
 
 
 ACTIONS: Dict[str, Callable[..., ActionResult]] = {"get_report": get_report, "get_summary": get_summary}
 
 
-def run_action(action: str, params: Mapping[str, Any], client: SpectraAnalyzeClient) -> ActionResult:
+def run_action(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """Dispatch by action name; raises ``InputError`` for an unknown one."""
     handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
     if handler is None:
         raise InputError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
-    return handler(params, client)
+    return handler(params, lookups)
 
 
 # A SHA1 no appliance holds: the cheapest lookup there is.
 CONNECTIVITY_HASH = "0" * 40
 
 
-def check_connectivity(params: Mapping[str, Any], client: SpectraAnalyzeClient) -> ActionResult:
+def check_connectivity(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """``test_connectivity``: one read-only lookup (one hash, one field, no
-    reanalysis, no upload) proves the URL, the TLS certificate and the token.
-    Raises ``ConfigurationError`` or ``ApplianceError`` saying what failed."""
+    reanalysis, no upload, never from the cache) proves the URL, the TLS
+    certificate and the token. Raises ``ConfigurationError`` or
+    ``ApplianceError`` saying what failed."""
     if any(value not in (None, "") for value in params.values()):
         raise InputError("test_connectivity takes no parameters")
+    client = lookups.client() if isinstance(lookups, LookupService) else lookups
     client.list_samples([CONNECTIVITY_HASH], ["sha1"])
     return ActionResult(action="test_connectivity", status="success",
                         message=f"connected to {client.config.url}: the appliance accepted the API token",

@@ -21,11 +21,10 @@ import logging
 import os
 import sqlite3
 import time
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Protocol, Sequence
 
-from .client import SpectraAnalyzeClient
 from .config import CacheSettings
-from .lookup import FOUND, NOT_FOUND, Answer, LookupResult, OnBatch, Question, lookup
+from .lookup import FOUND, NOT_FOUND, Answer, Question
 from .validation import violation
 
 log = logging.getLogger(__name__)
@@ -44,6 +43,26 @@ CREATE TABLE IF NOT EXISTS answers_v1 (
 );
 CREATE INDEX IF NOT EXISTS answers_v1_age ON answers_v1 (stored_at);
 """
+
+
+class AnswerStore(Protocol):
+    """Where answers are kept between lookups: the SQLite file here, or a
+    platform's own store (Splunk's KV store). A store never fails a lookup:
+    one that cannot be read answers nothing, one that cannot be written
+    keeps nothing, each with a warning."""
+
+    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+        """The fresh answers kept for these hashes of ``scope``."""
+
+    def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
+        """Keep found and not_found answers, never errors."""
+
+    def trim(self) -> None:
+        """Drop expired answers, then the oldest past the size limit."""
+
+    def close(self) -> None:
+        """Let go of the store."""
+
 
 def scope_of(url: str, question: Question) -> str:
     """The part of the key that is not the hash: appliance and question.
@@ -98,30 +117,6 @@ class ResultCache:
             "not a database" in str(err) else ""
         log.warning("the answer cache %s %s: %s%s; asking the appliance instead",
                     self.settings.path, what, err, hint)
-
-    def lookup(self, client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
-               on_batch: Optional[OnBatch] = None) -> LookupResult:
-        """``lookup`` for the hashes not in the cache; their answers are kept
-        as each batch arrives, except errors. ``on_batch`` gets the kept
-        answers first, then each batch's. Raises what ``lookup`` raises."""
-        scope = scope_of(client.config.url, question)
-        unique = list(dict.fromkeys(hashes))
-        known = self.get(scope, unique)
-        missing = [value for value in unique if value not in known]
-        result = LookupResult()
-        if known and on_batch is not None:
-            on_batch(known)
-        if missing:
-            result = lookup(client, missing, question, on_batch=lambda answers: self._arrived(scope, answers, on_batch))
-            self.trim()
-        result.answers.update(known)
-        log.debug("%d of %d hash(es) answered from the cache", len(known), len(unique))
-        return result
-
-    def _arrived(self, scope: str, answers: Dict[str, Answer], on_batch: Optional[OnBatch]) -> None:
-        self.put(scope, answers)
-        if on_batch is not None:
-            on_batch(answers)
 
     def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
         """The fresh answers kept for these hashes."""
@@ -207,12 +202,7 @@ def _marks(count: int) -> str:
     return ",".join("?" * count)
 
 
-def cached_lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
-                  on_batch: Optional[OnBatch] = None) -> LookupResult:
-    """``lookup`` through the cache that the client's configuration names,
-    or straight to the appliance when it names none (the off switch)."""
-    settings = client.config.cache
-    if settings is None:
-        return lookup(client, hashes, question, on_batch=on_batch)
-    with ResultCache(settings) as cache:
-        return cache.lookup(client, hashes, question, on_batch=on_batch)
+
+def open_cache(settings: Optional[CacheSettings]) -> Optional[ResultCache]:
+    """The cache the settings name, or None when they name none (the off switch)."""
+    return ResultCache(settings) if settings is not None else None

@@ -165,6 +165,15 @@ def _split(address: str) -> Optional[SplitResult]:
     return parts
 
 
+def cache_settings(settings: Mapping[str, Any]) -> Optional[CacheSettings]:
+    """The cache settings among platform settings (``Config.from_settings``'
+    keys), or None when they switch the cache off. Raises ``ConfigurationError``."""
+    try:
+        return _cache_settings(settings)
+    except InputError as err:
+        raise ConfigurationError(str(err)) from None
+
+
 def _cache_settings(settings: Mapping[str, Any]) -> Optional[CacheSettings]:
     get = settings.get
     directory = str(get("cache_dir") or "").strip()

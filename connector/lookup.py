@@ -4,16 +4,18 @@ back to the hash that was asked for.
 
 A batch that fails becomes an error answer for each of its hashes; other
 batches go through. Only configuration errors (token, URL, TLS) stop the
-whole lookup, since every batch would fail the same way.
+whole lookup, since every batch would fail the same way: no batch starts
+after one is refused.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .client import SpectraAnalyzeClient
-from .errors import ApplianceError
+from .errors import ApplianceError, ConfigurationError
 from .hashes import HASH_TYPES, hash_type
 from .validation import violation
 
@@ -45,27 +47,6 @@ class Answer(NamedTuple):
     error: Optional[str] = None
 
 
-@dataclass
-class LookupResult:
-    answers: Dict[str, Answer] = field(default_factory=dict)
-    errors: List[ApplianceError] = field(default_factory=list)
-
-
-# What looks hashes up: ``lookup`` itself or a wrapper around it, such as the cache's.
-Lookup = Callable[[SpectraAnalyzeClient, Sequence[str], Question], LookupResult]
-# Gets each batch's answers as they arrive (``lookup``'s and ``cached_lookup``'s keyword ``on_batch``).
-OnBatch = Callable[[Dict[str, Answer]], None]
-
-
-def failing_lookup(message: str) -> Lookup:
-    """A lookup that makes no request and answers every hash with ``message``
-    as its error: what adapters use once the appliance cannot be used at all
-    (token, URL, TLS), so every hash still gets a record saying why."""
-    def failed(_client: Any, hashes: Sequence[str], _question: Question) -> LookupResult:
-        return LookupResult(answers={value: Answer(ERROR, error=message) for value in hashes})
-    return failed
-
-
 def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List[str]]]:
     """(hash type, hashes) batches: one type per request, first-seen order."""
     by_type: Dict[str, List[str]] = {}
@@ -77,46 +58,53 @@ def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List
             for start in range(0, len(values), batch_size)]
 
 
-def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question, *,
-           on_batch: Optional[OnBatch] = None) -> LookupResult:
-    """Answers for normalized, valid hashes. Raises ``ConfigurationError``.
+def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> Iterator[Dict[str, Answer]]:
+    """The answers for normalized, valid hashes, a batch at a time as batches
+    arrive (not necessarily in order). A failed batch answers each of its
+    hashes with an error; other batches go on.
 
-    ``on_batch`` gets each batch's answers as they arrive, in the calling
-    thread, while later batches are still in flight (the cache writes them
-    then, not after the last one)."""
+    Raises ``ConfigurationError`` when a batch is refused (token, URL, TLS):
+    every other batch would be refused alike, so none starts after that; the
+    ones already in flight finish and their answers come first."""
     batches = plan_batches(hashes, client.config.batch_size)
-    result = LookupResult()
     workers = min(client.config.max_connections, len(batches))
     if workers <= 1:
-        outcomes: Iterable = (_run_batch(client, kind, values, question) for kind, values in batches)
-        _collect(outcomes, result, on_batch)
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spectra-batch") as pool:
-            _collect(pool.map(lambda batch: _run_batch(client, batch[0], batch[1], question), batches),
-                     result, on_batch)
-    return result
+        for kind, values in batches:
+            yield _run_batch(client, kind, values, question)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spectra-batch") as pool:
+        waiting = iter(batches)
+
+        def start(count: int) -> Set["Future[Dict[str, Answer]]"]:
+            return {pool.submit(_run_batch, client, kind, values, question)
+                    for kind, values in islice(waiting, count)}
+
+        running = start(workers)
+        refused: Optional[ConfigurationError] = None
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            arrived = []
+            for future in done:
+                try:
+                    arrived.append(future.result())
+                except ConfigurationError as err:
+                    refused = refused or err
+            if refused is None:
+                running |= start(len(done))  # before handing answers over: the connections stay busy
+            yield from arrived
+        if refused is not None:
+            raise refused
 
 
-def _collect(outcomes: Iterable[Tuple[Dict[str, Answer], Optional[ApplianceError]]], result: LookupResult,
-             on_batch: Optional[OnBatch]) -> None:
-    for answers, error in outcomes:
-        result.answers.update(answers)
-        if error is not None:
-            result.errors.append(error)
-        if on_batch is not None:
-            on_batch(answers)
-
-
-def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str],
-               question: Question) -> Tuple[Dict[str, Answer], Optional[ApplianceError]]:
+def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str], question: Question) -> Dict[str, Answer]:
     try:
         items = client.list_samples(values, question.request_fields(),
                                     skip_reanalysis=question.skip_reanalysis,
                                     include_network_threat_intelligence=question.include_network_threat_intelligence)
     except ApplianceError as err:
         failed = Answer(ERROR, error=str(err))
-        return {value: failed for value in values}, err
-    return match_items(kind, values, items), None
+        return {value: failed for value in values}
+    return match_items(kind, values, items)
 
 
 def match_items(kind: str, values: Sequence[str], items: Sequence[Dict[str, Any]]) -> Dict[str, Answer]:

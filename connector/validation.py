@@ -36,12 +36,16 @@ def load_schema(name: str) -> Dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def validator(name: str) -> Callable[[Any], Any]:
-    """A compiled validator that raises ``fastjsonschema.JsonSchemaException``."""
+def validator(name: str, partial: bool = False) -> Callable[[Any], Any]:
+    """A compiled validator that raises ``fastjsonschema.JsonSchemaException``;
+    ``partial``: the top-level keys the schema requires may be missing."""
     # inline_definitions builds a new tree: fastjsonschema rewrites the $refs
     # of the schema it compiles, and load_schema hands the same dict to everyone.
     schema = load_schema(name)
-    return fastjsonschema.compile(inline_definitions(schema, schema.get("definitions", {})))
+    tree = inline_definitions(schema, schema.get("definitions", {}))
+    if partial:
+        tree.pop("required", None)
+    return fastjsonschema.compile(tree)
 
 
 def inline_definitions(node: Any, definitions: Dict[str, Any], inside: FrozenSet[str] = frozenset()) -> Any:
@@ -65,10 +69,11 @@ def inline_definitions(node: Any, definitions: Dict[str, Any], inside: FrozenSet
     return {key: inline_definitions(value, definitions, inside) for key, value in node.items()}
 
 
-def violation(name: str, instance: Any) -> str:
-    """The first violation of schema ``name`` as a short message, or '' when valid."""
+def violation(name: str, instance: Any, *, partial: bool = False) -> str:
+    """The first violation of schema ``name`` as a short message, or '' when
+    valid; ``partial``: as ``validator`` takes it."""
     try:
-        validator(name)(instance)
+        validator(name, partial)(instance)
     except fastjsonschema.JsonSchemaValueException as err:
         return describe(err)
     return ""

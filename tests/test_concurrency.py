@@ -9,8 +9,10 @@ import pytest
 
 from conftest import TOKEN
 from connector.actions import build_records, parse_request, run
+from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
+from connector.service import LookupService
 from connector.simulator.server import Simulator
 
 
@@ -79,34 +81,32 @@ def test_a_repeated_hash_is_asked_once_and_gets_records_of_its_own(simulator, co
 
 
 @pytest.mark.parametrize("cached", [False, True])
-def test_records_are_flattened_as_their_batch_arrives(corpus, tmp_path, cached):
-    """build_records' on_record gets each answered hash's record while later
-    batches are still to be answered: the very record returned for the hash,
-    once; the cache's kept answers first, and never an invalid hash's."""
+def test_answers_come_as_their_batch_arrives(corpus, tmp_path, cached):
+    """The lookup service hands each batch's answers over while later batches
+    are still to be answered, each hash once: the cache's kept answers first."""
     known, asked = corpus.hashes("sha1")[:5], corpus.hashes("sha1")[5:45] + ["f" * 40]
-    cache = CacheSettings(str(tmp_path)) if cached else None
+    store = ResultCache(CacheSettings(str(tmp_path))) if cached else None
     with InFlightSimulator(TOKEN, corpus=corpus, latency_ms=30) as simulator:
-        config = Config(url=simulator.url, token=TOKEN, batch_size=5, max_connections=2, cache=cache)
-        with SpectraAnalyzeClient(config) as client:
-            build_records(parse_request({"hashes": known}), client, False)
+        config = Config(url=simulator.url, token=TOKEN, batch_size=5, max_connections=2)
+        with LookupService(SpectraAnalyzeClient(config), store=store) as lookups:
+            question = parse_request({"hashes": known}).question
+            build_records(parse_request({"hashes": known}), lookups, False)
             served_before = simulator.requests_served
-            handed: List[Dict[str, Any]] = []
+            handed: List[str] = []
             seen_at: List[int] = []
-
-            def on_record(record: Dict[str, Any]) -> None:
-                handed.append(record)
-                seen_at.append(simulator.requests_served - served_before)
-
-            hashes = known + asked + [known[0].upper(), "not-a-hash"]
-            records, errors = build_records(parse_request({"hashes": hashes}), client, False, on_record=on_record)
+            for batch in lookups.answers(known + asked, question):
+                handed += batch
+                seen_at += [simulator.requests_served - served_before] * len(batch)
+                statuses = {answer.status for answer in batch.values()}
+                assert statuses <= {"found", "not_found"}
+            streamed = simulator.requests_served - served_before
+            records = build_records(parse_request({"hashes": known + asked + [known[0].upper(), "not-a-hash"]}),
+                                    lookups, False)
     requests = 9 if cached else 10  # 41 hashes by 5, or 46
-    assert simulator.requests_served - served_before == requests and errors == []
-    handed_hashes = [record["hash"] for record in handed]
-    assert sorted(handed_hashes[:len(known)]) == sorted(known) and handed_hashes[len(known):] == asked
-    first_places = {record["hash"]: record for record in reversed(records[:len(known) + len(asked)])}
-    assert all(record is first_places[record["hash"]] for record in handed)
+    assert streamed == requests and simulator.requests_served - served_before == requests * (1 if cached else 2)
+    assert sorted(handed[:len(known)]) == sorted(known) and sorted(handed[len(known):]) == sorted(asked)
     assert records[-2] == records[0] and records[-2] is not records[0] and records[-1]["status"] == "invalid"
     assert records[len(known) + len(asked) - 1]["status"] == "not_found"
-    assert min(seen_at) < requests  # the first records came while later batches were still unanswered
+    assert min(seen_at) < requests  # the first answers came while later batches were still unanswered
     if cached:
         assert seen_at[:len(known)] == [0] * len(known)  # kept answers, before any request

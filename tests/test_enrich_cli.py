@@ -111,7 +111,7 @@ def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simul
     assert run.stderr.decode().splitlines()[-1] == (
         f"spectra-connector: enrich: {len(alerts)} alerts (2000 with hashes), "
         f"{sum(len(json.loads(l).get('enrichment', {}).get('records', [])) for l in lines)} hashes "
-        f"({len(unique)} looked up), {requests} lookup requests, 0 failed lookups, 0 rule lookup errors; "
+        f"({len(unique)} looked up), {requests} lookup requests ({requests} answered), 0 failed lookups, 0 rule lookup errors; "
         f"matches: unknown-to-submission {matches['unknown-to-submission']}, "
         f"malicious-to-incident {matches['malicious-to-incident']}, "
         f"suspicious-to-triage {matches['suspicious-to-triage']}; 0 malformed line(s) passed through")

@@ -380,13 +380,15 @@ def test_paths_read_and_write():
 
 
 def test_an_enricher_without_an_appliance_marks_every_hash_and_drops_nothing():
-    from connector.rules import Enricher
+    from connector.errors import ConfigurationError
+    from connector.rules import AlertEnricher
+    from connector.service import LookupService
     rules = ruleset(rule(on_error={"add_tags": ["lookup-failed"]}))
-    enricher = Enricher(rules, None, failure="no API token is stored")
+    enricher = AlertEnricher(rules, LookupService(None, failure=ConfigurationError("no API token is stored")))
     out = enricher.enrich([{"sha1": MAL}, {"id": 2}, {"hashes": [GOOD, MAL]}])
     assert out[1] == {"id": 2}
     assert [alert["rl_error"] for alert in (out[0], out[2])] == ["no API token is stored"] * 2
     assert out[0]["tags"] == ["lookup-failed"] and enricher.fatal_error == "no API token is stored"
-    assert (enricher.stats.failed_hashes, enricher.stats.lookups) == (2, 0)
+    assert (enricher.stats.failed_hashes, enricher.stats.requests.attempted) == (2, 0)
     with pytest.raises(ValueError):
-        Enricher(rules, None)
+        LookupService(None)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.rules import Enricher, load_rules
+from connector.rules import AlertEnricher, load_rules
+from connector.service import LookupService
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "playbooks" / "rules"
 
@@ -30,7 +31,7 @@ def check_malware_triage(client, corpus):
         {"rule": "edr-4", "process": {"hash": {"sha256": malicious["sha256"]}}, "hashes": unknown_sha1},
         {"rule": "net-5", "src_ip": "10.0.0.1"},
     ]
-    out = Enricher(rules, client).enrich(alerts)
+    out = AlertEnricher(rules, LookupService(client)).enrich(alerts)
     assert out[0]["severity"] == "critical" and out[0]["route"] == "incident-response"
     assert out[0]["tags"] == ["malware", "Prorat"]
     assert out[0]["verdict"] == "malicious: Win32.Backdoor.Prorat (risk 8/10)"
@@ -57,7 +58,7 @@ def check_threat_routing(client, corpus):
 
     alerts = [ecs("-", good[0]["sha256"], ransomware["sha256"]), ecs(windows["sha256"]), ecs(linux["sha256"]),
               ecs(good[0]["sha256"], good[1]["sha256"])]
-    out = Enricher(rules, client).enrich(alerts)
+    out = AlertEnricher(rules, LookupService(client)).enrich(alerts)
     assert out[0]["kibana.alert.severity"] == "critical" and out[0]["event"]["queue"] == "ir-ransomware"
     assert out[0]["edr"]["action"] == "isolate-host" and out[0]["spectra"]["risk"] == ransomware["riskscore"]
     assert out[0]["spectra_sha256"] == ransomware["sha256"]

@@ -15,11 +15,13 @@ import sys
 from typing import Any, Dict, Mapping, Optional
 
 from ..actions import run_action
+from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..errors import SpectraAnalyzeError
 from ..manifest import load_manifest
 from ..outputs import failed_document, result_document
+from ..service import LookupService
 from .common import ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_verbosity, write_json
 
 _ENVIRONMENT = {"url": ENV_URL, "token": ENV_TOKEN, "ca_bundle": ENV_CA_BUNDLE}
@@ -48,8 +50,8 @@ def handle(args: argparse.Namespace) -> int:
     try:
         params = _json_object("--params", _text("--params", args.params))
         config = Config.from_settings(settings(args.config, os.environ))
-        with SpectraAnalyzeClient(config) as client:
-            result = run_action(args.name, params, client)
+        with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
+            result = run_action(args.name, params, lookups)
     except (UsageError, SpectraAnalyzeError) as err:
         # The document goes out even then: a caller that parses stdout always gets JSON.
         write_json(failed_document(args.name, str(err)), sys.stdout)

@@ -10,6 +10,7 @@ from ..actions import run
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..simulator.server import Simulator
+from ..service import LookupService
 from .common import EXIT_FAILED, EXIT_OK, add_verbosity
 from .lookups import write_table
 
@@ -41,13 +42,13 @@ def handle(args: argparse.Namespace) -> int:
                   f"(generated samples, not a real Spectra Analyze appliance)\n{BANNER}\n")
         hashes = demo_hashes(server)
         config = Config(url=server.url, token=token)
-        with SpectraAnalyzeClient(config) as client:
-            report = run("get_report", {"hashes": hashes}, client)
+        with LookupService(SpectraAnalyzeClient(config)) as lookups:
+            report = run("get_report", {"hashes": hashes}, lookups)
             out.write("\n$ spectra-connector get-report " + " ".join(h[:12] + "..." if len(h) > 12 else h
                                                                     for h in hashes) + "\n\n")
             write_table(report, out)
             summary_hashes = [server.corpus.samples[1]["sha1"], hashes[1]]  # the vendor page's summary sample first
-            summary = run("get_summary", {"hashes": summary_hashes}, client)
+            summary = run("get_summary", {"hashes": summary_hashes}, lookups)
             out.write("\n$ spectra-connector get-summary " + " ".join(summary_hashes) + "\n\n")
             write_table(summary, out)
             for record in summary.records:

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator, List, Optional, TextIO
 
 from ..client import SpectraAnalyzeClient
-from ..rules import Enricher, load_rules
+from ..rules import AlertEnricher, load_rules
+from ..cache import open_cache
+from ..service import LookupService
 from .common import EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from
 
 DEFAULT_WINDOW = 10000
@@ -104,8 +106,9 @@ def handle(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules)
     config = config_from(args)
     progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.no_progress else None
-    with _input(args.input) as source, _output(args.output) as sink, SpectraAnalyzeClient(config) as client:
-        run = EnrichRun(Enricher(rules, client), _name(args.input), args.reject_malformed, progress)
+    lookups = LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache))
+    with _input(args.input) as source, _output(args.output) as sink, lookups:
+        run = EnrichRun(AlertEnricher(rules, lookups), _name(args.input), args.reject_malformed, progress)
         if progress:
             progress.total = _size(source)
         for window in windows(source, args.window, progress):
@@ -116,7 +119,7 @@ def handle(args: argparse.Namespace) -> int:
 class EnrichRun:
     """One run of ``enrich``: windows in, lines out, malformed lines counted."""
 
-    def __init__(self, enricher: Enricher, input_name: str, reject_malformed: bool,
+    def __init__(self, enricher: AlertEnricher, input_name: str, reject_malformed: bool,
                  progress: Optional["Progress"]) -> None:
         self.enricher = enricher
         self.input_name = input_name

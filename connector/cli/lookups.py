@@ -6,7 +6,9 @@ import sys
 from typing import Any, Dict, List, TextIO
 
 from ..actions import ActionResult, run
+from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
+from ..service import LookupService
 from .common import (EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from, read_lines,
                      write_json, write_jsonl)
 
@@ -51,8 +53,8 @@ def lookup_params(args: argparse.Namespace) -> Dict[str, Any]:
 def handle(args: argparse.Namespace) -> int:
     params = lookup_params(args)
     config = config_from(args)
-    with SpectraAnalyzeClient(config) as client:
-        result = run(args.action, params, client)
+    with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
+        result = run(args.action, params, lookups)
     return report(result, args.format, args.prefix, sys.stdout)
 
 

@@ -1,7 +1,7 @@
 """Applying rules to alerts.
 
 ``apply_rules`` is pure: given an alert and the verdict records of its
-hashes it returns the enriched copy, the same every time. ``Enricher`` adds
+hashes it returns the enriched copy, the same every time. ``AlertEnricher`` adds
 the lookups: the hashes of all alerts of a window are de-duplicated and
 looked up together through the core actions, batched by the client's batch
 size, one hash type per request.
@@ -32,13 +32,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..actions import Lookup, run
-from ..client import SpectraAnalyzeClient
-from ..errors import ConfigurationError
+from ..actions import ActionRequest, build_records, parse_question
 from ..flatten import empty_record
 from ..hashes import hash_type, normalize, split_hashes
-from ..cache import cached_lookup
 from ..lookup import ERROR, FOUND, NOT_FOUND
+from ..service import LookupService, Requests
 from .model import GET_SUMMARY, Rule, RuleSet
 from .paths import set_value, values_at
 
@@ -147,7 +145,7 @@ class EnrichmentStats:
     with_hashes: int = 0
     hashes: int = 0
     unique_hashes: int = 0
-    lookups: int = 0
+    requests: Requests = Requests()
     failed_hashes: int = 0
     outcomes: Dict[str, Counter] = field(default_factory=dict)
 
@@ -159,6 +157,9 @@ class EnrichmentStats:
         for name, outcome in result.outcomes.items():
             self.outcomes.setdefault(name, Counter())[outcome] += 1
 
+    def add_requests(self, more: Requests) -> None:
+        self.requests = Requests(self.requests.attempted + more.attempted, self.requests.answered + more.answered)
+
     def matches(self, name: str) -> int:
         return self.outcomes.get(name, Counter())[MATCHED]
 
@@ -167,29 +168,31 @@ class EnrichmentStats:
         matches = ", ".join(f"{name} {self.matches(name)}" for name in self.rule_names)
         errors = sum(counter[LOOKUP_ERROR] for counter in self.outcomes.values())
         return (f"{self.alerts} alerts ({self.with_hashes} with hashes), {self.hashes} hashes "
-                f"({self.unique_hashes} looked up), {self.lookups} lookup requests, "
+                f"({self.unique_hashes} looked up), {self.requests.attempted} lookup requests "
+                f"({self.requests.answered} answered), "
                 f"{self.failed_hashes} failed lookups, {errors} rule lookup errors; matches: {matches}")
 
 
-class Enricher:
+class AlertEnricher:
     """Enrich windows of alerts with one batched lookup per window.
 
     A failed batch makes error records for its hashes (each rule's
-    ``on_error`` decides); a configuration error (token, URL, TLS) does the
-    same for every later hash without more requests, and is kept in
-    ``fatal_error``. Given a ``failure`` (the appliance cannot be used at
-    all) and no client, every hash is marked with it. No alert is ever dropped.
+    ``on_error`` decides); so does a refusal of the appliance (token, URL,
+    TLS) for every later hash, without more requests (``lookups`` keeps it).
+    No alert is ever dropped.
     """
 
-    def __init__(self, rules: RuleSet, client: Optional[SpectraAnalyzeClient], *, lookup_with: Lookup = cached_lookup,
-                 failure: Optional[str] = None) -> None:
-        if client is None and failure is None:
-            raise ValueError("an Enricher needs a client, or the failure that leaves it without one")
+    def __init__(self, rules: RuleSet, lookups: LookupService) -> None:
         self.rules = rules
-        self.client = client
-        self.lookup_with = lookup_with
+        self.lookups = lookups
+        self.with_summary = rules.action == GET_SUMMARY
+        self.question = parse_question({"fields": list(rules.fields) if rules.fields else None}, self.with_summary)
         self.stats = EnrichmentStats(tuple(rule.name for rule in rules.rules))
-        self.fatal_error: Optional[str] = failure
+
+    @property
+    def fatal_error(self) -> Optional[str]:
+        """Why the appliance cannot be used, once that is known."""
+        return None if self.lookups.failure is None else str(self.lookups.failure)
 
     def enrich(self, alerts: Sequence[Any]) -> List[Any]:
         """The window's alerts enriched, in the same order, one for one."""
@@ -205,22 +208,8 @@ class Enricher:
         if not hashes:
             return {}
         self.stats.unique_hashes += len(hashes)
-        records = self._looked_up(hashes) if self.fatal_error is None else None
-        if records is None:
-            with_summary = self.rules.action == GET_SUMMARY
-            records = [empty_record(value, hash_type(value), ERROR, self.fatal_error, with_summary)
-                       for value in hashes]
+        before = self.lookups.requests
+        records = build_records(ActionRequest(tuple(hashes), self.question), self.lookups, self.with_summary)
+        self.stats.add_requests(self.lookups.requests.since(before))
         self.stats.failed_hashes += sum(record["status"] == ERROR for record in records)
         return dict(zip(hashes, records))
-
-    def _looked_up(self, hashes: List[str]) -> Optional[List[Dict[str, Any]]]:
-        fields = self.rules.fields
-        params = {"hashes": hashes, "fields": list(fields) if fields else None}
-        before = self.client.requests_sent
-        try:
-            return run(self.rules.action, params, self.client, lookup_with=self.lookup_with).records
-        except ConfigurationError as err:
-            self.fatal_error = str(err)
-            return None
-        finally:
-            self.stats.lookups += self.client.requests_sent - before

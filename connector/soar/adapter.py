@@ -22,11 +22,13 @@ from phantom.base_connector import BaseConnector
 
 from ..actions import (ActionRequest, ActionResult, build_records, distinct_errors, parse_request, run_action,
                        summarize)
+from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..errors import ConfigurationError, InputError, SpectraAnalyzeError
-from ..lookup import Question, failing_lookup
+from ..lookup import Question
 from ..outputs import summary_of
+from ..service import LookupService, Requests
 from ..validation import load_schema
 
 PARAMETERS: Dict[str, Dict[str, Any]] = load_schema("action-parameters")["properties"]
@@ -41,8 +43,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def __init__(self) -> None:
         super().__init__()
-        self._client: Optional[SpectraAnalyzeClient] = None
-        self._setup_error: Optional[ConfigurationError] = None
+        self._lookups: Optional[LookupService] = None
         self._parameter_sets: List[Dict[str, Any]] = []
         self._batch: Optional[BatchedLookup] = None
 
@@ -58,12 +59,12 @@ class SpectraAnalyzeAdapter(BaseConnector):
         except ConfigurationError as err:
             # Not fatal here: every hash then gets an error item saying why, so a
             # playbook sees the failure instead of an empty run.
-            self._setup_error = err
+            self._lookups = LookupService(None, failure=err)
             return phantom.APP_SUCCESS
         if not config.verify_tls:
             self.save_progress(f"WARNING: TLS certificate verification is off for {config.url}; "
                                "anyone on the network path can read the API token")
-        self._client = SpectraAnalyzeClient(config)
+        self._lookups = LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache))
         return phantom.APP_SUCCESS
 
     def _cache_dir(self) -> str:
@@ -85,16 +86,17 @@ class SpectraAnalyzeAdapter(BaseConnector):
         return result.set_status(phantom.APP_ERROR, f"this app has no action {action!r}")
 
     def finalize(self) -> bool:
-        if self._client is not None:
-            self._client.close()
+        if self._lookups is not None:
+            self._lookups.close()
         return phantom.APP_SUCCESS
 
     def _test_connectivity(self, result: SoarResult) -> bool:
+        assert self._lookups is not None  # initialize made it
         try:
-            client = self._ready_client()
+            client = self._lookups.client()
             self.save_progress(f"Connecting to {client.config.url} "
                                f"(TLS verification {'on' if client.config.verify_tls else 'OFF'})")
-            outcome = run_action("test_connectivity", {}, client)
+            outcome = run_action("test_connectivity", {}, self._lookups)
         except SpectraAnalyzeError as err:
             self.save_progress("Test Connectivity Failed")
             return result.set_status(phantom.APP_ERROR, f"Test Connectivity Failed: {err}")
@@ -103,8 +105,8 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def _lookup(self, action: str, param: Dict[str, Any], result: SoarResult) -> bool:
         if self._batch is None:
-            self._batch = BatchedLookup(action, self._parameter_sets, self._client, self._setup_error,
-                                        self.save_progress)
+            assert self._lookups is not None  # initialize made it
+            self._batch = BatchedLookup(action, self._parameter_sets, self._lookups, self.save_progress)
         outcome = self._batch.result_for(param)
         if isinstance(outcome, InputError):
             return result.set_status(phantom.APP_ERROR, str(outcome))
@@ -115,25 +117,17 @@ class SpectraAnalyzeAdapter(BaseConnector):
         status = phantom.APP_ERROR if outcome.status == "failed" else phantom.APP_SUCCESS
         return result.set_status(status, outcome.message)
 
-    def _ready_client(self) -> SpectraAnalyzeClient:
-        if self._setup_error is not None:
-            raise self._setup_error
-        assert self._client is not None  # initialize made one when the settings were good
-        return self._client
-
 
 class BatchedLookup:
     """The outcome of every parameter set of one run, looked up together:
     one core lookup (batched by hash type and batch size) per distinct
     question, that is per set of fields and flags."""
 
-    def __init__(self, action: str, parameter_sets: Sequence[Mapping[str, Any]],
-                 client: Optional[SpectraAnalyzeClient], setup_error: Optional[ConfigurationError],
+    def __init__(self, action: str, parameter_sets: Sequence[Mapping[str, Any]], lookups: LookupService,
                  progress: Callable[[str], Any]) -> None:
         self.action = action
         self._pending = list(parameter_sets)
-        self._client = client
-        self._setup_error = setup_error
+        self._lookups = lookups
         self._progress = progress
         self._outcomes: Dict[str, Outcome] = {}
 
@@ -164,22 +158,19 @@ class BatchedLookup:
         for question, members in groups.items():
             merged = ActionRequest(hashes=tuple(value for _, request in members for value in request.hashes),
                                    question=question)
-            self._split(members, self._records(merged, with_summary))
+            before = self._lookups.requests
+            records = build_records(merged, self._lookups, with_summary)
+            self._split(members, records, self._lookups.requests.since(before))
 
-    def _records(self, request: ActionRequest, with_summary: bool) -> List[Dict[str, Any]]:
-        if self._setup_error is None:
-            try:
-                return build_records(request, self._client, with_summary)[0]
-            except ConfigurationError as err:  # token, URL or TLS: every later lookup would fail alike
-                self._setup_error = err
-        return build_records(request, self._client, with_summary, lookup_with=failing_lookup(str(self._setup_error)))[0]
-
-    def _split(self, members: List[Tuple[str, ActionRequest]], records: List[Dict[str, Any]]) -> None:
+    def _split(self, members: List[Tuple[str, ActionRequest]], records: List[Dict[str, Any]],
+               requests: Requests) -> None:
+        """Each parameter set's share of the records; the requests are the
+        whole batched lookup's, which served them all."""
         start = 0
         for key, request in members:
             part = records[start:start + len(request.hashes)]
             start += len(request.hashes)
-            self._outcomes[key] = summarize(self.action, part, distinct_errors(part))
+            self._outcomes[key] = summarize(self.action, part, distinct_errors(part), requests)
 
 
 def declared(params: Mapping[str, Any]) -> Dict[str, Any]:

@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError, SpectraAnalyzeError
-from ..rules import Enricher, RuleSet, RulesError, load_rules
-from .conf import appliance_config, load_settings
+from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
+from ..service import LookupService
+from .conf import app_cache, appliance_config, load_settings
 from .credentials import read_token
 from .logs import SecretFilter, setup_logging
 
@@ -75,7 +76,7 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
         say("ERROR", f"{ACTION}: {err}")
         return EXIT_USAGE
     service = splunkd_service(payload, app_dir.name)
-    enricher, enriched = enrich(rules, results, connect(service, app_dir, secrets), say)
+    enricher, enriched = enrich(rules, results, lookup_service(service, app_dir, secrets), say)
     try:
         requests = send_events(service, as_events(enriched, payload), params, payload)
     except SpectraAnalyzeError as err:
@@ -92,22 +93,17 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
     return EXIT_OK
 
 
-def enrich(rules: RuleSet, results: List[Dict[str, Any]],
-           connection: Tuple[Optional[SpectraAnalyzeClient], Optional[str]],
-           say: Callable[[str, str], None]) -> Tuple[Enricher, List[Any]]:
+def enrich(rules: RuleSet, results: List[Dict[str, Any]], lookups: LookupService,
+           say: Callable[[str, str], None]) -> Tuple[AlertEnricher, List[Any]]:
     """The results through the rules, in windows; every hash marked failed
     when the appliance cannot be used."""
-    client, failure = connection
-    if client is not None and not client.config.verify_tls:
-        say("WARN", f"{ACTION}: verify_tls = false in spectra_analyze.conf: the appliance's certificate is not "
-                    "checked, so anyone on the network path can read the API token")
-    try:
-        enricher = Enricher(rules, client, failure=failure)
+    with lookups:
+        if lookups.failure is None and not lookups.client().config.verify_tls:
+            say("WARN", f"{ACTION}: verify_tls = false in spectra_analyze.conf: the appliance's certificate is not "
+                        "checked, so anyone on the network path can read the API token")
+        enricher = AlertEnricher(rules, lookups)
         return enricher, [alert for start in range(0, len(results), WINDOW)
                           for alert in enricher.enrich(results[start:start + WINDOW])]
-    finally:
-        if client is not None:
-            client.close()
 
 
 class _Reporter:
@@ -193,17 +189,19 @@ def splunkd_service(payload: Mapping[str, Any], app: str) -> Any:
                    token=payload["session_key"])
 
 
-def connect(service: Any, app_dir: Path, secrets: SecretFilter) -> Tuple[Optional[SpectraAnalyzeClient], Optional[str]]:
-    """A client for the configured appliance, or why there is none: the
-    settings of spectra_analyze.conf and the token in storage/passwords, read
-    as the search command reads them."""
+def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter) -> LookupService:
+    """The lookups of the configured appliance, or of why it cannot be used:
+    the settings of spectra_analyze.conf and the token in storage/passwords,
+    read as the search command reads them."""
+    store = None
     try:
         settings = load_settings(app_dir)
+        store = app_cache(settings, app_dir)
         token = read_token(service, app_dir.name)
         secrets.add(token)
-        return SpectraAnalyzeClient(appliance_config(settings, app_dir, token)), None
+        return LookupService(SpectraAnalyzeClient(appliance_config(settings, app_dir, token)), store=store)
     except ConfigurationError as err:
-        return None, str(err)
+        return LookupService(None, store=store, failure=err)
 
 
 def as_events(results: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> Iterator[str]:

@@ -27,10 +27,11 @@ from splunklib.searchcommands.internals import CsvDialect
 
 from ..client import SpectraAnalyzeClient
 from ..errors import AuthenticationError, ConfigurationError, InputError
+from ..service import LookupService
 from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
-from .conf import AppSettings, appliance_config, load_settings
+from .conf import AppSettings, app_cache, appliance_config, load_settings
 from .credentials import REPLACE_HINT, read_token
-from .enrich import ChunkOutcome, Enricher
+from .enrich import ChunkOutcome, EventEnricher
 from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
 from .pipes import widen_pipes
@@ -55,7 +56,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._secrets = SecretFilter()
         setup_logging(self._secrets)
         self._options: Optional[CommandOptions] = None
-        self._enricher: Optional[Enricher] = None
+        self._enricher: Optional[EventEnricher] = None
         self._settings: Optional[AppSettings] = None
         self._reported_failure = False
         self._warned = False
@@ -105,17 +106,19 @@ class SpectraAnalyzeCommand(StreamingCommand):
         if self._finished:
             self._finish()
 
-    def _start(self) -> Enricher:
+    def _start(self) -> EventEnricher:
         assert self._options is not None  # prepare() ran
-        failure, memo_size = None, 0
+        failure, memo_size, store = None, 0, None
         try:
             settings = load_settings(self.app_dir)
             logging.getLogger().setLevel(settings.log_level)
             memo_size = settings.memo_size
+            store = app_cache(settings, self.app_dir)
         except ConfigurationError as err:
             failure, settings = err, None
         self._settings = settings
-        self._enricher = Enricher(self._options, self._connect, self._render, memo_size=memo_size, failure=failure)
+        lookups = LookupService(self._connect, store=store, failure=failure)
+        self._enricher = EventEnricher(self._options, lookups, self._render, memo_size=memo_size)
         log.info("search %s: field=%s prefix=%s summary=%s", self._sid, self._options.field, self._options.prefix,
                  self._options.with_summary)
         return self._enricher
@@ -151,7 +154,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         enricher = self._enricher
         log.info("search %s chunk %d: %d events, %d distinct hashes, %d remembered, %d looked up, %d errors, "
                  "%.3fs", self._sid, self._chunks, outcome.events, outcome.hashes, outcome.memo_hits,
-                 outcome.looked_up, len(outcome.errors), elapsed)
+                 outcome.looked_up, outcome.failed, elapsed)
         if enricher.failure and not self._reported_failure:
             self._reported_failure = True
             log.error("search %s: %s", self._sid, enricher.failure)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
-from ..config import Config
+from ..cache import ResultCache, open_cache
+from ..config import Config, cache_settings
 from ..errors import ConfigurationError, InputError
 from ..params import parse_number
 
@@ -104,3 +105,9 @@ def appliance_config(settings: AppSettings, app_dir: Path, token: str) -> Config
     """The core's configuration for this app: the [appliance] settings, the
     token read from storage/passwords and the app's own cache folder."""
     return Config.from_settings(dict(settings.appliance, token=token, cache_dir=str(app_dir / CACHE_FOLDER)))
+
+
+def app_cache(settings: AppSettings, app_dir: Path) -> Optional[ResultCache]:
+    """The answer cache the app's settings ask for, in the app's own folder,
+    or None. Raises ``ConfigurationError``."""
+    return open_cache(cache_settings(dict(settings.appliance, cache_dir=str(app_dir / CACHE_FOLDER))))

@@ -1,8 +1,8 @@
 """Enriching one search's events, chunk by chunk, through the core.
 
 Per chunk: the distinct hashes not yet answered in this search are looked up
-together (``actions.build_records``: batched by type, over several
-connections); a bounded memo keeps found and not_found answers for later
+together through the search's ``LookupService`` (batched by type, over
+several connections), each rendered as its batch arrives; a bounded memo keeps found and not_found answers for later
 chunks, so no hash is looked up twice while the search has at most
 ``memo_size`` distinct hashes. Memory grows with the chunk and the memo,
 never with the events of the search.
@@ -20,13 +20,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..actions import INVALID, ActionRequest, Lookup, build_records
-from ..cache import cached_lookup
-from ..client import SpectraAnalyzeClient
+from ..actions import INVALID, record_of
 from ..errors import ConfigurationError
-from ..flatten import LIST_KEYS, REPORT_KEYS, RECORD_KEYS, empty_record
-from ..hashes import hash_type, normalize, split_hashes
-from ..lookup import FOUND, NOT_FOUND, failing_lookup
+from ..flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS, empty_record
+from ..hashes import hash_type, invalid_reason, normalize, split_hashes
+from ..lookup import FOUND, NOT_FOUND
+from ..service import LookupService
 from .chunk import FieldValue
 from .options import CommandOptions
 
@@ -72,38 +71,36 @@ class ChunkOutcome:
     events: int = 0
     hashes: int = 0  # distinct hash values in the chunk
     memo_hits: int = 0
-    looked_up: int = 0
-    errors: List[str] = field(default_factory=list)  # distinct lookup failures
+    looked_up: int = 0  # valid hashes asked of the cache or the appliance
+    failed: int = 0  # hashes whose record is an error
+    errors: List[str] = field(default_factory=list)  # distinct lookup failures, but a refusal (said on its own)
     multivalue: Tuple[str, ...] = ()  # the output keys that may hold several values in this chunk
 
 
-class Enricher:
-    """One search's enrichment. ``connect`` builds the client the first time
-    a lookup is needed; a ``ConfigurationError`` from it or from a lookup
-    (bad token, URL, TLS) is kept in ``failure``: from then on every valid
-    hash gets an error record with its message, without any request.
-    ``render`` turns a record, its ``keys`` (the fields every event gets, in
-    order) and those of them that may hold several values into what the
-    adapter writes."""
+class EventEnricher:
+    """One search's enrichment through ``lookups``, which stops asking the
+    appliance once it refuses (bad token, URL, TLS): from then on every valid
+    hash gets an error record saying why, without any request. ``render``
+    turns a record, its ``keys`` (the fields every event gets, in order) and
+    those of them that may hold several values into what the adapter writes."""
 
-    def __init__(self, options: CommandOptions, connect: Callable[[], SpectraAnalyzeClient],
-                 render: Callable[[Record, Sequence[str], Sequence[str]], Any], *, memo_size: int,
-                 failure: Optional[ConfigurationError] = None, lookup_with: Lookup = cached_lookup) -> None:
+    def __init__(self, options: CommandOptions, lookups: LookupService,
+                 render: Callable[[Record, Sequence[str], Sequence[str]], Any], *, memo_size: int) -> None:
         self.options = options
-        self.failure = failure
+        self.lookups = lookups
         self.memo = Memo(memo_size)
         self.hash_seen = False  # whether any event so far had a value in the field
         self.keys = RECORD_KEYS if options.with_summary else REPORT_KEYS
         self.list_keys = tuple(key for key in self.keys if key in LIST_KEYS)
-        self._connect = connect
         self._render = render
-        self._client: Optional[SpectraAnalyzeClient] = None
-        self._lookup = lookup_with
         self._no_hash = self._answered(empty_record("", None, NO_HASH, None, options.with_summary))
 
+    @property
+    def failure(self) -> Optional[ConfigurationError]:
+        return self.lookups.failure
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self.lookups.close()
 
     def enrich(self, values: Sequence[FieldValue], events: int) -> Tuple[List[Any], ChunkOutcome]:
         """The rendered output for each of a chunk's distinct values of the
@@ -140,48 +137,36 @@ class Enricher:
         return Answered(record, self._render(record, self.keys, self.list_keys))
 
     def _answers(self, keys: List[str], outcome: ChunkOutcome) -> Dict[str, Answered]:
-        """An answer for every one of the distinct ``keys``, from the memo or
-        looked up."""
+        """An answer for every one of the distinct ``keys``: from the memo, or
+        looked up and rendered as its batch arrives, while later batches are
+        in flight."""
         outcome.hashes = len(keys)
         answers: Dict[str, Answered] = {}
-        needed = []
+        wanted = []
+        with_summary = self.options.with_summary
         for key in keys:
             remembered = self.memo.get(key)
             if remembered is not None:
                 answers[key] = remembered
+                outcome.memo_hits += 1
+            elif hash_type(key):
+                wanted.append(key)
             else:
-                needed.append(key)
-        outcome.memo_hits = len(answers)
-        if needed:
-            early: Dict[str, Answered] = {}  # rendered as their batch arrived, while later batches were in flight
-
-            def arrived(record: Record) -> None:
-                early[record["hash"]] = self._answered(record)
-
-            for key, record in zip(needed, self._build(needed, outcome, arrived)):
-                answered = early.get(record["hash"])
-                if answered is None or answered.record is not record:
-                    answered = self._answered(record)
-                answers[key] = answered
-                if record["status"] in (FOUND, NOT_FOUND):
-                    self.memo.put(record["hash"], answered)
+                answers[key] = self._answered(empty_record(key, None, INVALID, invalid_reason(key), with_summary))
+        outcome.looked_up = len(wanted)
+        errors: Dict[str, None] = {}
+        for batch in self.lookups.answers(wanted, self.options.question):
+            for key, answer in batch.items():
+                answers[key] = answered = self._answered(record_of(key, hash_type(key), answer, with_summary))
+                if answer.status in (FOUND, NOT_FOUND):
+                    self.memo.put(key, answered)
+                else:
+                    outcome.failed += 1
+                    errors[answered.record["error"]] = None
+        if self.lookups.failure is not None:
+            errors.pop(str(self.lookups.failure), None)
+        outcome.errors = list(errors)
         return answers
-
-    def _build(self, keys: List[str], outcome: ChunkOutcome, arrived: Callable[[Record], None]) -> List[Record]:
-        request = ActionRequest(hashes=tuple(keys), question=self.options.question)
-        if self.failure is None and any(map(hash_type, keys)):
-            try:
-                client = self._client or self._connect()
-                self._client = client
-                records, outcome.errors = build_records(request, client, self.options.with_summary, self._lookup,
-                                                        on_record=arrived)
-                outcome.looked_up = sum(1 for record in records if record["status"] != INVALID)
-                return records
-            except ConfigurationError as err:
-                self.failure = err
-        records, _ = build_records(request, None, self.options.with_summary,  # type: ignore[arg-type]
-                                   failing_lookup(str(self.failure or "")))
-        return records
 
     def _merge(self, records: List[Record]) -> Record:
         merged: Record = {}

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from ..actions import parse_request
+from ..actions import parse_question
 from ..config import MAX_BATCH_SIZE
 from ..errors import InputError
 from ..lookup import Question
@@ -18,9 +18,6 @@ SYNTAX = ("spectraanalyze field=<hash field> [action=report|summary] [fields=<ap
           "[skip_reanalysis=true|false] [batch_size=<1-1000>]")
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-# parse_request checks the API parameters as on every platform, and needs a
-# hash to do so: this well-formed one stands in; only the question is kept.
-_STAND_IN_HASH = "0" * 40
 
 
 @dataclass(frozen=True)
@@ -51,8 +48,7 @@ def parse_options(options: Mapping[str, Optional[str]], positional: Sequence[str
     batch_size = parse_number("batch_size", options.get("batch_size"), None, minimum=1, maximum=MAX_BATCH_SIZE,
                               integer=True)
     parse_bool("skip_reanalysis", options.get("skip_reanalysis"), True)  # its message names the values
-    params = {"hashes": _STAND_IN_HASH, "fields": options.get("fields"),
-              "skip_reanalysis": options.get("skip_reanalysis")}
-    question = parse_request(params, with_summary=ACTIONS[action]).question
+    question = parse_question({"fields": options.get("fields"), "skip_reanalysis": options.get("skip_reanalysis")},
+                              ACTIONS[action])
     return CommandOptions(field=field, with_summary=ACTIONS[action], question=question, prefix=prefix,
                           batch_size=int(batch_size) if batch_size is not None else None)

@@ -1,0 +1,126 @@
+"""After the appliance refuses a request (token, URL path), no new request
+starts, on every surface: only those already in flight (fewer than
+``max_connections``) finish. Counted on the server's side, over hundreds of
+batches and four connections."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from conftest import TOKEN
+from connector.simulator.server import Simulator
+from scp import run_command
+from splunk_harness import SESSION_KEY, configure, python, token_credentials
+from splunkd_standin import SplunkdStandIn
+from test_splunk_alert_action import events_of, execute, payload_for, write_results
+
+CONNECTIONS = 4
+BATCHES = 400  # one hash a batch
+WRONG_TOKEN = "refused-token-8d2f61c0"
+CLI = str(Path(sys.executable).parent / "spectra-connector")
+
+
+class CountingSimulator(Simulator):
+    """Counts every request that reaches it, refused ones too, and answers
+    each after a delay, so that several are in flight at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempts = 0
+        self._attempts_lock = threading.Lock()
+
+    def answer(self, path, headers, raw):
+        with self._attempts_lock:
+            self.attempts += 1
+        time.sleep(0.02)
+        return super().answer(path, headers, raw)
+
+
+@pytest.fixture
+def appliance(corpus):
+    with CountingSimulator(TOKEN, corpus=corpus) as server:
+        yield server
+
+
+@pytest.fixture
+def hashes(corpus) -> List[str]:
+    return corpus.hashes("sha1")[:BATCHES]
+
+
+def cli(*args: str, stdin: str = "", token: str = WRONG_TOKEN) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SPECTRA_ANALYZE_TOKEN=token)
+    return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+
+def connection_flags(url: str) -> List[str]:
+    return ["--url", url, "--batch-size", "1", "--max-connections", str(CONNECTIONS), "--no-cache"]
+
+
+@pytest.mark.parametrize("path", ["", "/not-an-appliance"], ids=["403", "404"])
+def test_cli_get_report(appliance, hashes, path):
+    done = cli("get-report", "--hash-file", "-", "--format", "jsonl", *connection_flags(appliance.url + path),
+               stdin="\n".join(hashes), token=TOKEN if path else WRONG_TOKEN)
+    assert done.returncode != 0
+    assert ("refused the API token" if not path else "was not found") in done.stderr
+    assert appliance.attempts < CONNECTIONS + 1
+
+
+def test_cli_enrich(appliance, hashes):
+    alerts = "\n".join(json.dumps({"id": index, "file": {"hash": {"sha1": value}}})
+                       for index, value in enumerate(hashes))
+    rules = Path(__file__).resolve().parent.parent / "playbooks" / "rules" / "malware-triage.json"
+    done = cli("enrich", "--rules", str(rules), "--window", "1000", *connection_flags(appliance.url), stdin=alerts)
+    assert done.returncode != 0
+    assert len(done.stdout.splitlines()) == BATCHES  # every alert out, marked
+    assert all("spectra-lookup-failed" in json.loads(line)["tags"] for line in done.stdout.splitlines())
+    assert appliance.attempts < CONNECTIONS + 1
+
+
+@pytest.mark.parametrize("version", ["3.13"])
+def test_splunk_command_every_later_chunk_too(version, splunk_app, appliance, hashes):
+    configure(splunk_app, {"url": appliance.url, "batch_size": "1", "max_connections": str(CONNECTIONS),
+                           "cache": "false"})
+    chunks = [[{"sha1": value} for value in hashes[start:start + 100]] for start in range(0, BATCHES, 100)]
+    with SplunkdStandIn(SESSION_KEY, token_credentials(WRONG_TOKEN)) as splunkd:
+        run = run_command(splunk_app, python(version), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
+    assert run.returncode == 0, run.stderr
+    assert [record["rl_status"] for record in run.records] == ["error"] * BATCHES
+    assert len(run.messages_of("ERROR")) == 1
+    assert appliance.attempts < CONNECTIONS + 1
+
+
+@pytest.mark.parametrize("version", ["3.13"])
+def test_splunk_alert_action(version, splunk_app, appliance, hashes, tmp_path):
+    configure(splunk_app, {"url": appliance.url, "batch_size": "1", "max_connections": str(CONNECTIONS),
+                           "cache": "false"})
+    results = write_results(tmp_path / "results.csv.gz", [{"sha1": value} for value in hashes])
+    with SplunkdStandIn(SESSION_KEY, token_credentials(WRONG_TOKEN)) as splunkd:
+        done = execute(splunk_app, version, payload_for(results, splunkd.uri))
+        events = events_of(splunkd)
+    assert done.returncode == 1 and "refused the API token" in done.stderr
+    assert len(events) == BATCHES and all(event["rl_status"] == "error" for event in events)
+    assert appliance.attempts < CONNECTIONS + 1
+
+
+def test_unreachable_appliance_is_said_once_with_attempted_and_answered_requests(hashes):
+    from test_splunk_command import closed_port_url
+
+    done = cli("get-report", "--hash-file", "-", "--format", "json", "--max-attempts", "2",
+               "--retry-deadline", "1", *connection_flags(closed_port_url()), stdin="\n".join(hashes[:40]),
+               token=TOKEN)
+    assert done.returncode == 1
+    result: Dict[str, Any] = json.loads(done.stdout)
+    assert result["summary"]["requests_answered"] == 0 and result["summary"]["requests_attempted"] > 0
+    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) <= 1, warnings  # the breaker opening, said once
+    reasons = result["message"].split("lookup failed: ", 1)[1]
+    assert reasons.count("could not reach") == 1 + reasons.count("not sent")  # one reason, said once
+    assert f"{result['summary']['requests_attempted']} request(s) attempted, 0 answered" in result["message"]
