@@ -1,6 +1,7 @@
-"""Reference tables for README.md, generated from the schemas and the
-manifest so the docs never restate them by hand. ``python -m connector.docs``
-rewrites the marked sections of a README; a test checks they are current."""
+"""Reference tables for the pages of ``docs/``, generated from the schemas and
+the manifest so the docs never restate them by hand. ``python -m
+connector.docs [PAGE...]`` rewrites the marked sections of the pages given
+(default: every page of ``docs/``); a test checks they are current."""
 from __future__ import annotations
 
 import json
@@ -97,17 +98,17 @@ SECTIONS: Dict[str, Callable[[], str]] = {
 }
 
 
-def render(readme: str, sections: Dict[str, Callable[[], str]] = SECTIONS) -> str:
-    """The README with every ``<!-- BEGIN name -->...<!-- END name -->`` section regenerated."""
+def render(page: str, sections: Dict[str, Callable[[], str]] = SECTIONS) -> str:
+    """The page with every ``<!-- BEGIN name -->...<!-- END name -->`` section regenerated."""
     for name, build in sections.items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
-        readme = pattern.sub(lambda match: match.group(1) + build() + "\n" + match.group(2), readme)
-    return readme
+        page = pattern.sub(lambda match: match.group(1) + build() + "\n" + match.group(2), page)
+    return page
 
 
 def main(argv: List[str]) -> int:
-    path = Path(argv[0] if argv else "README.md")
-    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    for path in [Path(arg) for arg in argv] or sorted(Path("docs").glob("*.md")):
+        path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
     return 0
 
 

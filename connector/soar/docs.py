@@ -1,7 +1,7 @@
 """The SOAR app's reference (actions, parameters, data paths) as Markdown,
-generated from ``package.json`` like the app JSON itself. README.md carries
+generated from ``package.json`` like the app JSON itself. docs/soar.md carries
 it in its ``soar-reference`` section; ``python -m connector.soar.docs
-README.md`` rewrites that section, and a test keeps it current."""
+docs/soar.md`` rewrites that section, and a test keeps it current."""
 from __future__ import annotations
 
 import json
@@ -54,5 +54,5 @@ def _path_row(path: DataPath, actions_with: List[str]) -> str:
 SECTIONS = {"soar-reference": reference}
 
 if __name__ == "__main__":
-    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    readme.write_text(docs.render(readme.read_text(encoding="utf-8"), SECTIONS), encoding="utf-8")
+    page = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/soar.md")
+    page.write_text(docs.render(page.read_text(encoding="utf-8"), SECTIONS), encoding="utf-8")

@@ -16,7 +16,7 @@ from connector.docs import render
 from connector.soar.docs import SECTIONS
 from connector.soar.app_json import APP_JSON
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SOAR_PAGE = Path(__file__).resolve().parents[2] / "docs" / "soar.md"
 TOP_LEVEL = ("appid", "name", "description", "type", "product_vendor", "product_name", "product_version_regex",
              "publisher", "license", "app_version", "package_name", "main_module", "min_phantom_version",
              "python_version", "logo", "configuration", "actions")
@@ -109,7 +109,7 @@ def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
         assert {path for path in wanted if not path.startswith("action_result.data.")} == found
 
 
-def test_readme_carries_the_generated_reference():
-    text = README.read_text(encoding="utf-8")
-    assert render(text, SECTIONS) == text, "README.md's SOAR reference is stale: run python -m connector.soar.docs README.md"
+def test_docs_carry_the_generated_reference():
+    text = SOAR_PAGE.read_text(encoding="utf-8")
+    assert render(text, SECTIONS) == text, "docs/soar.md's SOAR reference is stale: run python -m connector.soar.docs"
     assert "`action_result.data.*.threat_name`" in text
