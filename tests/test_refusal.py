@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -95,6 +96,9 @@ def test_splunk_command_every_later_chunk_too(version, splunk_app, appliance, ha
     assert [record["rl_status"] for record in run.records] == ["error"] * BATCHES
     assert len(run.messages_of("ERROR")) == 1
     assert appliance.attempts < CONNECTIONS + 1
+    log = (splunk_app.parent.parent.parent / "var" / "log" / "splunk" / "spectra_analyze.log").read_text()
+    counts = re.findall(r"chunk \d+: 100 events, 100 distinct hashes, 0 remembered, (\d+) looked up, (\d+) errors", log)
+    assert counts == [("100", "100")] + [("0", "100")] * 3  # true counts: asked once, every hash an error
 
 
 @pytest.mark.parametrize("version", ["3.13"])

@@ -153,7 +153,7 @@ class EventEnricher:
                 wanted.append(key)
             else:
                 answers[key] = self._answered(empty_record(key, None, INVALID, invalid_reason(key), with_summary))
-        outcome.looked_up = len(wanted)
+        outcome.looked_up = 0 if self.lookups.failure is not None else len(wanted)  # none is asked after a refusal
         errors: Dict[str, None] = {}
         for batch in self.lookups.answers(wanted, self.options.question):
             for key, answer in batch.items():
