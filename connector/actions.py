@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from .client import SpectraAnalyzeClient
 from .errors import InputError
 from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
-from .hashes import hash_type, invalid_reason, normalize, split_hashes
+from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
 from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
 from .service import LookupService, Requests
 from .params import parse_bool, split_list
@@ -136,17 +136,17 @@ def run(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResul
 def build_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> List[Dict[str, Any]]:
     """One record per input hash, in input order. A hash given many times is
     looked up, checked and flattened once; its other records are copies."""
-    normalized = [normalize(value) for value in request.hashes]
-    kinds = {value: hash_type(value) for value in dict.fromkeys(normalized)}
+    keys = [lookup_key(value) for value in request.hashes]
+    kinds = {key: hash_type(key) for key in dict.fromkeys(keys)}
     answers: Dict[str, Answer] = {}
-    for batch in lookups.answers([value for value, kind in kinds.items() if kind], request.question):
+    for batch in lookups.answers([key for key, kind in kinds.items() if kind], request.question):
         answers.update(batch)
     made: Dict[str, Dict[str, Any]] = {}
     records = []
-    for given, value in zip(request.hashes, normalized):
+    for value in keys:
         kind = kinds[value]
         if kind is None:
-            records.append(empty_record(given.strip(), None, INVALID, invalid_reason(given.strip()), with_summary))
+            records.append(empty_record(value, None, INVALID, invalid_reason(value), with_summary))
         elif value in made:
             records.append(copy_record(made[value]))
         else:

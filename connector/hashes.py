@@ -45,3 +45,19 @@ def invalid_reason(value: str) -> str:
         return "empty hash"
     return (f"not a valid hash ({len(value)} characters): expected hex MD5 (32), "
             "SHA1 (40), SHA256 (64) or SHA512 (128)")
+
+
+def lookup_key(item: str) -> str:
+    """What one item of a hash value is looked up and answered by: a valid
+    hash normalized, anything else trimmed as it was given (its record says
+    ``invalid``)."""
+    normalized = normalize(item)
+    return normalized if hash_type(normalized) else item.strip()
+
+
+def lookup_keys(value: Union[str, Iterable[str], None]) -> List[str]:
+    """The lookup key of each item of a hash value, split as on every
+    platform (``split_hashes``), in order, duplicates kept: the one way every
+    adapter finds the hashes in what it is given."""
+    return [lookup_key(item) for item in split_hashes(value)]
+

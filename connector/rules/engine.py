@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..actions import ActionRequest, build_records, parse_question
 from ..flatten import empty_record
-from ..hashes import hash_type, normalize, split_hashes
+from ..hashes import hash_type, lookup_keys
 from ..lookup import ERROR, FOUND, NOT_FOUND
 from ..service import LookupService, Requests
 from .model import GET_SUMMARY, Rule, RuleSet
@@ -63,7 +63,7 @@ def hashes_in(alert: Any, paths: Sequence[str]) -> List[str]:
     for path in paths:
         for value in values_at(alert, path):
             if isinstance(value, str):
-                found.update((token, None) for token in map(normalize, split_hashes(value)) if hash_type(token))
+                found.update((key, None) for key in lookup_keys(value) if hash_type(key))
     return list(found)
 
 

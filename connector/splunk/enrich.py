@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 from ..actions import INVALID, record_of
 from ..errors import ConfigurationError
 from ..flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS, empty_record
-from ..hashes import hash_type, invalid_reason, normalize, split_hashes
+from ..hashes import hash_type, invalid_reason, lookup_keys
 from ..lookup import FOUND, NOT_FOUND
 from ..service import LookupService
 from .chunk import FieldValue
@@ -179,20 +179,13 @@ class EventEnricher:
 
 
 def _keys(value: FieldValue) -> List[Optional[str]]:
-    """What each hash of a field value is looked up and answered by: a valid
-    hash normalized, anything else as it was given (trimmed). Several hashes
-    in one value are split as on every platform; an empty item of a
-    multivalue field keeps its place (None, answered no_hash) so that the
-    outputs line up with the field."""
+    """The lookup keys of a field value. An empty item of a multivalue field
+    keeps its place (None, answered no_hash) so that the outputs line up with
+    the field."""
     if isinstance(value, list):
-        return [_key(found) if found else None for item in value for found in (split_hashes(item) or [None])]
+        return [key for item in value for key in (lookup_keys(item) or [None])]
     if not value:
         return []
     if hash_type(value):  # the usual value: one hash, as the memo keeps it, checked once
         return [value]
-    return [_key(item) for item in split_hashes(value)]
-
-
-def _key(value: str) -> str:
-    normalized = normalize(value)
-    return normalized if hash_type(normalized) else value.strip()
+    return list(lookup_keys(value))
