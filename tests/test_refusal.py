@@ -99,6 +99,8 @@ def test_splunk_command_every_later_chunk_too(version, splunk_app, appliance, ha
     log = (splunk_app.parent.parent.parent / "var" / "log" / "splunk" / "spectra_analyze.log").read_text()
     counts = re.findall(r"chunk \d+: 100 events, 100 distinct hashes, 0 remembered, (\d+) looked up, (\d+) errors", log)
     assert counts == [("100", "100")] + [("0", "100")] * 3  # true counts: asked once, every hash an error
+    done = re.search(r"done: .*, (\d+) requests attempted, (\d+) answered", log)
+    assert done is not None and int(done[1]) == int(done[2]) == appliance.attempts  # refused, but answered
 
 
 @pytest.mark.parametrize("version", ["3.13"])

@@ -173,8 +173,10 @@ class SpectraAnalyzeCommand(StreamingCommand):
         if self._events and not enricher.hash_seen:
             self._tell(self.write_warning, f"none of the {self._events} events has a value in the field "
                                            f"{self._options.field!r}; check the field name")
-        log.info("search %s done: %d events in %d chunks, %d distinct hashes remembered", self._sid, self._events,
-                 self._chunks, len(enricher.memo))
+        requests = enricher.lookups.requests
+        log.info("search %s done: %d events in %d chunks, %d distinct hashes remembered, %d requests attempted, "
+                 "%d answered", self._sid, self._events, self._chunks, len(enricher.memo), requests.attempted,
+                 requests.answered)
         enricher.close()
 
     @staticmethod
