@@ -7,6 +7,7 @@ of the offending value.
 """
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,10 @@ _PACKAGE = Path(__file__).resolve().parent
 # checkout keeps them at the top level.
 _SCHEMA_DIRS = (_PACKAGE / "schemas", _PACKAGE.parent / "schemas")
 _LOCAL_DEFINITION = "#/definitions/"
+# Checked once per answer of the appliance, so their definitions are inlined
+# (see inline_definitions). Any other schema compiles as it is: inlining the
+# rules' nested conditions would make megabytes of code for a file read once.
+_INLINED = frozenset(("response", "result-item"))
 
 
 def schema_dir() -> Path:
@@ -42,7 +47,7 @@ def validator(name: str, partial: bool = False) -> Callable[[Any], Any]:
     # inline_definitions builds a new tree: fastjsonschema rewrites the $refs
     # of the schema it compiles, and load_schema hands the same dict to everyone.
     schema = load_schema(name)
-    tree = inline_definitions(schema, schema.get("definitions", {}))
+    tree = inline_definitions(schema, schema.get("definitions", {})) if name in _INLINED else copy.deepcopy(schema)
     if partial:
         tree.pop("required", None)
     return fastjsonschema.compile(tree)
