@@ -15,9 +15,9 @@ CHUNK = 50_000  # events per chunk, splunkd's largest
 ANSWERED = ("found", "not_found")
 
 
-def install(work: Path, appliance_url: str) -> Path:
-    """The app, built and unpacked as Splunk installs it, set up for the appliance."""
-    app = install_app(build_package(work / "package"), work / "splunk")
+def install(package: Path, work: Path, appliance_url: str) -> Path:
+    """The app's package unpacked as Splunk installs it, set up for the appliance."""
+    app = install_app(package, work / "splunk")
     configure(app, {"url": appliance_url})
     return app
 
