@@ -2,7 +2,8 @@
 
 Only the outer layers (CLI, Splunk command, SOAR connector) read flags,
 environment or platform settings; they build a ``Config`` with
-``Config.from_settings`` and hand it down.
+``Config.from_settings`` and hand it down. Defaults and ranges are those of
+``connector.settings``.
 """
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from typing import Any, Mapping, Optional
 from urllib.parse import SplitResult, urlsplit
 
 from . import __version__
-from .errors import ConfigurationError, InputError
-from .params import parse_bool, parse_number
+from .errors import ConfigurationError
 from .retry import RetryPolicy
+from .settings import DEFAULTS, SETTING, Value, parse_settings
 
 DEFAULT_USER_AGENT = f"spectra-analyze-connector/{__version__}"
-MAX_BATCH_SIZE = 1000
+MAX_BATCH_SIZE = int(SETTING["batch_size"].maximum or 0)
 MIN_SECRET_LENGTH = 8
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 CACHE_FILE = "answers.sqlite3"
+CACHE_SETTINGS = tuple(SETTING[name] for name in ("cache", "cache_ttl", "cache_not_found_ttl", "cache_max_entries"))
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,15 @@ class CacheSettings:
     own, the CLI the user's cache folder."""
 
     directory: str
-    ttl: float = 24 * 3600.0
-    not_found_ttl: float = 3600.0  # short: a missing sample may be uploaded any time
-    max_entries: int = 200_000
+    ttl: float = DEFAULTS["cache_ttl"]
+    not_found_ttl: float = DEFAULTS["cache_not_found_ttl"]
+    max_entries: int = DEFAULTS["cache_max_entries"]
 
     def __post_init__(self) -> None:
         if not str(self.directory).strip():
             raise ConfigurationError("cache_dir: no folder given for the cache")
-        if self.ttl < 0 or self.not_found_ttl < 0:
-            raise ConfigurationError("cache_ttl and cache_not_found_ttl: expected 0 seconds or more")
-        if self.max_entries < 1:
-            raise ConfigurationError("cache_max_entries: expected at least 1")
+        _check_ranges(cache_ttl=self.ttl, cache_not_found_ttl=self.not_found_ttl,
+                      cache_max_entries=self.max_entries)
 
     @property
     def path(self) -> str:
@@ -53,14 +53,14 @@ class Config:
 
     url: str
     token: str = field(repr=False)
-    verify_tls: bool = True
+    verify_tls: bool = DEFAULTS["verify_tls"]
     ca_bundle: Optional[str] = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
+    connect_timeout: float = DEFAULTS["connect_timeout"]
+    read_timeout: float = DEFAULTS["read_timeout"]
     proxy: Optional[str] = field(default=None, repr=False)  # may carry the proxy's password
     user_agent: str = DEFAULT_USER_AGENT
-    batch_size: int = 100
-    max_connections: int = 4
+    batch_size: int = DEFAULTS["batch_size"]
+    max_connections: int = DEFAULTS["max_connections"]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_response_bytes: int = 64 * 1024 * 1024
     max_pages: int = 100
@@ -92,12 +92,8 @@ class Config:
                                          f"(schemes: {', '.join(PROXY_SCHEMES)})")
         if self.ca_bundle and not os.path.exists(self.ca_bundle):
             raise ConfigurationError(f"ca_bundle: no file or folder at {self.ca_bundle}")
-        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
-            raise ConfigurationError(f"batch_size: expected 1 to {MAX_BATCH_SIZE}, got {self.batch_size}")
-        if self.max_connections < 1:
-            raise ConfigurationError("max_connections: expected at least 1")
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            raise ConfigurationError("timeouts must be more than 0 seconds")
+        _check_ranges(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+                      batch_size=self.batch_size, max_connections=self.max_connections)
 
     @property
     def tls_verify(self) -> Any:
@@ -108,37 +104,55 @@ class Config:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "Config":
-        """Build from platform settings, all strings as platforms keep them.
+        """Build from platform settings: text as a .conf file or a flag gives
+        it, or values as SOAR types them (see ``connector.settings``).
 
-        Keys: url, token, verify_tls, ca_bundle, connect_timeout, read_timeout,
-        proxy, batch_size, max_connections, max_attempts, retry_deadline, and for
-        the cache cache_dir (no cache without it), cache (true/false, the off
-        switch), cache_ttl, cache_not_found_ttl, cache_max_entries.
-        Empty values take the defaults. Raises ``ConfigurationError``.
+        Keys: those of ``connector.settings.SETTINGS``, and ``cache_dir``, the
+        cache's folder, which the adapter chooses (no cache without it).
+        Unset values take the defaults. Raises ``ConfigurationError``.
         """
-        get = settings.get
-        _refuse_token_in({key: value for key, value in settings.items() if key != "token"}, get("token"))
-        try:
-            retry = RetryPolicy(
-                max_attempts=int(parse_number("max_attempts", get("max_attempts"), 4, minimum=1, maximum=10, integer=True)),
-                deadline=parse_number("retry_deadline", get("retry_deadline"), 60.0, minimum=0, maximum=3600))
-            return cls(
-                url=str(get("url") or "").strip(),
-                token=str(get("token") or ""),
-                verify_tls=parse_bool("verify_tls", get("verify_tls"), True),
-                ca_bundle=(str(get("ca_bundle")).strip() or None) if get("ca_bundle") else None,
-                connect_timeout=parse_number("connect_timeout", get("connect_timeout"), 5.0, minimum=0.1, maximum=600),
-                read_timeout=parse_number("read_timeout", get("read_timeout"), 60.0, minimum=0.1, maximum=3600),
-                proxy=(str(get("proxy")).strip() or None) if get("proxy") else None,
-                batch_size=int(parse_number("batch_size", get("batch_size"), 100, minimum=1,
-                                            maximum=MAX_BATCH_SIZE, integer=True)),
-                max_connections=int(parse_number("max_connections", get("max_connections"), 4, minimum=1,
-                                                 maximum=32, integer=True)),
-                retry=retry,
-                cache=_cache_settings(settings),
-            )
-        except InputError as err:
-            raise ConfigurationError(str(err)) from None
+        _refuse_token_in({key: value for key, value in settings.items() if key != "token"}, settings.get("token"))
+        values = parse_settings(settings)
+        return cls(
+            url=str(values["url"] or ""),
+            token=str(values["token"] or ""),
+            verify_tls=bool(values["verify_tls"]),
+            ca_bundle=_text(values["ca_bundle"]),
+            connect_timeout=float(values["connect_timeout"]),
+            read_timeout=float(values["read_timeout"]),
+            proxy=_text(values["proxy"]),
+            batch_size=int(values["batch_size"]),
+            max_connections=int(values["max_connections"]),
+            retry=RetryPolicy(max_attempts=int(values["max_attempts"]),
+                              deadline=float(values["retry_deadline"])),
+            cache=_cache_from(values, settings.get("cache_dir")),
+        )
+
+
+def cache_settings(settings: Mapping[str, Any]) -> Optional[CacheSettings]:
+    """The cache's settings among platform settings (``Config.from_settings``'
+    keys, ``cache_dir`` the folder the adapter chose), apart from the
+    client's; None when they switch the cache off or name no folder. Raises
+    ``ConfigurationError``."""
+    return _cache_from(parse_settings(settings, CACHE_SETTINGS), settings.get("cache_dir"))
+
+
+def _cache_from(values: Mapping[str, Value], directory: Any) -> Optional[CacheSettings]:
+    folder = str(directory or "").strip()
+    if not folder or not values["cache"]:
+        return None
+    return CacheSettings(folder, ttl=float(values["cache_ttl"]), not_found_ttl=float(values["cache_not_found_ttl"]),
+                         max_entries=int(values["cache_max_entries"]))
+
+
+def _check_ranges(**values: Any) -> None:
+    """A value built in code meets the same range as one a platform gives."""
+    for name, value in values.items():
+        SETTING[name].parse(value)
+
+
+def _text(value: Value) -> Optional[str]:
+    return str(value) if value else None
 
 
 def _refuse_token_in(settings: Mapping[str, Any], token: Any) -> None:
@@ -163,27 +177,3 @@ def _split(address: str) -> Optional[SplitResult]:
     except ValueError:
         return None
     return parts
-
-
-def cache_settings(settings: Mapping[str, Any]) -> Optional[CacheSettings]:
-    """The cache settings among platform settings (``Config.from_settings``'
-    keys), or None when they switch the cache off. Raises ``ConfigurationError``."""
-    try:
-        return _cache_settings(settings)
-    except InputError as err:
-        raise ConfigurationError(str(err)) from None
-
-
-def _cache_settings(settings: Mapping[str, Any]) -> Optional[CacheSettings]:
-    get = settings.get
-    directory = str(get("cache_dir") or "").strip()
-    if not directory or not parse_bool("cache", get("cache"), True):
-        return None
-    defaults = CacheSettings(directory)
-    return CacheSettings(
-        directory,
-        ttl=parse_number("cache_ttl", get("cache_ttl"), defaults.ttl, minimum=0, maximum=30 * 24 * 3600),
-        not_found_ttl=parse_number("cache_not_found_ttl", get("cache_not_found_ttl"), defaults.not_found_ttl,
-                                   minimum=0, maximum=30 * 24 * 3600),
-        max_entries=int(parse_number("cache_max_entries", get("cache_max_entries"), defaults.max_entries,
-                                     minimum=1, maximum=100_000_000, integer=True)))

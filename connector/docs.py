@@ -1,5 +1,5 @@
 """Reference tables for the pages of ``docs/``, generated from the schemas and
-the manifest so the docs never restate them by hand. ``python -m
+the settings table so the docs never restate them by hand. ``python -m
 connector.docs [PAGE...]`` rewrites the marked sections of the pages given
 (default: every page of ``docs/``); a test checks they are current."""
 from __future__ import annotations
@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
+from .settings import SETTINGS, Setting, Surface, shown
+from .splunk.conf import COMMAND_SETTINGS
 from .validation import load_schema
 
 
@@ -42,13 +44,20 @@ def action_parameters() -> str:
 
 
 def configuration() -> str:
-    # Docs are generated in a checkout, where package.json is at the top level.
-    manifest = json.loads((Path(__file__).resolve().parent.parent / "package.json").read_text(encoding="utf-8"))
-    rows = [_row(["setting", "type", "default", "meaning"]), _row(["---", "---", "---", "---"])]
-    rows += [_row([f"`{name}`", spec.get("data_type", ""), json.dumps(spec["default"]) if "default" in spec else
-                   ("required" if spec.get("required") else ""), spec.get("description", "")])
-             for name, spec in manifest.get("configuration", {}).items()]
+    """Every setting: the core's (connector.settings), then the Splunk command's own."""
+    rows = [_row(["setting", "type", "default", "range", "set in", "meaning"]), _row(["---"] * 6)]
+    for stanza, settings in (("appliance", SETTINGS), ("command", COMMAND_SETTINGS)):
+        rows += [_row([f"`{setting.name}`", setting.kind.value,
+                       "required" if setting.required else f"`{shown(setting.default)}`" if setting.default is not None
+                       else "", setting.bounds, _set_in(setting, stanza), setting.help])
+                 for setting in settings]
     return "\n".join(rows)
+
+
+def _set_in(setting: Setting, stanza: str) -> str:
+    places = {Surface.SPLUNK: f"Splunk `[{stanza}]`", Surface.SOAR: "SOAR asset",
+              Surface.CLI: f"`{setting.cli_flag}`"}
+    return ", ".join(place for surface, place in places.items() if surface in setting.surfaces)
 
 
 def rules_reference() -> str:

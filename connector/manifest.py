@@ -1,6 +1,6 @@
 """``package.json``: the integration's manifest.
 
-It names the package, its configuration fields and its actions, and ties
+It names the package and its actions, and ties
 each action to the schemas of ``schemas/``. ``schemas/package.schema.json``
 validates it when it is loaded. The SOAR app JSON, the action runner and the
 docs are generated from it, so nothing restates it by hand.

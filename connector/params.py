@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Union
 
 from .errors import InputError
 
@@ -26,20 +26,42 @@ def parse_bool(name: str, value: Any, default: bool) -> bool:
 
 def parse_number(name: str, value: Any, default: Optional[float], *, minimum: float,
                  maximum: Optional[float] = None, integer: bool = False) -> Optional[float]:
-    """A number from a platform value, checked against its range."""
+    """A number from a platform value (a number, or its text), checked
+    against its range; ``integer`` takes whole numbers only, 4.0 as 4."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
-    try:
-        number = int(str(value).strip()) if integer else float(str(value).strip())
-    except ValueError:
-        kind = "a whole number" if integer else "a number"
-        raise InputError(f"{name}: expected {kind}, got {value!r}") from None
-    if not math.isfinite(number):  # 'nan' passes every range check below
-        raise InputError(f"{name}: expected a finite number, got {value!r}")
+    kind = "a whole number" if integer else "a number"
+    number = _number(value)
+    if number is None:
+        raise InputError(f"{name}: expected {kind}, got {value!r}")
+    if isinstance(number, float):
+        if not math.isfinite(number):  # 'nan' passes every range check below
+            raise InputError(f"{name}: expected a finite number, got {value!r}")
+        if integer and not number.is_integer():
+            raise InputError(f"{name}: expected {kind}, got {value!r}")
     if number < minimum or (maximum is not None and number > maximum):
         bounds = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"of at least {minimum:g}"
         raise InputError(f"{name}: expected a value {bounds}, got {value!r}")
-    return number
+    return int(number) if integer else float(number)
+
+
+def _number(value: Any) -> Union[int, float, None]:
+    """The number a platform value stands for: SOAR types a numeric 4 as
+    4.0, a .conf file or a flag gives text. None when it is no number (a
+    boolean is not one, although Python counts it as an int)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def split_list(value: Any) -> List[str]:

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from .settings import DEFAULTS
+
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
 
@@ -21,10 +23,10 @@ class RetryPolicy:
     ``retry_after_cap`` is cut to it.
     """
 
-    max_attempts: int = 4
+    max_attempts: int = DEFAULTS["max_attempts"]
     backoff_base: float = 0.5
     backoff_max: float = 8.0
-    deadline: float = 60.0
+    deadline: float = DEFAULTS["retry_deadline"]
     retry_after_cap: float = 30.0
 
     def __post_init__(self) -> None:

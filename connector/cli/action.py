@@ -3,8 +3,10 @@ print its result as one JSON document (status, message, summary, data), for
 any automation platform that can run a command.
 
 The settings come from ``--config @FILE`` (a JSON object with the keys of
-``package.json``'s configuration), then from the environment for the URL,
-token and CA bundle. The token is never taken on the command line.
+the SOAR asset, typed as SOAR types them or as text), then from the
+environment for the URL, token and CA bundle. The token is never taken on
+the command line. Answers are kept in the user's cache folder, as the
+lookup commands keep them.
 """
 from __future__ import annotations
 
@@ -22,9 +24,9 @@ from ..errors import SpectraAnalyzeError
 from ..manifest import load_manifest
 from ..outputs import failed_document, result_document
 from ..service import LookupService
-from .common import ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_verbosity, write_json
-
-_ENVIRONMENT = {"url": ENV_URL, "token": ENV_TOKEN, "ca_bundle": ENV_CA_BUNDLE}
+from ..settings import SETTING, Surface, on, unknown
+from .common import (ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_cache_dir_option,
+                     add_setting_flag, add_verbosity, cache_dir_of, with_environment, write_json)
 
 
 def register(subparsers: Any) -> None:
@@ -39,9 +41,12 @@ def register(subparsers: Any) -> None:
                         help="the action's parameters as a JSON object, or @FILE to read them from a file "
                              "(@- for standard input); default {}")
     parser.add_argument("--config", metavar="@FILE",
-                        help="a JSON file of settings: " + ", ".join(manifest["configuration"])
+                        help="a JSON file of settings, the SOAR asset's: "
+                             + ", ".join(setting.name for setting in on(Surface.SOAR))
                              + f". Missing url, token and ca_bundle come from ${ENV_URL}, ${ENV_TOKEN} "
                                f"and ${ENV_CA_BUNDLE}")
+    add_setting_flag(parser, SETTING["cache"])
+    add_cache_dir_option(parser)
     add_verbosity(parser)
     parser.set_defaults(handler=handle)
 
@@ -49,7 +54,10 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     try:
         params = _json_object("--params", _text("--params", args.params))
-        config = Config.from_settings(settings(args.config, os.environ))
+        values = settings(args.config, os.environ)
+        if args.cache is False:
+            values["cache"] = False
+        config = Config.from_settings(dict(values, cache_dir=cache_dir_of(args, os.environ)))
         with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
             result = run_action(args.name, params, lookups)
     except (UsageError, SpectraAnalyzeError) as err:
@@ -70,13 +78,12 @@ def settings(config: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any
             raise UsageError("--config takes @FILE, a JSON file of settings, so that the token stays off "
                              "the command line")
         values = _json_object("--config", _text("--config", config))
-    known = load_manifest()["configuration"]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise UsageError(f"--config: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    for key, variable in _ENVIRONMENT.items():
-        if values.get(key) in (None, "") and environ.get(variable):
-            values[key] = environ[variable]
+    asset = on(Surface.SOAR)
+    strangers = unknown(values, asset)
+    if strangers:
+        raise UsageError(f"--config: unknown setting(s) {', '.join(strangers)}; "
+                         f"known: {', '.join(setting.name for setting in asset)}")
+    values = with_environment(values, environ)
     if not values.get("url"):
         raise UsageError(f"no appliance URL: set url in the --config file or ${ENV_URL}")
     if not values.get("token"):

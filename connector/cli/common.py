@@ -10,9 +10,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, TextIO
 
 from ..config import Config
 from ..flatten import with_prefix
+from ..settings import Kind, Setting, Surface, on, shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ENV_URL, ENV_TOKEN, ENV_CA_BUNDLE = "SPECTRA_ANALYZE_URL", "SPECTRA_ANALYZE_TOKEN", "SPECTRA_ANALYZE_CA_BUNDLE"
+# The settings a user may give in the environment instead.
+ENVIRONMENT = {"url": ENV_URL, "token": ENV_TOKEN, "ca_bundle": ENV_CA_BUNDLE}
 CACHE_FOLDER = "spectra-analyze-connector"
 
 
@@ -21,27 +24,42 @@ class UsageError(Exception):
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """A flag for every setting the command line carries (see ``connector.settings``)."""
     group = parser.add_argument_group("appliance connection")
-    group.add_argument("--url", help=f"appliance address, e.g. https://a1000.example.com (default: ${ENV_URL})")
-    group.add_argument("--token-file", metavar="FILE",
-                       help=f"file holding the API token (default: ${ENV_TOKEN}); the token is never taken as a flag")
-    group.add_argument("--token", action=_RefuseToken, help=argparse.SUPPRESS)
-    group.add_argument("--ca-bundle", metavar="FILE",
-                       help=f"CA certificate bundle to verify the appliance with (default: ${ENV_CA_BUNDLE})")
-    group.add_argument("--insecure", action="store_true",
-                       help="do not verify the appliance's TLS certificate (warns every time; avoid)")
-    group.add_argument("--proxy", metavar="URL", help="HTTP(S) proxy for the appliance")
-    group.add_argument("--connect-timeout", metavar="SECONDS", help="connect timeout (default 5)")
-    group.add_argument("--read-timeout", metavar="SECONDS", help="read timeout (default 60)")
-    group.add_argument("--batch-size", metavar="N", help="hashes per request, 1-1000 (default 100)")
-    group.add_argument("--max-connections", metavar="N", help="batches sent at once (default 4)")
-    group.add_argument("--max-attempts", metavar="N", help="tries per request, with backoff (default 4)")
-    group.add_argument("--retry-deadline", metavar="SECONDS", help="total time for one request and its retries (default 60)")
-    group.add_argument("--cache-dir", metavar="DIR",
-                       help=f"keep answers in DIR (default: {user_cache_dir()}); found answers are kept a day, "
-                            "not_found an hour, errors never")
-    group.add_argument("--no-cache", action="store_true", help="ask the appliance every time; keep nothing")
+    for setting in on(Surface.CLI):
+        add_setting_flag(group, setting)
+        if setting.name == "url":  # the token has no flag of its own: process lists would show it
+            group.add_argument("--token-file", metavar="FILE",
+                               help=f"file holding the API token (default: ${ENV_TOKEN}); the token is never "
+                                    "taken as a flag")
+            group.add_argument("--token", action=_RefuseToken, help=argparse.SUPPRESS)
+    add_cache_dir_option(group)
     add_verbosity(parser)
+
+
+def add_setting_flag(group: Any, setting: Setting) -> None:
+    """The setting's flag: a boolean's switches it off, any other takes a value."""
+    if setting.kind is Kind.BOOLEAN:
+        group.add_argument(setting.cli_flag, dest=setting.name, action="store_const", const=not setting.default,
+                           help=_escaped(f"{setting.help} (on by default; this flag turns it off)"))
+        return
+    placeholder = setting.unit.upper() or "VALUE"
+    facts = [setting.bounds] if setting.bounds else []
+    if setting.name in ENVIRONMENT:
+        facts.append(f"default: ${ENVIRONMENT[setting.name]}")
+    elif setting.default is not None:
+        facts.append(f"default {shown(setting.default)}")
+    help_text = setting.help + (f" ({'; '.join(facts)})" if facts else "")
+    group.add_argument(setting.cli_flag, dest=setting.name, metavar=placeholder, help=_escaped(help_text))
+
+
+def add_cache_dir_option(group: Any) -> None:
+    group.add_argument("--cache-dir", metavar="DIR",
+                       help=_escaped(f"keep answers in DIR (default: {user_cache_dir()})"))
+
+
+def _escaped(help_text: str) -> str:
+    return help_text.replace("%", "%%")  # argparse formats help with %
 
 
 class _RefuseToken(argparse.Action):
@@ -59,24 +77,24 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Config:
     """Flags first, then the environment. Raises ``UsageError`` or ``ConfigurationError``."""
-    url = args.url or environ.get(ENV_URL)
-    if not url:
+    values = with_environment({setting.name: getattr(args, setting.name) for setting in on(Surface.CLI)}, environ)
+    if not values.get("url"):
         raise UsageError(f"no appliance URL: pass --url or set {ENV_URL}")
-    return Config.from_settings({
-        "url": url,
-        "token": _token(args.token_file, environ),
-        "verify_tls": "false" if args.insecure else "true",
-        "ca_bundle": args.ca_bundle or environ.get(ENV_CA_BUNDLE),
-        "proxy": args.proxy,
-        "connect_timeout": args.connect_timeout,
-        "read_timeout": args.read_timeout,
-        "batch_size": args.batch_size,
-        "max_connections": args.max_connections,
-        "max_attempts": args.max_attempts,
-        "retry_deadline": args.retry_deadline,
-        "cache_dir": args.cache_dir or user_cache_dir(environ),
-        "cache": "false" if args.no_cache else "true",
-    })
+    values.update(token=_token(args.token_file, environ), cache_dir=cache_dir_of(args, environ))
+    return Config.from_settings(values)
+
+
+def with_environment(values: Mapping[str, Any], environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The settings, those unset taken from the environment where it has them."""
+    completed = dict(values)
+    for name, variable in ENVIRONMENT.items():
+        if completed.get(name) in (None, "") and environ.get(variable):
+            completed[name] = environ[variable]
+    return completed
+
+
+def cache_dir_of(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> str:
+    return args.cache_dir or user_cache_dir(environ)
 
 
 def user_cache_dir(environ: Mapping[str, str] = os.environ) -> str:

@@ -55,7 +55,9 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def initialize(self) -> bool:
         try:
-            config = Config.from_settings(dict(_settings(self.get_config()), cache_dir=self._cache_dir()))
+            # The asset as SOAR types it (4.0 for a numeric 4, "" for unset) and keys
+            # the platform adds, which the settings parser does not read.
+            config = Config.from_settings(dict(self.get_config(), cache_dir=self._cache_dir()))
         except ConfigurationError as err:
             # Not fatal here: every hash then gets an error item saying why, so a
             # playbook sees the failure instead of an empty run.
@@ -198,8 +200,3 @@ def _parameter_sets(in_json: str) -> List[Dict[str, Any]]:
         return []  # the base class reports a broken action JSON
     return [params for params in parameters or [] if isinstance(params, dict)]
 
-
-def _settings(config: Mapping[str, Any]) -> Dict[str, Any]:
-    # SOAR keeps numeric settings as JSON numbers: 100 may arrive as 100.0.
-    return {key: int(value) if isinstance(value, float) and value.is_integer() else value
-            for key, value in config.items()}

@@ -1,5 +1,6 @@
 """The SOAR app JSON (classic app format), generated from ``package.json``
-and the schemas it points at: configuration, actions, parameters (the hash
+and the schemas it points at, and from ``connector.settings``: the asset's
+configuration, actions, parameters (the hash
 parameter primary, with its ``contains`` types, so the actions appear on a
 hash artifact's menu) and a data path for every record field and summary
 key, so that playbooks can branch on the verdict."""
@@ -11,11 +12,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from ..hashes import HASH_TYPES
 from ..manifest import load_manifest, output_keys, schema_of
+from ..settings import Kind, Surface, on, plain
 
 MAIN_MODULE = "spectra_analyze_connector.py"
 APP_JSON = "spectra_analyze.json"
 LOGO, LOGO_DARK = "logo_spectra_analyze.svg", "logo_spectra_analyze_dark.svg"
 HASH_CONTAINS = ("hash",) + HASH_TYPES
+SOAR_TYPES = {Kind.TEXT: "string", Kind.SECRET: "password", Kind.BOOLEAN: "boolean", Kind.INTEGER: "numeric",
+              Kind.NUMBER: "numeric"}
 # Counts the platform adds to every action run.
 RUN_SUMMARY = (("summary.total_objects", "Parameter sets of the run."),
                ("summary.total_objects_successful", "Parameter sets that succeeded."))
@@ -68,7 +72,7 @@ def app_json(wheels: Optional[Mapping[str, Sequence[Wheel]]] = None, updated: Op
         "python_version": soar["python_version"],
         "logo": LOGO,
         "logo_dark": LOGO_DARK,
-        "configuration": configuration(manifest["configuration"]),
+        "configuration": configuration(),
         "actions": [action(name, spec, soar["table_columns"]) for name, spec in manifest["actions"].items()],
     }, **dependencies(wheels or {}))
 
@@ -83,15 +87,16 @@ def dependencies(wheels: Mapping[str, Sequence[Wheel]]) -> Dict[str, Dict[str, L
     return dict({"pip_dependencies": lists[pythons[0]]}, **keys)
 
 
-def configuration(settings: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
-    """The asset settings, in the manifest's order; the token as a password."""
+def configuration() -> Dict[str, Dict[str, Any]]:
+    """The asset's settings, in the settings table's order; the token as a password."""
     fields = {}
-    for order, (name, spec) in enumerate(settings.items()):
-        entry = {"description": spec["description"], "data_type": spec["data_type"],
-                 "required": spec.get("required", False), "order": order}
-        if "default" in spec:
-            entry["default"] = spec["default"]
-        fields[name] = entry
+    for order, setting in enumerate(on(Surface.SOAR)):
+        description = setting.help + (f" ({setting.bounds})" if setting.bounds else "")
+        entry: Dict[str, Any] = {"description": description, "data_type": SOAR_TYPES[setting.kind],
+                                 "required": setting.required, "order": order}
+        if setting.default is not None:
+            entry["default"] = plain(setting.default)
+        fields[setting.name] = entry
     return fields
 
 

@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 from ..cache import ResultCache, open_cache
 from ..config import Config, cache_settings
-from ..errors import ConfigurationError, InputError
-from ..params import parse_number
+from ..errors import ConfigurationError
+from ..settings import Kind, Setting, Surface, on, parse_settings, unknown
 
 CONF_NAME = "spectra_analyze"
 # In the app's own folder: answers shared by every search and alert action of this search head.
 CACHE_FOLDER = "cache"
-APPLIANCE_KEYS = ("url", "verify_tls", "ca_bundle", "proxy", "connect_timeout", "read_timeout", "batch_size",
-                  "max_connections", "max_attempts", "retry_deadline", "cache", "cache_ttl", "cache_not_found_ttl",
-                  "cache_max_entries")
-COMMAND_KEYS = ("memo_size", "log_level")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SPLUNK_ONLY = frozenset({Surface.SPLUNK})
+# The [appliance] stanza: the core's settings (connector.settings) less the token, kept in storage/passwords.
+APPLIANCE_SETTINGS = tuple(on(Surface.SPLUNK))
+# The [command] stanza: the search command's own settings.
+COMMAND_SETTINGS = (
+    Setting("memo_size", Kind.INTEGER, "Distinct hashes a search remembers, so that no hash is looked up twice "
+            "in one search while it has at most this many distinct hashes. Memory grows with this number (up to "
+            "about 2 KB a hash: 20000 is about 40 MB), not with the number of events", default=20000, minimum=0,
+            maximum=1_000_000, surfaces=SPLUNK_ONLY),
+    Setting("log_level", Kind.TEXT, "Level of $SPLUNK_HOME/var/log/splunk/spectra_analyze.log", default="INFO",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR"), surfaces=SPLUNK_ONLY),
+)
+STANZAS: Dict[str, Tuple[Setting, ...]] = {"appliance": APPLIANCE_SETTINGS, "command": COMMAND_SETTINGS}
+APPLIANCE_KEYS = tuple(setting.name for setting in APPLIANCE_SETTINGS)
+COMMAND_KEYS = tuple(setting.name for setting in COMMAND_SETTINGS)
 Stanzas = Dict[str, Dict[str, str]]
 
 
@@ -75,29 +85,24 @@ def load_settings(app_dir: Path) -> AppSettings:
     """The app's settings, checked. Raises ``ConfigurationError`` naming the
     file and key to fix."""
     stanzas = read_app_conf(app_dir)
-    appliance = _known(stanzas, "appliance", APPLIANCE_KEYS)
-    command = _known(stanzas, "command", COMMAND_KEYS)
+    appliance = _known(stanzas, "appliance")
+    command = _known(stanzas, "command")
     if not appliance.get("url"):
         raise ConfigurationError(f"the appliance address is not set: set url in the [appliance] stanza of "
                                  f"{app_dir / 'local' / (CONF_NAME + '.conf')}")
     try:
-        memo_size = parse_number("memo_size", command.get("memo_size"), 20000, minimum=0, maximum=1000000,
-                                 integer=True)
-    except InputError as err:
+        values = parse_settings(command, COMMAND_SETTINGS)
+    except ConfigurationError as err:
         raise ConfigurationError(f"{CONF_NAME}.conf [command] {err}") from None
-    level = (command.get("log_level") or "INFO").upper()
-    if level not in LOG_LEVELS:
-        raise ConfigurationError(f"{CONF_NAME}.conf [command] log_level: expected one of {', '.join(LOG_LEVELS)}, "
-                                 f"got {command.get('log_level')!r}")
-    return AppSettings(appliance=appliance, memo_size=int(memo_size), log_level=level)
+    return AppSettings(appliance=appliance, memo_size=values["memo_size"], log_level=values["log_level"])
 
 
-def _known(stanzas: Mapping[str, Dict[str, str]], stanza: str, keys: tuple) -> Dict[str, str]:
+def _known(stanzas: Mapping[str, Dict[str, str]], stanza: str) -> Dict[str, str]:
     values = dict(stanzas.get(stanza, {}))
-    unknown = sorted(set(values) - set(keys))
-    if unknown:
-        raise ConfigurationError(f"{CONF_NAME}.conf [{stanza}]: unknown setting(s) {', '.join(unknown)}; "
-                                 f"known: {', '.join(keys)}")
+    strangers = unknown(values, STANZAS[stanza])
+    if strangers:
+        raise ConfigurationError(f"{CONF_NAME}.conf [{stanza}]: unknown setting(s) {', '.join(strangers)}; "
+                                 f"known: {', '.join(setting.name for setting in STANZAS[stanza])}")
     return values
 
 

@@ -12,6 +12,7 @@ from connector.actions import ACTIONS
 from connector.config import CacheSettings, Config
 from connector.errors import SpectraAnalyzeError
 from connector.manifest import load_manifest, schema_of
+from connector.soar.app_json import configuration
 from connector.validation import load_schema, violation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,13 +30,7 @@ def test_package_json_is_valid_for_both_validators(manifest):
     assert load_manifest() == manifest
 
 
-def test_schema_rejects_a_secret_with_a_default_or_a_plain_type(manifest):
-    shown = dict(manifest, configuration=dict(manifest["configuration"], token={
-        "data_type": "string", "secret": True, "description": "API token"}))
-    assert "data_type" in violation("package", shown)
-    defaulted = dict(manifest, configuration=dict(manifest["configuration"], token={
-        "data_type": "password", "secret": True, "default": "x", "description": "API token"}))
-    assert violation("package", defaulted)
+def test_schema_rejects_a_bad_soar_section(manifest):
     assert violation("package", dict(manifest, soar=dict(manifest["soar"], appid="not-a-uuid")))
 
 
@@ -63,15 +58,16 @@ def test_version_and_actions_are_the_packages_own(manifest):
                 assert schema_of(spec[key]) == load_schema(Path(spec[key]).name[:-len(".schema.json")])
 
 
-def test_configuration_defaults_are_the_configs_defaults(manifest):
-    settings = manifest["configuration"]
+def test_the_asset_defaults_are_the_configs_defaults():
+    settings = configuration()
     config = Config.from_settings({"url": "https://appliance.example.com", "token": "t"})
     effective = {"verify_tls": config.verify_tls, "connect_timeout": config.connect_timeout,
                  "read_timeout": config.read_timeout, "batch_size": config.batch_size,
                  "max_connections": config.max_connections, "max_attempts": config.retry.max_attempts,
                  "retry_deadline": config.retry.deadline}
     cache = CacheSettings(directory="state")
-    effective.update(cache=True, cache_ttl=cache.ttl, cache_not_found_ttl=cache.not_found_ttl)
+    effective.update(cache=True, cache_ttl=cache.ttl, cache_not_found_ttl=cache.not_found_ttl,
+                     cache_max_entries=cache.max_entries)
     assert {name: spec["default"] for name, spec in settings.items() if "default" in spec} == effective
     assert [name for name, spec in settings.items() if spec.get("required")] == ["url", "token"]
-    assert [name for name, spec in settings.items() if spec.get("secret")] == ["token"]
+    assert [name for name, spec in settings.items() if spec["data_type"] == "password"] == ["token"]
