@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_port
 
+from connector.soar.app_json import configuration
 from connector.validation import violation
 
 SCRIPT = Path(sys.executable).with_name("spectra-connector")
@@ -121,3 +122,93 @@ def test_help_lists_the_manifest_actions():
     assert completed.returncode == 0
     for name in ("get_report", "get_summary", "test_connectivity"):
         assert name in completed.stdout
+
+
+# Every asset setting as SOAR types it: numeric as floats, booleans, "" for unset.
+# batch_size 2 and a not_found answer kept 0 seconds make both visible in request counts.
+SOAR_TYPED = {"verify_tls": True, "ca_bundle": "", "proxy": "", "connect_timeout": 5.0, "read_timeout": 60.0,
+              "batch_size": 2.0, "max_connections": 1.0, "max_attempts": 4.0, "retry_deadline": 30.0, "cache": True,
+              "cache_ttl": 86400.0, "cache_not_found_ttl": 0.0, "cache_max_entries": 200000.0}
+
+
+def soar_typed_asset(simulator, **changes: Any) -> Dict[str, Any]:
+    asset = dict(SOAR_TYPED, url=simulator.url, token=TOKEN)
+    asset.update(changes)
+    assert set(asset) == set(configuration()), "every key the app JSON declares"
+    return asset
+
+
+def write_asset(path: Path, asset: Dict[str, Any]) -> str:
+    path.write_text(json.dumps(asset))
+    return f"@{path}"
+
+
+def test_the_runner_and_the_connector_take_the_asset_as_soar_types_it(platform, app_dir, simulator, corpus, tmp_path):
+    values = [corpus.samples[0]["sha1"], corpus.samples[1]["sha1"], corpus.samples[2]["sha1"], absent_sha1(1),
+              absent_sha1(2)]
+    params = {"hashes": ",".join(values)}
+    asset = soar_typed_asset(simulator)
+    config = write_asset(tmp_path / "asset.json", asset)
+    platform.add_asset(ASSET, app_dir, asset)
+    served = {}
+    for surface, run in (("runner", lambda: document(runner("get_report", "--params", json.dumps(params),
+                                                                 "--config", config))),
+                         ("connector", lambda: platform.run_action(ASSET, "get report", [params])
+                          ["action_results"][0])):
+        counts, data = [], []
+        for _ in range(2):
+            before = simulator.requests_served
+            result = run()
+            counts.append(simulator.requests_served - before)
+            data.append(result["data"])
+        assert data[0] == data[1]
+        assert [item["status"] for item in data[0]] == ["found"] * 3 + ["not_found"] * 2
+        served[surface] = (counts, data[0])
+    # Batches of 2: five hashes are 3 requests; then the found answers come from the cache and the
+    # not_found ones, kept 0 seconds, are asked again.
+    assert served["runner"] == served["connector"]
+    assert served["runner"][0] == [3, 1]
+
+
+BAD_VALUES = {"url": "ftp://appliance.example.com", "token": "has spaces in it", "verify_tls": "maybe",
+              "ca_bundle": "/nonexistent/ca.pem", "proxy": "ftp://proxy.example.com", "connect_timeout": 0.0,
+              "read_timeout": "a minute", "batch_size": 2.5, "max_connections": 33.0, "max_attempts": True,
+              "retry_deadline": -1.0, "cache": 3.0, "cache_ttl": 1e9, "cache_not_found_ttl": [],
+              "cache_max_entries": 0.0}
+
+
+@pytest.mark.parametrize("key", sorted(BAD_VALUES))
+def test_every_asset_key_is_checked_alike_by_the_runner_and_the_connector(key, platform, app_dir, simulator, corpus,
+                                                                          tmp_path):
+    assert set(BAD_VALUES) == set(configuration())
+    asset = soar_typed_asset(simulator, **{key: BAD_VALUES[key]})
+    params = {"hashes": corpus.hashes("sha1")[0]}
+    completed = runner("get_report", "--params", json.dumps(params),
+                       "--config", write_asset(tmp_path / "asset.json", asset))
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr
+    message = document(completed)["message"]
+    assert message.startswith(f"{key}: ")
+    platform.add_asset(ASSET, app_dir, asset)
+    [result] = platform.run_action(ASSET, "get report", [params])["action_results"]
+    assert result["status"] == "failed" and result["data"][0]["error"] == message
+    assert simulator.requests_served == 0
+
+
+def test_the_runner_keeps_answers_in_the_users_cache_folder(simulator, corpus, tmp_path):
+    params = json.dumps({"hashes": corpus.hashes("sha1")[:3]})
+    config = write_asset(tmp_path / "asset.json", soar_typed_asset(simulator, batch_size=100.0))
+    first = document(runner("get_report", "--params", params, "--config", config))
+    assert simulator.requests_served == 1
+    second = document(runner("get_report", "--params", params, "--config", config))
+    assert simulator.requests_served == 1, "the second run must be answered from the cache"
+    assert second["data"] == first["data"]
+    assert (Path(os.environ["XDG_CACHE_HOME"]) / "spectra-analyze-connector" / "answers.sqlite3").is_file()
+
+    document(runner("get_report", "--params", params, "--config", config, "--no-cache"))
+    assert simulator.requests_served == 2
+    switched_off = write_asset(tmp_path / "off.json", soar_typed_asset(simulator, batch_size=100.0, cache=False))
+    document(runner("get_report", "--params", params, "--config", switched_off))
+    assert simulator.requests_served == 3
+    elsewhere = tmp_path / "elsewhere"
+    document(runner("get_report", "--params", params, "--config", config, "--cache-dir", str(elsewhere)))
+    assert simulator.requests_served == 4 and (elsewhere / "answers.sqlite3").is_file()
