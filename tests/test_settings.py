@@ -66,10 +66,12 @@ def test_whole_numbers_in_any_form():
 
 
 def test_the_cache_settings_stand_apart_from_the_clients():
-    values = parse_settings(AS_SOAR_TYPES)
-    assert cache_settings(values, "state") == CacheSettings("state", ttl=7200, max_entries=5000)
-    assert cache_settings(values, "") is None
-    assert cache_settings(dict(values, cache=False), "state") is None
+    assert cache_settings(dict(AS_SOAR_TYPES, cache_dir="state")) == CacheSettings("state", ttl=7200, max_entries=5000)
+    assert cache_settings(dict(AS_SOAR_TYPES, cache_dir="")) is None
+    assert cache_settings(dict(AS_SOAR_TYPES, cache_dir="state", cache=False)) is None
+    assert cache_settings({"cache_dir": "state", "url": "not read"}) == CacheSettings("state")
+    with pytest.raises(ConfigurationError, match="cache_ttl: expected a number"):
+        cache_settings({"cache_dir": "state", "cache_ttl": "a day"})
 
 
 def test_the_table_refuses_what_no_platform_could_carry():
