@@ -41,6 +41,10 @@ EVERYWHERE: FrozenSet[Surface] = frozenset(Surface)
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting. Checked when declared: a number has a range, a boolean a
+    default, a secret none (and no surface that would show it), and a
+    default meets its own range."""
+
     name: str
     kind: Kind
     help: str
@@ -62,7 +66,7 @@ class Setting:
             raise ValueError(f"{self.name}: a secret has no default and is set in the SOAR asset only")
         if self.kind is Kind.BOOLEAN and not isinstance(self.default, bool):
             raise ValueError(f"{self.name}: a boolean needs a default")
-        if self.default is not None and not self.required:
+        if self.default is not None:
             self.parse(self.default)
 
     @property
