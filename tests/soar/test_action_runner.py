@@ -55,8 +55,10 @@ def test_get_report_gives_what_the_soar_app_gives(soar, corpus, settings_file):
 def test_parameters_from_a_file_or_stdin(corpus, settings_file, tmp_path):
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"hashes": [corpus.samples[1]["sha1"]]}))
-    from_file = document(runner("get_summary", "--params", f"@{params}", "--config", f"@{settings_file}"))
-    from_stdin = document(runner("get_summary", "--params", "@-", "--config", f"@{settings_file}",
+    # --no-cache: both runs ask the appliance, so their request counts agree too.
+    from_file = document(runner("get_summary", "--params", f"@{params}", "--config", f"@{settings_file}",
+                                "--no-cache"))
+    from_stdin = document(runner("get_summary", "--params", "@-", "--config", f"@{settings_file}", "--no-cache",
                                  stdin=params.read_text()))
     assert from_file == from_stdin
     assert from_file["data"][0]["indicator_count"] == 2
@@ -202,6 +204,7 @@ def test_the_runner_keeps_answers_in_the_users_cache_folder(simulator, corpus, t
     second = document(runner("get_report", "--params", params, "--config", config))
     assert simulator.requests_served == 1, "the second run must be answered from the cache"
     assert second["data"] == first["data"]
+    assert (first["summary"]["requests_attempted"], second["summary"]["requests_attempted"]) == (1, 0)
     assert (Path(os.environ["XDG_CACHE_HOME"]) / "spectra-analyze-connector" / "answers.sqlite3").is_file()
 
     document(runner("get_report", "--params", params, "--config", config, "--no-cache"))
