@@ -12,6 +12,7 @@ from typing import Callable, Dict, List
 
 from .settings import SETTINGS, Setting, Surface, shown
 from .splunk.conf import COMMAND_SETTINGS
+from .splunk.spec import settings_tables
 from .validation import load_schema
 
 
@@ -103,7 +104,7 @@ def _rules_value(spec: Dict, definitions: Dict) -> str:
 
 SECTIONS: Dict[str, Callable[[], str]] = {
     "record-fields": record_fields, "action-parameters": action_parameters, "configuration": configuration,
-    "rules-reference": rules_reference,
+    "rules-reference": rules_reference, "splunk-settings": settings_tables,
 }
 
 

@@ -26,8 +26,8 @@ APPLIANCE_SETTINGS = tuple(on(Surface.SPLUNK))
 COMMAND_SETTINGS = (
     Setting("memo_size", Kind.INTEGER, "Distinct hashes a search remembers, so that no hash is looked up twice "
             "in one search while it has at most this many distinct hashes. Memory grows with this number (up to "
-            "about 2 KB a hash: 20000 is about 40 MB), not with the number of events", default=20000, minimum=0,
-            maximum=1_000_000, surfaces=SPLUNK_ONLY),
+            "about 2 KB a hash: 20000 is about 40 MB), not with the number of events; 0 turns the memo off",
+            default=20000, minimum=0, maximum=1_000_000, surfaces=SPLUNK_ONLY),
     Setting("log_level", Kind.TEXT, "Level of $SPLUNK_HOME/var/log/splunk/spectra_analyze.log", default="INFO",
             choices=("DEBUG", "INFO", "WARNING", "ERROR"), surfaces=SPLUNK_ONLY),
 )

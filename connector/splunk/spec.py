@@ -2,6 +2,7 @@
 generated from the settings tables (``connector.settings`` and the command's
 own in ``conf``), so neither restates a default or a range by hand.
 ``python -m connector.splunk.spec`` rewrites both; a test keeps them current.
+The app README's tables of the same settings come from ``settings_tables``.
 """
 from __future__ import annotations
 
@@ -59,13 +60,35 @@ def default_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spec_entry(setting: Setting) -> str:
-    placeholder = "|".join(setting.choices) if setting.choices else _PLACEHOLDERS[setting.kind]
+def settings_tables() -> str:
+    """The app README's tables of both stanzas, in Markdown."""
+    tables = []
+    for stanza, settings in STANZAS.items():
+        rows = [f"| `[{stanza}]` key | default | range | meaning |", "| --- | --- | --- | --- |"]
+        rows += [f"| `{setting.name}` | {'required' if setting.required else _shown_default(setting)} | "
+                 f"{setting.bounds} | {' '.join(_facts(setting))} |"
+                 for setting in settings]
+        tables.append("\n".join(rows))
+    return "\n\n".join(tables)
+
+
+def _shown_default(setting: Setting) -> str:
+    return f"`{shown(setting.default)}`" if setting.default is not None else "(none)"
+
+
+def _facts(setting: Setting) -> List[str]:
+    """What the spec and the README say of a setting beyond its default and range."""
     facts = [setting.help.rstrip(".") + "."]
-    if setting.minimum is not None:
-        facts.append(f"From {setting.bounds}.")
     if setting.name in SPLUNK_NOTES:
         facts.append(SPLUNK_NOTES[setting.name])
+    return facts
+
+
+def _spec_entry(setting: Setting) -> str:
+    placeholder = "|".join(setting.choices) if setting.choices else _PLACEHOLDERS[setting.kind]
+    facts = _facts(setting)
+    if setting.minimum is not None:
+        facts.insert(1, f"From {setting.bounds}.")
     facts.append("Required." if setting.required else f"Default: {shown(setting.default) or 'empty'}")
     return "\n".join([f"{setting.name} = {placeholder}"] + [line for fact in facts for line in _bullet(fact)])
 
