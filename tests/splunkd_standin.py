@@ -3,7 +3,9 @@ reads with the search's session, ``storage/passwords`` entries, answered as
 splunkd answers them (Atom XML, 401 for a bad session, 404 for a missing
 entry, 403 when the user may not list passwords); and the REST receiver
 ``receivers/simple`` an alert action writes events through (``received``
-keeps each request's query and body; ``receiver_status`` makes it refuse).
+keeps each request's query and body; ``receiver_status`` makes it refuse,
+``receiver_fault`` answer ``"nothing"`` (the connection closed) or ``"garbage"``
+(no HTTP status line), both after the first ``receiver_fails_after`` requests).
 
     with SplunkdStandIn("session-key", {("spectra_analyze", "spectra_analyze", "api_token"): token}) as splunkd:
         splunkd.uri        # searchinfo.splunkd_uri
@@ -24,11 +26,15 @@ _REST = "http://dev.splunk.com/ns/rest"
 
 class SplunkdStandIn:
     def __init__(self, session_key: str, credentials: Optional[Credentials] = None, *,
-                 deny_status: Optional[int] = None, receiver_status: Optional[int] = None) -> None:
+                 deny_status: Optional[int] = None, receiver_status: Optional[int] = None,
+                 receiver_fault: Optional[str] = None, receiver_fails_after: int = 0) -> None:
         self.session_key = session_key
         self.credentials = dict(credentials or {})
         self.deny_status = deny_status
         self.receiver_status = receiver_status
+        self.receiver_fault = receiver_fault
+        self.receiver_fails_after = receiver_fails_after
+        self.receiver_requests = 0
         self.requests: List[Tuple[str, str]] = []
         self.received: List[Tuple[Dict[str, str], bytes]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -48,7 +54,9 @@ class SplunkdStandIn:
         self._server.shutdown()
         self._server.server_close()
 
-    def answer(self, method: str, path: str, authorization: Optional[str], body: bytes = b"") -> Tuple[int, str]:
+    def answer(self, method: str, path: str, authorization: Optional[str],
+               body: bytes = b"") -> Tuple[Optional[int], str]:
+        """Status and body of the answer; a status of None: the body alone, no HTTP."""
         self.requests.append((method, path))
         if authorization != f"Splunk {self.session_key}":
             return 401, _messages("call not properly authenticated")
@@ -68,9 +76,13 @@ class SplunkdStandIn:
         return 200, _feed(self.uri, owner, app, realm, username, password)
 
 
-    def _receive(self, query: Dict[str, str], body: bytes) -> Tuple[int, str]:
-        if self.receiver_status:
-            return self.receiver_status, _messages(f"cannot write to index {query.get('index')}")
+    def _receive(self, query: Dict[str, str], body: bytes) -> Tuple[Optional[int], str]:
+        self.receiver_requests += 1
+        if self.receiver_requests > self.receiver_fails_after:
+            if self.receiver_fault:
+                return None, {"nothing": "", "garbage": "<html>not HTTP</html>\r\n"}[self.receiver_fault]
+            if self.receiver_status:
+                return self.receiver_status, _messages(f"cannot write to index {query.get('index')}")
         self.received.append((query, body))
         fields = "".join(f'<field k="{escape(key)}"><value><text>{escape(value)}</text></value></field>'
                          for key, value in (("_index", query.get("index", "main")), ("bytes", str(len(body)))))
@@ -113,8 +125,12 @@ def _handler_for(standin: SplunkdStandIn) -> type:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._reply(*standin.answer("POST", self.path, self.headers.get("Authorization"), body))
 
-        def _reply(self, status: int, body: str) -> None:
+        def _reply(self, status: Optional[int], body: str) -> None:
             data = body.encode("utf-8")
+            if status is None:
+                self.wfile.write(data)
+                self.close_connection = True
+                return
             self.send_response(status)
             self.send_header("Content-Type", "text/xml; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

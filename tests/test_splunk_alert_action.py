@@ -67,14 +67,21 @@ def payload_for(results_file: Path, splunkd_uri: str, **configuration: str) -> D
     }
 
 
-def execute(app_dir: Path, version: str, payload: Dict[str, Any]) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", ""), "SPLUNK_HOME": str(app_dir.parent.parent.parent)}
-    return subprocess.run([python(version), str(app_dir / "bin" / f"{ACTION}.py"), "--execute"],
-                          input=json.dumps(payload), capture_output=True, text=True, env=env, timeout=120)
+def execute(app_dir: Path, version: str, payload: Dict[str, Any], **environ: str) -> subprocess.CompletedProcess:
+    """The payload goes in as splunkd writes it, UTF-8 with every character
+    as it is; stderr must be UTF-8."""
+    env = dict({"PATH": os.environ.get("PATH", ""), "SPLUNK_HOME": str(app_dir.parent.parent.parent)}, **environ)
+    run = subprocess.run([python(version), str(app_dir / "bin" / f"{ACTION}.py"), "--execute"],
+                         input=json.dumps(payload, ensure_ascii=False).encode("utf-8"), capture_output=True, env=env,
+                         timeout=120)
+    run.stderr = run.stderr.decode("utf-8")
+    return run
 
 
 def events_of(splunkd: SplunkdStandIn) -> List[Dict[str, Any]]:
-    return [json.loads(line) for _, body in splunkd.received for line in body.decode("utf-8").splitlines()]
+    """The events splunkd received, a line each (props.conf breaks lines at CR and LF only; str.splitlines would
+    also break at U+2028 and others, which JSON leaves unescaped)."""
+    return [json.loads(line.decode("utf-8")) for _, body in splunkd.received for line in body.splitlines()]
 
 
 def alert_results(corpus, count=240):
@@ -220,8 +227,10 @@ def test_splunkd_refusing_the_events_fails_the_action(app, simulator, corpus, tm
         payload["server_uri"] = splunkd.uri
         run = execute(app, "3.9", payload)
     assert run.returncode == 1
-    assert run.stderr == (f"ERROR {ACTION}: splunkd refused the enriched events for index alerts "
-                          "(HTTP 403 Forbidden -- cannot write to index alerts)\n")
+    assert run.stderr.startswith(f"ERROR {ACTION}: 4 alerts (3 with hashes)") and run.stderr.count("\n") == 1
+    assert run.stderr.endswith("; 0 of 4 events written to index alerts in 0 request(s); the other 4 were not: "
+                               "request 1: splunkd refused them for index alerts (HTTP 403 Forbidden -- cannot write "
+                               "to index alerts)\n")
 
 
 def test_only_execute_mode_and_a_json_payload(app, tmp_path):
@@ -251,6 +260,7 @@ def test_the_conf_the_spec_and_the_form_declare_the_parameters_the_code_reads():
     assert re.findall(rf'name="action\.{ACTION}\.param\.(\w+)"', form) == list(PARAMETERS)
     props = parse_conf((APP_SOURCE / "default" / "props.conf").read_text())
     assert props[DEFAULT_SOURCETYPE]["KV_MODE"] == "json"
+    assert props[DEFAULT_SOURCETYPE]["CHARSET"] == "UTF-8"  # what the action writes
     load_rules(APP_SOURCE / "rules" / SHIPPED_RULES)  # the shipped rules file loads
 
 
@@ -277,3 +287,147 @@ def test_answers_are_kept_in_the_apps_cache_for_the_next_alert(app, simulator, c
     assert asked > 0 and simulator.requests_served == asked  # the second alert asked nothing
     assert (app / "cache" / "answers.sqlite3").is_file()
     assert events_of(splunkd)[:40] == events_of(splunkd)[40:]
+
+
+# Text in every script and direction: Latin-1, Cyrillic, CJK, emoji beyond the BMP (a ZWJ sequence and a flag),
+# Arabic and Hebrew with a right-to-left mark, combining accents, and JSON's own specials.
+WORLD = {"latin1": "Zoë Müller, Øresund café ñ ß", "cyrillic": "Вредоносный файл ёЁ",
+         "cjk": "悪意のあるファイル 恶意文件 악성 파일", "emoji": "🦠 👩‍💻 🇸🇮 ✓",
+         "rtl": "ملف ضار \u200fקובץ זדוני", "combining": "e\u0301 a\u0308 Z\u030c", "specials": 'tab\t "q" \\ \u2028'}
+
+
+def worldly_results(corpus, count=12):
+    malicious = corpus.hashes("sha256", "malicious")
+    results = []
+    for index in range(count):
+        texts = list(WORLD.values())
+        result = {"_time": f"{1700000000 + index}.000", "_raw": f"{texts[index % len(texts)]} #{index}",
+                  "host": f"хост-{index}", "n": str(index), "пользователь": "Жанна 👩‍💻",
+                  "paths": [f"C:\\Users\\{texts[(index + 1) % len(texts)]}", "/home/ユーザー/файл"]}
+        result.update(WORLD)
+        if index % 2 == 0:
+            result["file_hash"] = malicious[index]
+        results.append(result)
+    return results
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_results_in_any_language_are_written_back_as_they_came(version, app, simulator, corpus, tmp_path):
+    results = worldly_results(corpus)
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", results), "")
+    payload["search_name"] = "Хэши 悪意 🦠"
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
+        payload["server_uri"] = splunkd.uri
+        run = execute(app, version, payload)
+
+    assert run.returncode == 0, run.stderr
+    assert splunkd.received[0][0]["source"] == f"{ACTION}:Хэши 悪意 🦠"
+    events = events_of(splunkd)  # each body decoded as strict UTF-8: Latin-1 bytes would fail here
+    assert len(events) == len(results)
+    for result, event in zip(results, events):
+        assert (event["orig_raw"], event["orig_host"], event["пользователь"]) == (
+            result["_raw"], result["host"], result["пользователь"])
+        assert event["paths"] == result["paths"]
+        assert {key: event[key] for key in WORLD} == WORLD
+        assert event["alert_search_name"] == "Хэши 悪意 🦠"
+    assert [event["rl_classification"] for event in events[::2]] == ["malicious"] * 6
+    body = splunkd.received[0][1]
+    assert "Zoë Müller".encode("utf-8") in body and "🦠".encode("utf-8") in body  # the characters, not \u escapes
+
+
+def test_bodies_stay_under_1_mb_counted_in_bytes(app, simulator, corpus, tmp_path):
+    # 3 bytes a character: counted in characters, a body would be near 3 MB
+    results = [{"_time": "1700000000.000", "n": str(index), "_raw": "悪意" * 450 + f" {index}"} for index in range(1500)]
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", results), "")
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
+        payload["server_uri"] = splunkd.uri
+        run = execute(app, "3.9", payload)
+
+    assert run.returncode == 0, run.stderr
+    sizes = [len(body) for _, body in splunkd.received]
+    assert len(sizes) == 5 and max(sizes) <= 1024 * 1024 and min(sizes[:-1]) > 1000 * 1024, sizes
+    assert [event["n"] for event in events_of(splunkd)] == [str(index) for index in range(1500)]
+    assert f"1500 of 1500 events written to index alerts in {len(sizes)} request(s)" in run.stderr
+
+
+def test_a_results_file_that_is_not_utf8_loses_no_result(app, simulator, corpus, tmp_path):
+    sha = corpus.hashes("sha256", "malicious")[0]
+    lines = [b"_raw,file_hash,user", "\"ok ✓\",%s,Zoë\r\n".encode("utf-8") % sha.encode(),
+             b"caf\xe9 (Latin-1),,\xff\xfe\r\n",  # not UTF-8 at all
+             "\"cut \u00e9\",,".encode("utf-8") + b"\xe2\x9c\r\n",  # a UTF-8 character cut short
+             "\"quoted, over\nlines \xe9\",,ü\r\n".encode("utf-8")]
+    path = tmp_path / "results.csv.gz"
+    path.write_bytes(gzip.compress(lines[0] + b"\r\n" + b"".join(lines[1:])))
+    payload = payload_for(path, "")
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
+        payload["server_uri"] = splunkd.uri
+        run = execute(app, "3.9", payload)
+
+    assert run.returncode == 0, run.stderr
+    events = events_of(splunkd)
+    assert [(event.get("orig_raw"), event.get("user")) for event in events] == [
+        ("ok ✓", "Zoë"), ("caf\\xe9 (Latin-1)", "\\xff\\xfe"), ("cut é", "\\xe2\\x9c"), ("quoted, over\nlines é", "ü")]
+    assert events[0]["rl_classification"] == "malicious"
+    assert (f"WARN {ACTION}: 2 line(s) of the alert's results are not UTF-8; their undecodable bytes are written as "
+            "\\xNN text\n") in run.stderr
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_the_payload_and_stderr_are_utf8_whatever_the_locale(version, app, simulator, corpus, tmp_path):
+    # Windows pipes, or a Latin-1 locale: stdin and stderr would not be UTF-8 on their own
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", alert_results(corpus, 4)), "")
+    payload["search_name"] = "Хэши 🦠"
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
+        payload["server_uri"] = splunkd.uri
+        run = execute(app, version, payload, PYTHONIOENCODING="latin-1")
+        missing = payload_for(tmp_path / "результаты 🦠.csv.gz", splunkd.uri)
+        unreadable = execute(app, version, missing, PYTHONIOENCODING="latin-1")
+    assert run.returncode == 0, run.stderr
+    assert {event["alert_search_name"] for event in events_of(splunkd)} == {"Хэши 🦠"}
+    assert unreadable.returncode == 2
+    assert unreadable.stderr.startswith(f"ERROR {ACTION}: cannot read the alert's results {tmp_path}/результаты 🦠.csv.gz")
+
+
+def results_of_two_bodies(count=300):
+    return [{"_time": "1700000000.000", "n": str(index), "_raw": "x" * 5000} for index in range(count)]
+
+
+@pytest.mark.parametrize("fault, message", [
+    ({"receiver_status": 503}, "splunkd refused them for index alerts (HTTP 503 Service Unavailable -- cannot write "
+                               "to index alerts)"),
+    ({"receiver_fault": "nothing"}, "the connection to splunkd at {uri} failed (RemoteDisconnected: Remote end "
+                                    "closed connection without response)"),
+    ({"receiver_fault": "garbage"}, "the connection to splunkd at {uri} failed (BadStatusLine: <html>not HTTP</html>)"),
+])
+def test_a_failure_midway_says_how_many_events_were_written(fault, message, app, simulator, tmp_path):
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", results_of_two_bodies()), "")
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN), receiver_fails_after=1, **fault) as splunkd:
+        payload["server_uri"] = splunkd.uri
+        run = execute(app, "3.9", payload)
+
+    assert run.returncode == 1, run.stderr
+    written = len(events_of(splunkd))
+    assert 0 < written < 300 and splunkd.receiver_requests == 2
+    assert run.stderr.startswith(f"ERROR {ACTION}: 300 alerts (0 with hashes)") and run.stderr.count("\n") == 1
+    assert run.stderr.endswith(f"; {written} of 300 events written to index alerts in 1 request(s); the other "
+                               f"{300 - written} were not: request 2: {message.format(uri=splunkd.uri)}\n")
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_splunkd_unreachable_or_not_speaking_tls_is_one_error_line(scheme, app, simulator, tmp_path):
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", results_of_two_bodies(3)), "")
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
+        port = splunkd.uri.rsplit(":", 1)[1]
+        if scheme == "https":  # a plain-HTTP port: the TLS handshake fails
+            payload["server_uri"] = f"https://127.0.0.1:{port}"
+            run = execute(app, "3.9", payload)
+    if scheme == "http":  # the stand-in is gone: connection refused
+        payload["server_uri"] = f"http://127.0.0.1:{port}"
+        run = execute(app, "3.9", payload)
+
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith(f"ERROR {ACTION}: 3 alerts (0 with hashes)")
+    assert (f"; 0 of 3 events written to index alerts in 0 request(s); the other 3 were not: request 1: the "
+            f"connection to splunkd at {payload['server_uri']} failed (") in last
+    assert ("SSLError" if scheme == "https" else "ConnectionRefusedError") in last

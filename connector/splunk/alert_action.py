@@ -13,23 +13,36 @@ Lines on stderr start with a level, as splunkd expects of alert actions; it
 files them in splunkd.log (``index=_internal sendmodalert``). Exit status:
 0 done (failed lookups are marked on the events, each rule's ``on_error``
 decides, and a WARN line says so); 1 the appliance could not be used (the
-events are written anyway, marked) or splunkd refused the events; 2 the
-action's parameters, the rules file or the payload are wrong (nothing is
-written: the alert's results stay in its search artifact).
+events are written anyway, marked) or splunkd did not take every event (the
+ERROR line says how many were written); 2 the action's parameters, the rules
+file or the payload are wrong (nothing is written: the alert's results stay
+in its search artifact).
+
+Text is UTF-8 throughout, whatever the locale: the payload is read as bytes,
+the events are sent as UTF-8 bytes (splunklib would send a ``str`` body as
+Latin-1), the lines on stderr are UTF-8. Bytes of the results file that are
+not UTF-8 are kept as ``\\xNN`` text, as Splunk itself shows bytes that do not
+fit a source's CHARSET, and a WARN line says on how many lines.
 """
 from __future__ import annotations
 
 import csv
 import gzip
+import http.client
+import io
 import json
 import logging
 import re
+import socket
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple
 from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
-from ..errors import ConfigurationError, SpectraAnalyzeError
+from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
+from ..jsonlines import encode_line
 from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
 from ..service import LookupService
 from .conf import app_cache, appliance_config, load_settings
@@ -42,6 +55,8 @@ DEFAULT_SOURCETYPE = "spectra:enriched_alert"
 RULES_FOLDERS = ("local/rules", "rules")  # an admin's own files first, then the shipped ones
 WINDOW = 10000
 MAX_POST_BYTES = 1024 * 1024
+# splunklib waits forever by default; splunkd answers a 1 MB post in well under this.
+SPLUNKD_TIMEOUT = 60
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _RULES_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\.json")
 _INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -67,23 +82,27 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
         say("ERROR", f"{ACTION}: splunkd runs this script with --execute and a JSON payload on stdin")
         return EXIT_USAGE
     try:
-        payload = read_payload(stdin)
+        payload = read_payload(getattr(stdin, "buffer", stdin))
         secrets.add(payload["session_key"])
         params = parse_parameters(payload.get("configuration") or {})
         rules = load_rules(rules_path(app_dir, params["rules_file"]))
-        results = read_results(payload["results_file"])
+        results, undecodable = read_results(payload["results_file"])
     except (ActionError, RulesError) as err:
         say("ERROR", f"{ACTION}: {err}")
         return EXIT_USAGE
+    if undecodable:
+        say("WARN", f"{ACTION}: {undecodable} line(s) of the alert's results are not UTF-8; their undecodable "
+                    "bytes are written as \\xNN text")
     service = splunkd_service(payload, app_dir.name)
     enricher, enriched = enrich(rules, results, lookup_service(service, app_dir, secrets), say)
-    try:
-        requests = send_events(service, as_events(enriched, payload), params, payload)
-    except SpectraAnalyzeError as err:
-        say("ERROR", f"{ACTION}: {err}")
+    delivery = send_events(service, as_events(enriched, payload), params, payload)
+    written = (f"{delivery.written} of {len(enriched)} events written to index {params['index']} in "
+               f"{delivery.requests} request(s)")
+    if delivery.failure:
+        say("ERROR", f"{ACTION}: {enricher.stats.describe()}; {written}; the other "
+                     f"{len(enriched) - delivery.written} were not: {delivery.failure}")
         return EXIT_FAILED
-    say("INFO", f"{ACTION}: {enricher.stats.describe()}; {len(enriched)} events written to index "
-                f"{params['index']} in {requests} request(s)")
+    say("INFO", f"{ACTION}: {enricher.stats.describe()}; {written}")
     if enricher.fatal_error:
         say("ERROR", f"{ACTION}: {enricher.fatal_error} (the events are written with rl_status=error)")
         return EXIT_FAILED
@@ -107,9 +126,12 @@ def enrich(rules: RuleSet, results: List[Dict[str, Any]], lookups: LookupService
 
 
 class _Reporter:
-    """Level-prefixed lines on stderr for splunkd, and the same in the app's log."""
+    """Level-prefixed lines on stderr for splunkd, in UTF-8 whatever the
+    locale, and the same in the app's log."""
 
     def __init__(self, stream: TextIO) -> None:
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
         self.stream = stream
 
     def __call__(self, level: str, message: str) -> None:
@@ -118,7 +140,9 @@ class _Reporter:
         self.stream.flush()
 
 
-def read_payload(stdin: TextIO) -> Dict[str, Any]:
+def read_payload(stdin: BinaryIO) -> Dict[str, Any]:
+    """The JSON payload, from bytes: json reads UTF-8 (or UTF-16/32) itself,
+    whatever encoding the locale would give a text stream."""
     try:
         payload = json.loads(stdin.read())
     except ValueError as err:
@@ -154,15 +178,29 @@ def rules_path(app_dir: Path, name: str) -> Path:
     raise ActionError(f"param.rules_file: no rules file {name} in {places}")
 
 
-def read_results(path: str) -> List[Dict[str, Any]]:
+def read_results(path: str) -> Tuple[List[Dict[str, Any]], int]:
     """The alert's results from its gzip CSV: multivalue fields (``__mv_``
-    columns) as lists, empty values left out."""
+    columns) as lists, empty values left out; and how many lines held bytes
+    that are not UTF-8 (kept as ``\\xNN`` text: no result is lost)."""
     csv.field_size_limit(2 ** 31 - 1)  # _raw may be long
+    undecodable: List[int] = []
     try:
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-            return [_result(row) for row in csv.DictReader(handle)]
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as err:
+        with gzip.open(path, "rb") as handle:
+            return [_result(row) for row in csv.DictReader(_text_lines(handle, undecodable))], len(undecodable)
+    except (OSError, EOFError, zlib.error, csv.Error) as err:
         raise ActionError(f"cannot read the alert's results {path}: {err}") from None
+
+
+def _text_lines(lines: Iterable[bytes], undecodable: List[int]) -> Iterator[str]:
+    """Lines as text, their terminators kept for the csv reader. A line break
+    is never inside a UTF-8 character, so decoding a line at a time is
+    decoding the file; a line that is not UTF-8 is noted in ``undecodable``."""
+    for number, line in enumerate(lines, 1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable.append(number)
+            yield line.decode("utf-8", "backslashreplace")
 
 
 def _result(row: Mapping[str, Optional[str]]) -> Dict[str, Any]:
@@ -184,9 +222,11 @@ def splunkd_service(payload: Mapping[str, Any], app: str) -> Any:
     """A splunklib service on the alert's own session (only the built app carries splunklib)."""
     from splunklib.client import Service
 
+    from splunklib.binding import handler
+
     uri = urlsplit(payload["server_uri"])
     return Service(scheme=uri.scheme, host=uri.hostname, port=uri.port, app=app, owner="nobody",
-                   token=payload["session_key"])
+                   token=payload["session_key"], handler=handler(timeout=SPLUNKD_TIMEOUT))
 
 
 def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter) -> LookupService:
@@ -204,9 +244,10 @@ def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter) -> Lookup
         return LookupService(None, store=store, failure=err)
 
 
-def as_events(results: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> Iterator[str]:
-    """One JSON object a result: the original time first (props.conf reads it),
-    the original event's fields under ``orig_``, splunkd's internal ones dropped."""
+def as_events(results: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) -> Iterator[bytes]:
+    """One JSON object a result, in UTF-8: the original time first (props.conf
+    reads it), the original event's fields under ``orig_``, splunkd's
+    internal ones dropped."""
     for result in results:
         event: Dict[str, Any] = {}
         time = _epoch(result.get("_time"))
@@ -220,7 +261,7 @@ def as_events(results: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) 
                 event[key] = value
         event["alert_search_name"] = payload.get("search_name")
         event["alert_sid"] = payload.get("sid")
-        yield json.dumps(event, ensure_ascii=False)
+        yield encode_line(event)
 
 
 def _epoch(value: Any) -> Optional[str]:
@@ -230,36 +271,78 @@ def _epoch(value: Any) -> Optional[str]:
         return None
 
 
-def send_events(service: Any, events: Iterator[str], params: Mapping[str, str], payload: Mapping[str, Any]) -> int:
-    """POST the events, one a line, in bodies of up to 1 MB; the requests sent.
-    Raises ``SpectraAnalyzeError`` with splunkd's message when it refuses."""
-    from splunklib.binding import HTTPError
+@dataclass
+class Delivery:
+    """What splunkd took: the requests it accepted, the events in them, and
+    why the rest was not written (None when every event was)."""
 
+    requests: int = 0
+    written: int = 0
+    failure: Optional[str] = None
+
+
+def send_events(service: Any, events: Iterable[bytes], params: Mapping[str, str],
+                payload: Mapping[str, Any]) -> Delivery:
+    """POST the events, one a line, in bodies of at most 1 MB, in order. The
+    first request that fails ends the sending: the events written are then the
+    first ``written`` ones, and the rest would most likely meet the same fault."""
     query = {"index": params["index"], "sourcetype": params["sourcetype"],
              "source": f"{ACTION}:{payload.get('search_name') or 'adhoc'}"}
     if payload.get("server_host"):
         query["host"] = payload["server_host"]
-    sent = 0
-    for body in _bodies(events):
-        try:
-            service.post("/services/receivers/simple", body=body, **query)
-        except HTTPError as err:
-            raise SpectraAnalyzeError(f"splunkd refused the enriched events for index {params['index']} "
-                                      f"({err})") from None
-        except OSError as err:
-            raise SpectraAnalyzeError(f"could not reach splunkd at {payload['server_uri']}: {err}") from None
-        sent += 1
-    return sent
+    query = {key: _well_formed(str(value)) for key, value in query.items()}
+    delivery = Delivery()
+    for body, count in _bodies(events):
+        failure = _post(service, body, query, params["index"], payload["server_uri"])
+        if failure:
+            delivery.failure = f"request {delivery.requests + 1}: {failure}"
+            break
+        delivery.requests += 1
+        delivery.written += count
+    return delivery
 
 
-def _bodies(events: Iterator[str]) -> Iterator[str]:
-    batch: List[str] = []
+def _post(service: Any, body: bytes, query: Mapping[str, str], index: str, uri: str) -> Optional[str]:
+    """One body to receivers/simple; why it failed (one line), or None.
+    splunklib sends a ``bytes`` body as it is, its length in bytes as
+    Content-Length."""
+    from splunklib.binding import HTTPError
+
+    try:
+        service.post("/services/receivers/simple", body=body, **query)
+    except HTTPError as err:
+        return f"splunkd refused them for index {index} ({_one_line(err)})"
+    except socket.timeout:  # before OSError: an OSError itself
+        return (f"splunkd at {uri} did not answer within {SPLUNKD_TIMEOUT}s (it may still have written this "
+                "request's events)")
+    except (OSError, http.client.HTTPException) as err:
+        return f"the connection to splunkd at {uri} failed ({type(err).__name__}: {_one_line(err)})"
+    except ValueError as err:  # UnicodeError among them: a request http.client cannot make
+        return f"the request to splunkd could not be made ({type(err).__name__}: {_one_line(err)})"
+    return None
+
+
+def _one_line(err: Exception) -> str:
+    """What splunkd or the network said, on one line: splunkd files each
+    stderr line as a message of its own."""
+    return excerpt(str(err), None, limit=300)
+
+
+def _well_formed(text: str) -> str:
+    """``text`` without lone surrogates (which no URL can carry), as ``\\udXXX``."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _bodies(events: Iterable[bytes]) -> Iterator[Tuple[bytes, int]]:
+    """Bodies of events a line each, at most ``MAX_POST_BYTES`` (an event
+    longer than that goes alone), with the count of events in each."""
+    batch: List[bytes] = []
     size = 0
     for event in events:
-        if batch and size + len(event) > MAX_POST_BYTES:
-            yield "\n".join(batch) + "\n"
+        if batch and size + len(event) + 1 > MAX_POST_BYTES:
+            yield b"\n".join(batch) + b"\n", len(batch)
             batch, size = [], 0
         batch.append(event)
         size += len(event) + 1
     if batch:
-        yield "\n".join(batch) + "\n"
+        yield b"\n".join(batch) + b"\n", len(batch)
