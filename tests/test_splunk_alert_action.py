@@ -69,10 +69,10 @@ def payload_for(results_file: Path, splunkd_uri: str, **configuration: str) -> D
 
 def execute(app_dir: Path, version: str, payload: Dict[str, Any], **environ: str) -> subprocess.CompletedProcess:
     """The payload goes in as splunkd writes it, UTF-8 with every character
-    as it is; stderr must be UTF-8."""
+    as it is (a lone surrogate as its JSON escape); stderr must be UTF-8."""
     env = dict({"PATH": os.environ.get("PATH", ""), "SPLUNK_HOME": str(app_dir.parent.parent.parent)}, **environ)
     run = subprocess.run([python(version), str(app_dir / "bin" / f"{ACTION}.py"), "--execute"],
-                         input=json.dumps(payload, ensure_ascii=False).encode("utf-8"), capture_output=True, env=env,
+                         input=json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace"), capture_output=True, env=env,
                          timeout=120)
     run.stderr = run.stderr.decode("utf-8")
     return run
@@ -431,3 +431,14 @@ def test_splunkd_unreachable_or_not_speaking_tls_is_one_error_line(scheme, app, 
     assert (f"; 0 of 3 events written to index alerts in 0 request(s); the other 3 were not: request 1: the "
             f"connection to splunkd at {payload['server_uri']} failed (") in last
     assert ("SSLError" if scheme == "https" else "ConnectionRefusedError") in last
+
+
+def test_log_lines_keep_what_utf8_cannot_hold(app, simulator, tmp_path):
+    # a lone surrogate (a JSON escape in the payload) in a message: escaped, never a lost line or a logging traceback
+    payload = payload_for(tmp_path / "r\udcff 🦠.csv.gz", "http://127.0.0.1:9")
+    run = execute(app, "3.9", payload)
+    assert run.returncode == 2
+    assert run.stderr == f"ERROR {ACTION}: cannot read the alert's results {tmp_path}/r\\udcff 🦠.csv.gz: " \
+                         f"[Errno 2] No such file or directory: '{tmp_path}/r\\udcff 🦠.csv.gz'\n"
+    log = (app.parent.parent.parent / "var" / "log" / "splunk" / "spectra_analyze.log").read_bytes().decode("utf-8")
+    assert f"cannot read the alert's results {tmp_path}/r\\udcff 🦠.csv.gz" in log

@@ -1,7 +1,9 @@
 """The command's log file, ``$SPLUNK_HOME/var/log/splunk/spectra_analyze.log``
 (Splunk indexes it into ``_internal``). Every line carries the process id;
 secrets handed to ``SecretFilter`` are masked in every line as a last guard
-(the code never logs them on purpose).
+(the code never logs them on purpose). The file is UTF-8; what UTF-8 cannot
+hold (a lone surrogate from a JSON escape) is written as ``\\udXXX`` rather
+than losing the line.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def setup_logging(secrets: SecretFilter, level: str = "INFO") -> Optional[Path]:
         return None
     try:
         handler = logging.handlers.RotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=5,
-                                                       encoding="utf-8")
+                                                       encoding="utf-8", errors="backslashreplace")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter(FORMAT))
