@@ -53,6 +53,18 @@ def test_table_and_json_formats(env, corpus):
     assert result["data"][0]["rl_riskscore"] == 8
 
 
+@pytest.mark.parametrize("encoding, shown", [("utf-8", "хэш✓"), ("latin-1", "\\u0445\\u044d\\u0448\\u2713"),
+                                             ("ascii", "\\u0445\\u044d\\u0448\\u2713")])
+def test_a_table_with_text_the_output_cannot_encode_is_escaped_not_a_traceback(encoding, shown, env, corpus):
+    # what Windows' `> file` (a code page) or PYTHONIOENCODING give; a hash as typed is echoed in the table
+    done = subprocess.run([SCRIPT, "get-report", "хэш✓", corpus.samples[0]["sha1"], "--format", "table"],
+                          capture_output=True, env=dict(os.environ, PYTHONIOENCODING=encoding, **env), timeout=60)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    lines = done.stdout.decode(encoding).splitlines()
+    assert lines[1].startswith(shown) and " invalid " in lines[1]
+    assert "Win32.Backdoor.Prorat" in lines[2]
+
+
 def test_token_file(simulator, corpus, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")

@@ -7,6 +7,7 @@ mistake gets one clear line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from typing import Any, List, Optional
@@ -41,6 +42,7 @@ class _StrictParser(argparse.ArgumentParser):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    _escape_what_stdout_cannot_hold()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=_log_level(getattr(args, "verbose", 0)), stream=sys.stderr,
@@ -59,6 +61,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _fail(130, "interrupted")
     except BrokenPipeError:
         return 0
+
+
+def _escape_what_stdout_cannot_hold() -> None:
+    """Text the output's encoding lacks (PYTHONIOENCODING=ascii, a Latin-1
+    locale, a Windows code page behind ``>``) goes out as ``\\uXXXX``, as
+    Python writes it on stderr, instead of ending the command in a traceback.
+    JSON output is ASCII already; with UTF-8, the usual case, nothing changes."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def _fail(code: int, err: object) -> int:
