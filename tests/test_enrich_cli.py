@@ -273,3 +273,23 @@ def test_enrich_keeps_answers_in_the_cache_like_every_lookup(simulator, corpus, 
     assert (tmp_path / "first.jsonl").read_bytes() == (tmp_path / "second.jsonl").read_bytes()
     enrich(simulator.url, *common, "--no-cache", "--output", str(tmp_path / "third.jsonl"))
     assert simulator.requests_served == 2 * asked
+
+
+def test_enriched_alerts_keep_their_text_in_any_language(simulator, corpus, tmp_path):
+    # every script as it is; a lone surrogate (a JSON escape some tools write) comes back as that same escape
+    sha1 = corpus.hashes("sha1")[0]
+    alerts = [{"sha1": sha1, "user": "Zoë Жанна 悪意 🦠 👩‍💻 ملف \u200fקובץ", "note": "broken \ud800 pair"},
+              {"sha1": sha1, "user": "e\u0301 \u2028 tab\t"}]
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
+                                                          "then": {"add_tags": ["seen ✓"]}}]}), encoding="utf-8")
+    stdin = b"".join(json.dumps(alert).encode("ascii") + b"\n" for alert in alerts)
+    run = enrich(simulator.url, "--rules", str(rules), stdin=stdin)
+    assert run.returncode == 0, run.stderr.decode()
+    lines = run.stdout.split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 3
+    enriched = [json.loads(line.decode("utf-8")) for line in lines[:-1]]  # valid UTF-8, valid JSON
+    assert [alert["user"] for alert in enriched] == [alert["user"] for alert in alerts]
+    assert enriched[0]["note"] == "broken \ud800 pair" and b'"broken \\ud800 pair"' in lines[0]
+    assert "Zoë Жанна 悪意 🦠".encode("utf-8") in lines[0]  # written as characters, not \u escapes
+    assert all(alert["tags"] == ["seen ✓"] for alert in enriched)

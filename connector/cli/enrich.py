@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator, List, Optional, TextIO
 
 from ..client import SpectraAnalyzeClient
+from ..jsonlines import encode_line
 from ..rules import AlertEnricher, load_rules
 from ..cache import open_cache
 from ..service import LookupService
@@ -169,7 +170,7 @@ def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:
     """The alert as written: byte for byte when the rules left it alone."""
     if enriched is original:
         return raw
-    return json.dumps(enriched, ensure_ascii=False).encode("utf-8")
+    return encode_line(enriched)
 
 
 def _name(path: str) -> str:
