@@ -24,6 +24,7 @@ from .errors import (ApplianceError, AuthenticationError, BadRequestError, Confi
                      MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError,
                      TLSVerificationError, TransportError, excerpt)
 from .retry import RETRY_STATUSES, Breaker, parse_retry_after
+from .text import replace_lone_surrogates
 from .validation import violation
 
 LIST_PATH = "/api/samples/v2/list/"
@@ -290,6 +291,7 @@ class SpectraAnalyzeClient:
             raise MalformedResponseError("the appliance's answer is not JSON: "
                                          + (excerpt(raw[:4096].decode("utf-8", "replace"), self.config.token)
                                             or "empty body")) from None
+        page = replace_lone_surrogates(page, raw)  # what no adapter could write
         problem = violation("response", page)
         if problem:
             raise SchemaViolationError(f"the appliance's answer does not match the documented format: {problem}")

@@ -154,6 +154,20 @@ def test_malformed_answers(requests_mock, fake_time, body, error, message):
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize("raw, name", [
+    (b'"Win32.\\ud800.T\\u00e9st"', "Win32.\ufffd.Tést"),  # a lone escape
+    (b'"Win32.\\uDFFF\\uD83E\\uDDA0"', "Win32.\ufffd🦠"),  # a lone low one, then a pair
+    ('"Win32.\ud800.悪意"'.encode("utf-8", "surrogatepass"), "Win32.\ufffd.悪意"),  # a surrogate's bytes
+    ('"한국어 \\ud55c"'.encode("utf-8"), "한국어 한"),  # Hangul starts with byte 0xED too: left as it is
+])
+def test_lone_surrogates_in_an_answer_become_replacement_characters(requests_mock, fake_time, raw, name):
+    # no adapter could write them as UTF-8 (the Splunk command's reply, the CLI's table)
+    requests_mock.post(URL, content=b'{"count": 1, "next": null, "results": [{"sha1": "%s", "classification_result": '
+                                    b'%s, "\\udc80key": 1}]}' % (SHA1.encode(), raw))
+    item = make_client(fake_time).list_samples([SHA1])[0]
+    assert item["classification_result"] == name and item["\ufffdkey"] == 1
+
+
 def test_the_response_size_is_capped(requests_mock, fake_time):
     requests_mock.post(URL, text=json.dumps(dict(PAGE, padding="x" * 5000)))
     with pytest.raises(MalformedResponseError) as err:

@@ -326,3 +326,34 @@ def test_later_searches_answer_from_the_apps_cache(version, app, simulator, splu
     assert without_index(reversed(second.records)) == without_index(first.records)
     assert asked == 1 and simulator.requests_served == 1
     assert (app / "cache" / "answers.sqlite3").is_file()
+
+
+class WorldlyAppliance(Simulator):
+    """Threat names in several scripts, sent as the simulator sends text (\\u escapes, an emoji as an escaped
+    pair), one of them with a lone surrogate: an escape a broken encoder on the appliance's side could write."""
+
+    NAMES = ["Win32.Trojan.Zoë", "Android.Вредонос.Тест", "Win64.木马.样本", "Script.🦠.Emoji",
+             "Doc.ملف.\u200fקובץ", "Broken.\ud800.Pair"]
+
+    def answer(self, path, headers, raw):
+        status, payload = super().answer(path, headers, raw)
+        for index, item in enumerate(payload.get("results", ())):
+            item["classification_result"] = self.NAMES[index % len(self.NAMES)]
+        return status, payload
+
+
+@pytest.mark.parametrize("version", PYTHONS)
+def test_text_in_any_language_in_and_out_counted_in_bytes(version, splunk_app, splunkd, corpus):
+    # scp.py reads each reply by its byte length and decodes it as strict UTF-8
+    hashes = corpus.hashes("sha1", "malicious")[:6]
+    events = [{"sha1": value, "who": who, "tags": [who, "✓"]}
+              for value, who in zip(hashes, ["Zoë Müller", "Жанна", "悪意のある", "👩‍💻 🇸🇮", "ملف \u200fקובץ", "e\u0301"])]
+    with WorldlyAppliance(TOKEN, corpus=corpus) as appliance:
+        configure(splunk_app, {"url": appliance.url, "max_attempts": "1"})
+        run = run_command(splunk_app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY)
+    assert run.returncode == 0, run.stderr
+    assert [(record["who"], record["tags"]) for record in run.records] == [
+        (event["who"], event["tags"]) for event in events]
+    assert sorted(record["rl_threat_name"] for record in run.records) == sorted(  # the lone surrogate replaced
+        name.replace("\ud800", "\ufffd") for name in WorldlyAppliance.NAMES)
+    assert {record["rl_threat_family"] for record in run.records} >= {"Тест", "样本", "Emoji"}

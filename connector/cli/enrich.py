@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator, List, Optional, TextIO
 
 from ..client import SpectraAnalyzeClient
-from ..jsonlines import encode_line
+from ..text import encode_line
 from ..rules import AlertEnricher, load_rules
 from ..cache import open_cache
 from ..service import LookupService

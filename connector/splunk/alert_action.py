@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
-from ..jsonlines import encode_line
+from ..text import encode_line
 from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
 from ..service import LookupService
 from .conf import app_cache, appliance_config, load_settings
