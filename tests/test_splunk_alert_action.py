@@ -11,7 +11,9 @@ import json
 import math
 import os
 import re
+import socket
 import subprocess
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List
@@ -442,3 +444,48 @@ def test_log_lines_keep_what_utf8_cannot_hold(app, simulator, tmp_path):
                          f"[Errno 2] No such file or directory: '{tmp_path}/r\\udcff 🦠.csv.gz'\n"
     log = (app.parent.parent.parent / "var" / "log" / "splunk" / "spectra_analyze.log").read_bytes().decode("utf-8")
     assert f"cannot read the alert's results {tmp_path}/r\\udcff 🦠.csv.gz" in log
+
+
+class NotHttp:
+    """A server on loopback that answers anything with a line that is not HTTP."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"garbage\r\n")
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+def test_splunkd_answering_garbage_is_error_lines_not_a_traceback(app, simulator, tmp_path):
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", results_of_two_bodies(3)), "")
+    server = NotHttp()
+    try:
+        payload["server_uri"] = server.uri
+        run = execute(app, "3.9", payload)
+    finally:
+        server.close()
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.splitlines()[-1].endswith(
+        f"; 0 of 3 events written to index alerts in 0 request(s); the other 3 were not: request 1: the connection "
+        f"to splunkd at {server.uri} failed (BadStatusLine: garbage)")
+
+
+@pytest.mark.parametrize("uri", ["ftp://127.0.0.1:8089", "https://127.0.0.1:99999", "https://127.0.0.1:x",
+                                 "https://127.0.0.1", "not a uri"])
+def test_a_server_uri_splunkd_would_not_give_is_one_line(uri, app, simulator, tmp_path):
+    payload = payload_for(write_results(tmp_path / "results.csv.gz", results_of_two_bodies(3)), uri)
+    run = execute(app, "3.9", payload)
+    assert run.returncode == 2
+    assert run.stderr == f"ERROR {ACTION}: the payload's server_uri is not splunkd's https://host:port: {uri}\n"

@@ -151,7 +151,18 @@ def read_payload(stdin: BinaryIO) -> Dict[str, Any]:
                or not payload.get(key)]
     if missing:
         raise ActionError(f"the payload lacks {', '.join(missing)}")
+    _check_server_uri(payload["server_uri"])
     return payload
+
+
+def _check_server_uri(value: Any) -> None:
+    try:
+        uri = urlsplit(str(value))
+        valid = uri.scheme in ("http", "https") and bool(uri.hostname) and uri.port is not None
+    except ValueError:  # a port out of range or not a number
+        valid = False
+    if not valid:
+        raise ActionError(f"the payload's server_uri is not splunkd's https://host:port: {excerpt(str(value), None)}")
 
 
 def parse_parameters(configuration: Mapping[str, Any]) -> Dict[str, str]:

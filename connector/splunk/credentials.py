@@ -6,9 +6,10 @@ never a search option, never in a file under ``default/`` or ``local/``.
 """
 from __future__ import annotations
 
+import http.client
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, excerpt
 
 REALM = "spectra_analyze"
 USERNAME = "api_token"
@@ -37,8 +38,9 @@ def read_token(service: Any, app: str) -> str:
                                  + hint) from None
     except HTTPError as err:
         raise ConfigurationError(_refusal(err.status, app)) from None
-    except OSError as err:
-        raise ConfigurationError(f"could not reach splunkd to read the API token: {err}") from None
+    except (OSError, http.client.HTTPException) as err:  # refused, reset, TLS, or an answer that is not HTTP
+        raise ConfigurationError(f"could not reach splunkd to read the API token: {type(err).__name__}: "
+                                 f"{excerpt(str(err), None)}") from None
     token = entry.clear_password
     if not token or not str(token).strip():
         raise ConfigurationError(f"the stored API token (realm {REALM}, username {USERNAME}) is empty; " + hint)
