@@ -348,9 +348,10 @@ def test_text_in_any_language_in_and_out_counted_in_bytes(version, splunk_app, s
     hashes = corpus.hashes("sha1", "malicious")[:6]
     events = [{"sha1": value, "who": who, "tags": [who, "✓"]}
               for value, who in zip(hashes, ["Zoë Müller", "Жанна", "悪意のある", "👩‍💻 🇸🇮", "ملف \u200fקובץ", "e\u0301"])]
+    events = [{"хэш": event.pop("sha1"), **event} for event in events]  # a hash field named in Russian
     with WorldlyAppliance(TOKEN, corpus=corpus) as appliance:
         configure(splunk_app, {"url": appliance.url, "max_attempts": "1"})
-        run = run_command(splunk_app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY)
+        run = run_command(splunk_app, python(version), ["field=хэш"], [events], splunkd.uri, SESSION_KEY)
     assert run.returncode == 0, run.stderr
     assert [(record["who"], record["tags"]) for record in run.records] == [
         (event["who"], event["tags"]) for event in events]

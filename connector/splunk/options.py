@@ -16,7 +16,7 @@ ACTIONS = {"report": False, "summary": True}  # action -> with the threat indica
 DEFAULT_PREFIX = "rl_"
 SYNTAX = ("spectraanalyze field=<hash field> [action=report|summary] [fields=<api fields>] [prefix=rl_] "
           "[skip_reanalysis=true|false] [batch_size=<1-1000>]")
-_FIELD_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+_FIELD_NAME = re.compile(r"[\w.:-]+")  # letters and digits of any script: JSON logs name fields in their language
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
