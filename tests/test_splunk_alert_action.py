@@ -357,7 +357,8 @@ def test_a_results_file_that_is_not_utf8_loses_no_result(app, simulator, corpus,
     lines = [b"_raw,file_hash,user", "\"ok ✓\",%s,Zoë\r\n".encode("utf-8") % sha.encode(),
              b"caf\xe9 (Latin-1),,\xff\xfe\r\n",  # not UTF-8 at all
              "\"cut \u00e9\",,".encode("utf-8") + b"\xe2\x9c\r\n",  # a UTF-8 character cut short
-             "\"quoted, over\nlines \xe9\",,ü\r\n".encode("utf-8")]
+             "\"quoted, over\nlines \xe9\",,ü\r".encode("utf-8"),  # a bare CR ends a line too
+             "last,,\xe9\n".encode("latin-1")]
     path = tmp_path / "results.csv.gz"
     path.write_bytes(gzip.compress(lines[0] + b"\r\n" + b"".join(lines[1:])))
     payload = payload_for(path, "")
@@ -368,9 +369,10 @@ def test_a_results_file_that_is_not_utf8_loses_no_result(app, simulator, corpus,
     assert run.returncode == 0, run.stderr
     events = events_of(splunkd)
     assert [(event.get("orig_raw"), event.get("user")) for event in events] == [
-        ("ok ✓", "Zoë"), ("caf\\xe9 (Latin-1)", "\\xff\\xfe"), ("cut é", "\\xe2\\x9c"), ("quoted, over\nlines é", "ü")]
+        ("ok ✓", "Zoë"), ("caf\\xe9 (Latin-1)", "\\xff\\xfe"), ("cut é", "\\xe2\\x9c"), ("quoted, over\nlines é", "ü"),
+        ("last", "\\xe9")]
     assert events[0]["rl_classification"] == "malicious"
-    assert (f"WARN {ACTION}: 2 line(s) of the alert's results are not UTF-8; their undecodable bytes are written as "
+    assert (f"WARN {ACTION}: 3 line(s) of the alert's results are not UTF-8; their undecodable bytes are written as "
             "\\xNN text\n") in run.stderr
 
 

@@ -202,10 +202,12 @@ def read_results(path: str) -> Tuple[List[Dict[str, Any]], int]:
         raise ActionError(f"cannot read the alert's results {path}: {err}") from None
 
 
-def _text_lines(lines: Iterable[bytes], undecodable: List[int]) -> Iterator[str]:
-    """Lines as text, their terminators kept for the csv reader. A line break
+def _text_lines(chunks: Iterable[bytes], undecodable: List[int]) -> Iterator[str]:
+    """Lines as text, their terminators kept for the csv reader (CR, LF or
+    CRLF, as a text file read with ``newline=""`` splits them). A line break
     is never inside a UTF-8 character, so decoding a line at a time is
     decoding the file; a line that is not UTF-8 is noted in ``undecodable``."""
+    lines = (line for chunk in chunks for line in chunk.splitlines(keepends=True))
     for number, line in enumerate(lines, 1):
         try:
             yield line.decode("utf-8")
