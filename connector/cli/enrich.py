@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator, List, Optional, TextIO
 
 from ..client import SpectraAnalyzeClient
-from ..text import encode_line
 from ..rules import AlertEnricher, load_rules
 from ..cache import open_cache
 from ..service import LookupService
+from ..text import encode_line
 from .common import EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from
 
 DEFAULT_WINDOW = 10000

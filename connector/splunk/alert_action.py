@@ -42,9 +42,9 @@ from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
-from ..text import encode_line
 from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
 from ..service import LookupService
+from ..text import encode_line
 from .conf import app_cache, appliance_config, load_settings
 from .credentials import read_token
 from .logs import SecretFilter, setup_logging
@@ -233,9 +233,8 @@ def _multivalue(packed: str) -> List[str]:
 
 def splunkd_service(payload: Mapping[str, Any], app: str) -> Any:
     """A splunklib service on the alert's own session (only the built app carries splunklib)."""
-    from splunklib.client import Service
-
     from splunklib.binding import handler
+    from splunklib.client import Service
 
     uri = urlsplit(payload["server_uri"])
     return Service(scheme=uri.scheme, host=uri.hostname, port=uri.port, app=app, owner="nobody",
