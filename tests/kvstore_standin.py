@@ -17,7 +17,9 @@ Faults, as a member meets them: ``"initializing"`` (503, "KV Store is
 initializing. Please try again later.", as splunkd answers while mongod
 starts), ``"down"`` (the connection closed without an answer), ``"slow"``
 (answers after ``delay`` seconds), ``"malformed"`` (a query answers documents
-that are no answers), ``"garbage"`` (a body that is not JSON).
+that are no answers), ``"garbage"`` (a body that is not JSON); ``"read_only"``
+(403 for a write, as for a user whose role the collection's ``write`` ACL
+leaves out).
 
     kv = KVStore({"spectra_analyze_answers"})
     SplunkdStandIn(key, credentials, kvstore=kv)   # one per member, kv shared
@@ -68,6 +70,8 @@ class KVStore:
             time.sleep(self.delay)
         if self.fault == "garbage":
             return 200, "<html>Service Unavailable</html>"
+        if self.fault == "read_only" and method != "GET":
+            return 403, _messages("User does not have write permission on the collection")
         if not route or route[0] not in self.documents:
             return 404, _messages(f"Collection not found: {route[0] if route else ''}")
         with self._lock:

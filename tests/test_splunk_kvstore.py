@@ -165,6 +165,19 @@ def test_documents_that_are_no_answers_are_asked_again(simulator, corpus, splunk
     assert "8 document(s)" in store.trouble  # the eight broken answers (the string is no document at all)
 
 
+def test_a_user_who_may_not_write_still_reads(simulator, corpus, splunkd, kv, tmp_path):
+    hashes = corpus.hashes("sha1")[:6]
+    report(simulator, store_of(splunkd, tmp_path), hashes[:3])
+    kv.fault, before = "read_only", len(kv.calls)
+    store = store_of(splunkd, tmp_path)
+    sent = simulator.requests_served
+    report(simulator, store, hashes)
+    assert sorted(value for body in list(simulator.bodies)[sent:] for value in body["hash_values"]) == \
+        sorted(hashes[3:])  # the three kept were read
+    assert "may not write" in store.trouble and len(kv.documents[COLLECTION]) == 3
+    assert [call for call in kv.calls[before:] if call[0] != "GET"] == [("POST", "batch_save")]  # tried once
+
+
 def test_a_cluster_member_is_told_by_its_server_roles(splunkd, kv, tmp_path):
     session = Splunkd(splunkd.uri, SESSION, APP)
     assert not in_cluster(session)

@@ -58,7 +58,12 @@ log = logging.getLogger(__name__)
 
 
 class KVStoreError(Exception):
-    """The KV store could not be used; the message says why, on one line."""
+    """The KV store could not be used; the message says why, on one line.
+    ``status`` is splunkd's HTTP status, when it answered."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Splunkd:
@@ -100,7 +105,7 @@ class Splunkd:
         finally:
             connection.close()
         if status >= 300:
-            raise KVStoreError(f"splunkd answered HTTP {status}: {_message(raw, self._key)}")
+            raise KVStoreError(f"splunkd answered HTTP {status}: {_message(raw, self._key)}", status)
         try:
             return json.loads(raw.decode("utf-8")) if raw.strip() else None
         except ValueError:
@@ -155,6 +160,7 @@ class KVStoreAnswers:
         self._fallback: Optional[AnswerStore] = None
         self._clock = clock
         self._written = False
+        self._read_only = False  # the user may read the collection, not write it
 
     def __repr__(self) -> str:
         return f"KVStoreAnswers(splunkd={self._splunkd!r}, path={self._path!r})"
@@ -189,6 +195,8 @@ class KVStoreAnswers:
             if self._fallback:
                 self._fallback.put(scope, answers)
             return
+        if self._read_only:
+            return
         now = self._clock()
         documents = [document for document in (self._document(scope, value, answer, now)
                                                 for value, answer in answers.items()) if document]
@@ -197,6 +205,11 @@ class KVStoreAnswers:
                 self._splunkd.call("POST", self._path + "/batch_save", {"output_mode": "json"}, batch)
                 self._written = True
         except KVStoreError as err:
+            if err.status == 403:  # narrowed in local.meta: reading still saves requests
+                self._read_only = True
+                self._note(f"the user running this search may not write the KV store collection {COLLECTION} "
+                           f"({err}); its answers are read, new ones are not kept")
+                return
             self._leave("cannot be written", err)
             self.put(scope, answers)
 
