@@ -214,7 +214,7 @@ class KVStoreAnswers:
             self.put(scope, answers)
 
     def trim(self) -> None:
-        """After a search wrote: delete what has expired, then the oldest past
+        """After a lookup that wrote: delete what has expired, then the oldest past
         ``max_entries`` (everything stored no later than the newest of those
         past the limit, found with one sorted query)."""
         if self._down:
