@@ -125,6 +125,12 @@ def test_trim_deletes_the_expired_then_the_oldest_past_the_limit(simulator, corp
     assert ("DELETE", "data") in kv.calls
 
 
+def test_trim_keeps_the_limit_when_answers_were_stored_at_the_same_time(simulator, corpus, splunkd, kv, tmp_path):
+    report(simulator, store_of(splunkd, tmp_path, max_entries=20), corpus.hashes("sha1")[:30])  # one clock reading
+    assert len({document["stored"] for document in kv.documents[COLLECTION].values()}) == 1
+    assert len(kv.documents[COLLECTION]) == 20
+
+
 def test_count_and_clear(simulator, corpus, splunkd, kv, tmp_path):
     store = store_of(splunkd, tmp_path)
     report(simulator, store, corpus.hashes("sha1")[:7])

@@ -52,6 +52,8 @@ MAX_SAVE_BYTES = 8 * 1024 * 1024
 # A read's query travels in the URL: keep the request line short enough for
 # any proxy or server in between.
 MAX_QUERY_CHARS = 6000
+# The oldest answers past the size limit dropped after one lookup, at most.
+MAX_TRIM = 5000
 # Roles in server/info's server_roles of a search head cluster member.
 CLUSTER_ROLES = ("shc_member", "shc_captain")
 log = logging.getLogger(__name__)
@@ -214,9 +216,9 @@ class KVStoreAnswers:
             self.put(scope, answers)
 
     def trim(self) -> None:
-        """After a lookup that wrote: delete what has expired, then the oldest past
-        ``max_entries`` (everything stored no later than the newest of those
-        past the limit, found with one sorted query)."""
+        """After a lookup that wrote: delete what has expired, then the oldest
+        past ``max_entries``, by key (up to ``MAX_TRIM`` a time: a limit
+        lowered by much is reached over several lookups)."""
         if self._down:
             if self._fallback:
                 self._fallback.trim()
@@ -226,11 +228,11 @@ class KVStoreAnswers:
         self._written = False
         try:
             self._delete({"expires": {"$lt": self._clock()}})
-            past = self._splunkd.call("GET", self._path, {"sort": "stored:-1", "skip": str(self.settings.max_entries),
-                                                           "limit": "1", "fields": "stored", "output_mode": "json"})
-            past = self._documents(past)
-            if past and isinstance(past[0].get("stored"), (int, float)):
-                self._delete({"stored": {"$lte": past[0]["stored"]}})
+            past = self._documents(self._splunkd.call("GET", self._path, {
+                "sort": "stored:-1", "skip": str(self.settings.max_entries), "limit": str(MAX_TRIM),
+                "fields": "_key", "output_mode": "json"}))
+            for keys in _read_batches([document["_key"] for document in past]):
+                self._delete({"$or": [{"_key": key} for key in keys]})
         except KVStoreError as err:
             self._leave("cannot be trimmed", err)
 
