@@ -48,10 +48,10 @@ def splunkd(kv):
         yield standin
 
 
-def store_of(splunkd, tmp_path, clock=None, timeout=3.0, **cache) -> KVStoreAnswers:
+def store_of(splunkd, tmp_path, clock=None, timeout=3.0, budget=30.0, **cache) -> KVStoreAnswers:
     settings = CacheSettings(str(tmp_path / "cache"), **cache)
     return KVStoreAnswers(Splunkd(splunkd.uri, SESSION, APP, timeout=timeout), settings,
-                          fallback=lambda: ResultCache(settings), clock=clock or Clock())
+                          fallback=lambda: ResultCache(settings), clock=clock or Clock(), budget=budget)
 
 
 def report(simulator, store, hashes, url: str = "") -> List[Dict]:
@@ -158,6 +158,19 @@ def test_a_failing_kv_store_is_left_for_the_local_file_with_one_warning(fault, s
     assert len([r for r in caplog.records if r.levelname == "WARNING" and "KV store" in r.getMessage()]) == 1
     assert ResultCache(store.settings).count() == len(hashes)  # the local file took the answers
     assert SESSION not in store.trouble and SESSION not in repr(store)
+
+
+def test_a_kv_store_slow_on_every_request_is_left_once_the_runs_budget_is_spent(simulator, corpus, splunkd, kv,
+                                                                                tmp_path):
+    hashes = corpus.hashes("sha256")[:600]  # several reads
+    report(simulator, store_of(splunkd, tmp_path), hashes)
+    kv.fault, kv.delay, before = "slow", 0.3, len(kv.calls)
+    store = store_of(splunkd, tmp_path, timeout=2.0, budget=0.5)
+    sent = simulator.requests_served
+    records = report(simulator, store, hashes)
+    assert len(kv.calls) - before == 2  # each within the timeout; the second past the budget
+    assert "more than the 0.5s allowed" in store.trouble
+    assert len(records) == 600 and simulator.requests_served > sent  # the appliance answered the rest
 
 
 def test_documents_that_are_no_answers_are_asked_again(simulator, corpus, splunkd, kv, tmp_path):

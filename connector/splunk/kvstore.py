@@ -54,6 +54,10 @@ MAX_SAVE_BYTES = 8 * 1024 * 1024
 MAX_QUERY_CHARS = 6000
 # The oldest answers past the size limit dropped after one lookup, at most.
 MAX_TRIM = 5000
+# Seconds a run may spend on the KV store in all: a store that answers each
+# request just within TIMEOUT would otherwise slow a search by that much a
+# request. A healthy one reads 100,000 answers in a few seconds.
+BUDGET = 30.0
 # Roles in server/info's server_roles of a search head cluster member.
 CLUSTER_ROLES = ("shc_member", "shc_captain")
 log = logging.getLogger(__name__)
@@ -151,7 +155,7 @@ class KVStoreAnswers:
 
     def __init__(self, splunkd: Splunkd, settings: CacheSettings, *, collection: str = COLLECTION,
                  fallback: Callable[[], Optional[AnswerStore]] = lambda: None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, budget: float = BUDGET) -> None:
         self.settings = settings
         self.trouble: Optional[str] = None  # the first thing wrong with the KV store, for one warning
         self._down = False  # left for the rest of the run
@@ -163,6 +167,8 @@ class KVStoreAnswers:
         self._clock = clock
         self._written = False
         self._read_only = False  # the user may read the collection, not write it
+        self._budget = budget
+        self._spent = 0.0
 
     def __repr__(self) -> str:
         return f"KVStoreAnswers(splunkd={self._splunkd!r}, path={self._path!r})"
@@ -178,7 +184,7 @@ class KVStoreAnswers:
             for keys in _read_batches(list(wanted)):
                 query = {"query": _json({"$or": [{"_key": key} for key in keys]}),
                          "fields": "_key,status,item,stored", "output_mode": "json"}
-                for document in self._documents(self._splunkd.call("GET", self._path, query)):
+                for document in self._documents(self._call("GET", self._path, query)):
                     answer = self._fresh(document, now) if document["_key"] in wanted else NOT_AN_ANSWER
                     if answer is NOT_AN_ANSWER:
                         ignored += 1
@@ -204,7 +210,7 @@ class KVStoreAnswers:
                                                 for value, answer in answers.items()) if document]
         try:
             for batch in _save_batches(documents):
-                self._splunkd.call("POST", self._path + "/batch_save", {"output_mode": "json"}, batch)
+                self._call("POST", self._path + "/batch_save", {"output_mode": "json"}, batch)
                 self._written = True
         except KVStoreError as err:
             if err.status == 403:  # narrowed in local.meta: reading still saves requests
@@ -228,7 +234,7 @@ class KVStoreAnswers:
         self._written = False
         try:
             self._delete({"expires": {"$lt": self._clock()}})
-            past = self._documents(self._splunkd.call("GET", self._path, {
+            past = self._documents(self._call("GET", self._path, {
                 "sort": "stored:-1", "skip": str(self.settings.max_entries), "limit": str(MAX_TRIM),
                 "fields": "_key", "output_mode": "json"}))
             for keys in _read_batches([document["_key"] for document in past]):
@@ -241,7 +247,7 @@ class KVStoreAnswers:
         total, page = 0, 10000
         try:
             while True:
-                keys = self._documents(self._splunkd.call("GET", self._path, {
+                keys = self._documents(self._call("GET", self._path, {
                     "fields": "_key", "sort": "_key:1", "skip": str(total), "limit": str(page), "output_mode": "json"}))
                 total += len(keys)
                 if len(keys) < page:
@@ -252,7 +258,7 @@ class KVStoreAnswers:
 
     def clear(self) -> None:
         try:
-            self._splunkd.call("DELETE", self._path, {"output_mode": "json"})
+            self._call("DELETE", self._path, {"output_mode": "json"})
         except KVStoreError as err:
             self._leave("cannot be cleared", err)
 
@@ -261,8 +267,19 @@ class KVStoreAnswers:
             self._fallback.close()
             self._fallback = None
 
+    def _call(self, method: str, path: str, query: Mapping[str, str], body: Any = None) -> Any:
+        """One request, within what is left of the run's ``budget``. Raises ``KVStoreError``."""
+        if self._spent > self._budget:
+            raise KVStoreError(f"it has taken {self._spent:.0f}s in this run, more than the {self._budget:g}s "
+                               "allowed")
+        started = time.monotonic()
+        try:
+            return self._splunkd.call(method, path, query, body)
+        finally:
+            self._spent += time.monotonic() - started
+
     def _delete(self, query: Mapping[str, Any]) -> None:
-        self._splunkd.call("DELETE", self._path, {"query": _json(query), "output_mode": "json"})
+        self._call("DELETE", self._path, {"query": _json(query), "output_mode": "json"})
 
     def _fresh(self, document: Mapping[str, Any], now: float) -> Any:
         """The answer a document holds while it is fresh by today's settings;
