@@ -11,16 +11,17 @@ so reads are by key::
 
 How long an answer is kept is the core's rule (``connector.cache.lifetime``):
 ``expires`` is when it stops being fresh, and a read also checks ``stored``
-against today's settings, as the SQLite file does. Bounded: after a search
-wrote answers, the expired ones are deleted by query, then the oldest past
-``cache_max_entries``. A search writes only the answers it got from the
-appliance, never errors.
+against today's settings, as the SQLite file does. Bounded: after a lookup
+that wrote answers, the expired ones are deleted by query, then the oldest
+past ``cache_max_entries`` by key. A search writes only the answers it got
+from the appliance, never errors.
 
 A store that fails (splunkd unreachable, KV store down or initializing, a
-request slower than ``TIMEOUT``, an answer that is not what the API returns)
-is not asked again in the run: the search goes on with the local file (or
-none), and ``trouble`` says why once. A document that is not an answer is
-ignored, and its hash asked again.
+request slower than ``TIMEOUT``, a run's requests slower than ``BUDGET`` in
+all, an answer that is not what the API returns) is not asked again in the
+run: the search goes on with the local file (or none), and ``trouble`` says
+why, once. A document that is not an answer is ignored and its hash asked
+again; a user who may not write the collection still reads it.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ..cache import AnswerStore, item_text, kept_answer, lifetime
 from ..config import CacheSettings, cache_settings
-from ..errors import ConfigurationError, excerpt
+from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
 from ..lookup import Answer
 from ..settings import SETTING
 from .conf import CACHE_FOLDER, AppSettings, app_cache
@@ -63,7 +64,7 @@ CLUSTER_ROLES = ("shc_member", "shc_captain")
 log = logging.getLogger(__name__)
 
 
-class KVStoreError(Exception):
+class KVStoreError(SpectraAnalyzeError):
     """The KV store could not be used; the message says why, on one line.
     ``status`` is splunkd's HTTP status, when it answered."""
 
