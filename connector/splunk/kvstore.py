@@ -68,10 +68,6 @@ class KVStoreError(SpectraAnalyzeError):
     """The KV store could not be used; the message says why, on one line.
     ``status`` is splunkd's HTTP status, when it answered."""
 
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.status = status
-
 
 class Splunkd:
     """splunkd's REST API with one session key. Like splunklib, it does not
@@ -112,7 +108,7 @@ class Splunkd:
         finally:
             connection.close()
         if status >= 300:
-            raise KVStoreError(f"splunkd answered HTTP {status}: {_message(raw, self._key)}", status)
+            raise KVStoreError(f"splunkd answered HTTP {status}: {_message(raw, self._key)}", status=status)
         try:
             return json.loads(raw.decode("utf-8")) if raw.strip() else None
         except ValueError:
