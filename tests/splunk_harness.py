@@ -8,6 +8,7 @@ tests (and the benchmarks and fault tests that reuse them).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,3 +71,67 @@ def configure(app_dir: Path, appliance: Optional[Dict[str, str]] = None,
 
 def token_credentials(token: str) -> Dict[tuple, str]:
     return {(APP_ID, REALM, USERNAME): token}
+
+
+# How the configuration page's handlers (splunktaucclib 8.2 over solnlib 7) store what an admin saves,
+# restated here from their source, independently of connector/splunk/accounts.py which reads it.
+UCC_ACCOUNT_CONF, UCC_SETTINGS_CONF = f"{APP_ID}_account", f"{APP_ID}_settings"
+UCC_SEP = "``splunk_cred_sep``"
+UCC_END_MARK = "``splunk_cred_sep``S``splunk_cred_sep``P``splunk_cred_sep``L``splunk_cred_sep``" \
+               "U``splunk_cred_sep``N``splunk_cred_sep``K``splunk_cred_sep``"
+
+
+def ucc_realm(conf: str) -> str:
+    return f"__REST_CREDENTIAL__#{APP_ID}#configs/conf-{conf}"
+
+
+def save_ucc_stanza(app_dir: Path, credentials: Dict[tuple, str], conf: str, stanza: str,
+                    values: Dict[str, str], secrets: Optional[Dict[str, str]] = None) -> None:
+    """One stanza saved by a UCC handler: in ``local/<conf>.conf``, each secret
+    field written as ``******``; the secrets as one JSON text in pieces of 255
+    characters, users ``<stanza>``splunk_cred_sep``<n>``, then the end mark."""
+    from connector.splunk.conf import parse_conf
+    path = app_dir / "local" / f"{conf}.conf"
+    path.parent.mkdir(exist_ok=True)
+    stanzas = parse_conf(path.read_text(encoding="utf-8")) if path.exists() else {}
+    stanzas.pop("default", None)
+    stanzas[stanza] = dict(values, **{field: "******" for field in (secrets or {})})
+    _write_conf(path, stanzas)
+    if secrets:
+        text = json.dumps(secrets)
+        pieces = [text[start:start + 255] for start in range(0, len(text), 255)] + [UCC_END_MARK]
+        for index, piece in enumerate(pieces, start=1):
+            credentials[(APP_ID, ucc_realm(conf), f"{stanza}{UCC_SEP}{index}")] = piece
+
+
+def delete_ucc_stanza(app_dir: Path, credentials: Dict[tuple, str], conf: str, stanza: str) -> None:
+    """What the page's Delete does: the stanza and its secrets go."""
+    from connector.splunk.conf import parse_conf
+    path = app_dir / "local" / f"{conf}.conf"
+    stanzas = parse_conf(path.read_text(encoding="utf-8"))
+    stanzas.pop("default", None)
+    stanzas.pop(stanza, None)
+    _write_conf(path, stanzas)
+    for key in [key for key in credentials if key[1] == ucc_realm(conf) and key[2].startswith(stanza + UCC_SEP)]:
+        del credentials[key]
+
+
+def add_appliance(app_dir: Path, credentials: Dict[tuple, str], name: str, url: str, token: Optional[str],
+                  **fields: str) -> None:
+    """An appliance added on the page's Appliances tab."""
+    save_ucc_stanza(app_dir, credentials, UCC_ACCOUNT_CONF, name, dict({"url": url}, **fields),
+                    {"api_token": token} if token is not None else None)
+
+
+def save_tab(app_dir: Path, credentials: Dict[tuple, str], tab: str, values: Dict[str, str],
+             secrets: Optional[Dict[str, str]] = None) -> None:
+    """A settings tab (settings, proxy, logging) saved on the page."""
+    save_ucc_stanza(app_dir, credentials, UCC_SETTINGS_CONF, tab, values, secrets)
+
+
+def _write_conf(path: Path, stanzas: Dict[str, Dict[str, str]]) -> None:
+    """As splunkd writes a .conf: a value's line breaks continued with a backslash (a pasted PEM)."""
+    def line(key: str, value: str) -> str:
+        return f"{key} = " + value.replace("\n", "\\\n") + "\n"
+    path.write_text("".join(f"[{name}]\n" + "".join(line(key, value) for key, value in fields.items()) + "\n"
+                            for name, fields in stanzas.items()), encoding="utf-8")

@@ -78,6 +78,8 @@ class SplunkdStandIn:
         if method == "POST" and urlsplit(path).path == "/services/receivers/simple":
             return self._receive(dict(parse_qsl(urlsplit(path).query)), body)
         parts = urlsplit(path).path.strip("/").split("/")
+        if method == "GET" and len(parts) == 5 and parts[0] == "servicesNS" and parts[3:5] == ["storage", "passwords"]:
+            return self._list_passwords(parts[2], dict(parse_qsl(urlsplit(path).query)))
         if method != "GET" or len(parts) != 6 or parts[0] != "servicesNS" or parts[3:5] != ["storage", "passwords"]:
             return 404, _messages(f"no such endpoint: {path}")
         if self.deny_status:
@@ -90,6 +92,20 @@ class SplunkdStandIn:
             return 404, _messages(f"Could not find object id={name}")
         return 200, _feed(self.uri, owner, app, realm, username, password)
 
+
+    def _list_passwords(self, app: str, query: Dict[str, str]) -> Tuple[Optional[int], str]:
+        """``storage/passwords?search=realm=...&output_mode=json``, as solnlib lists
+        a realm: splunkd's search matches the term anywhere in an entry."""
+        if self.deny_status:
+            return self.deny_status, json.dumps({"messages": [{"type": "ERROR", "text": "you do not have the "
+                                                               "capability list_storage_passwords"}]})
+        term = query.get("search", "")
+        entries = [{"name": f"{realm}:{username}:", "acl": {"app": app, "owner": "nobody", "sharing": "app"},
+                    "content": {"clear_password": password, "encr_password": "$7$opaque", "password": "********",
+                                "realm": realm, "username": username}}
+                   for (owner_app, realm, username), password in sorted(self.credentials.items())
+                   if owner_app == app and term in f"realm={realm}:{username}:"]
+        return 200, json.dumps({"entry": entries, "paging": {"total": len(entries), "offset": 0}})
 
     def _receive(self, query: Dict[str, str], body: bytes) -> Tuple[Optional[int], str]:
         self.receiver_requests += 1

@@ -45,13 +45,14 @@ from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
 from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
 from ..service import LookupService
 from ..text import encode_line
-from .conf import appliance_config, load_settings
+from .accounts import choose, connection_settings
+from .conf import appliance_config
 from .credentials import read_token
 from .kvstore import KVStoreError, Splunkd, open_store
 from .logs import SecretFilter, setup_logging
 
 ACTION = "spectra_analyze_enrich"
-PARAMETERS = ("rules_file", "index", "sourcetype")
+PARAMETERS = ("rules_file", "index", "sourcetype", "appliance")
 DEFAULT_SOURCETYPE = "spectra:enriched_alert"
 RULES_FOLDERS = ("local/rules", "rules")  # an admin's own files first, then the shipped ones
 WINDOW = 10000
@@ -95,7 +96,7 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
         say("WARN", f"{ACTION}: {undecodable} line(s) of the alert's results are not UTF-8; their undecodable "
                     "bytes are written as \\xNN text")
     service = splunkd_service(payload, app_dir.name)
-    lookups = lookup_service(service, app_dir, secrets, payload)
+    lookups = lookup_service(service, app_dir, secrets, payload, params["appliance"] or None)
     enricher, enriched = enrich(rules, results, lookups, say)
     trouble = getattr(lookups.store, "trouble", None)  # the KV store's, said once
     if trouble:
@@ -246,23 +247,25 @@ def splunkd_service(payload: Mapping[str, Any], app: str) -> Any:
                    token=payload["session_key"], handler=handler(timeout=SPLUNKD_TIMEOUT))
 
 
-def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter,
-                   payload: Mapping[str, Any]) -> LookupService:
-    """The lookups of the configured appliance, or of why it cannot be used:
-    the settings of spectra_analyze.conf, the token in storage/passwords and
-    the answer store, read as the search command reads them."""
+def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter, payload: Mapping[str, Any],
+                   appliance_name: Optional[str] = None) -> LookupService:
+    """The lookups of the alert's appliance (``appliance_name``, default: the
+    default appliance), or of why it cannot be used: its settings, its token
+    and the answer store, read as the search command reads them."""
     store = None
     try:
-        settings = load_settings(app_dir)
+        appliance = choose(app_dir, appliance_name)
+        settings = appliance.settings
         try:
             splunkd: Optional[Splunkd] = Splunkd(payload["server_uri"], payload["session_key"], app_dir.name)
         except KVStoreError as err:  # read_payload checked the address: not met in practice
             log.warning("no splunkd session for the KV store: %s", err)
             splunkd = None
         store, _ = open_store(settings, app_dir, splunkd)
-        token = read_token(service, app_dir.name)
-        secrets.add(token)
-        return LookupService(SpectraAnalyzeClient(appliance_config(settings, app_dir, token)), store=store)
+        values = connection_settings(appliance, splunkd, lambda: read_token(service, app_dir.name), app_dir)
+        secrets.add(values["token"])
+        secrets.add(values.get("proxy"))
+        return LookupService(SpectraAnalyzeClient(appliance_config(values, app_dir)), store=store)
     except ConfigurationError as err:
         return LookupService(None, store=store, failure=err)
 

@@ -29,7 +29,9 @@ from ..client import SpectraAnalyzeClient
 from ..errors import AuthenticationError, ConfigurationError, InputError
 from ..service import LookupService
 from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
-from .conf import AppSettings, appliance_config, load_settings
+from .accounts import Appliance, choose, connection_settings
+from .ucc import PAGE_HINT
+from .conf import appliance_config
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, EventEnricher
 from .kvstore import KVStoreError, Splunkd, open_store
@@ -50,7 +52,9 @@ class SpectraAnalyzeCommand(StreamingCommand):
     fields = Option(doc="Comma separated report fields to ask the appliance for.")
     prefix = Option(doc="Prefix of the output fields (default rl_).")
     skip_reanalysis = Option(doc="false lets the appliance reanalyze old samples (default true).")
-    batch_size = Option(doc="Hashes per request, 1-1000 (default: batch_size in spectra_analyze.conf).")
+    batch_size = Option(doc="Hashes per request, 1-1000 (default: the appliance's batch size).")
+    appliance = Option(doc="The appliance to ask, by its name on the configuration page (default: the default "
+                           "appliance).")
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,7 +62,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         setup_logging(self._secrets)
         self._options: Optional[CommandOptions] = None
         self._enricher: Optional[EventEnricher] = None
-        self._settings: Optional[AppSettings] = None
+        self._appliance: Optional[Appliance] = None
         self._reported_failure = False
         self._warned = False
         self._store_warned = False
@@ -74,7 +78,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
     def prepare(self) -> None:
         self._secrets.add(getattr(self.metadata.searchinfo, "session_key", None))
         raw = {name: getattr(self, name) for name in ("field", "action", "fields", "prefix", "skip_reanalysis",
-                                                       "batch_size")}
+                                                       "batch_size", "appliance")}
         try:
             self._options = parse_options(raw, self.fieldnames)
         except InputError as err:
@@ -110,19 +114,21 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def _start(self) -> EventEnricher:
         assert self._options is not None  # prepare() ran
-        failure, memo_size, store, kind = None, 0, None, ""
+        failure, memo_size, store, kind, appliance = None, 0, None, "", None
         try:
-            settings = load_settings(self.app_dir)
+            appliance = choose(self.app_dir, self._options.appliance)
+            settings = appliance.settings
             logging.getLogger().setLevel(settings.log_level)
             memo_size = settings.memo_size
             store, kind = open_store(settings, self.app_dir, self._splunkd())
         except ConfigurationError as err:
-            failure, settings = err, None
-        self._settings = settings
+            failure = err
+        self._appliance = appliance
         lookups = LookupService(self._connect, store=store, failure=failure)
         self._enricher = EventEnricher(self._options, lookups, self._render, memo_size=memo_size)
-        log.info("search %s: field=%s prefix=%s summary=%s cache=%s", self._sid, self._options.field,
-                 self._options.prefix, self._options.with_summary, kind or "none")
+        log.info("search %s: field=%s prefix=%s summary=%s cache=%s appliance=%s", self._sid, self._options.field,
+                 self._options.prefix, self._options.with_summary, kind or "none",
+                 appliance.name if appliance else self._options.appliance)
         return self._enricher
 
     def _splunkd(self) -> Optional[Splunkd]:
@@ -147,18 +153,23 @@ class SpectraAnalyzeCommand(StreamingCommand):
         return self._columns[known]
 
     def _connect(self) -> SpectraAnalyzeClient:
-        """The client for this search: settings, plus the token read through
-        the search's session. Raises ``ConfigurationError``."""
-        token = read_token(self.service, self.app_dir.name)
-        self._secrets.add(token)
-        config = appliance_config(self._settings, self.app_dir, token)
+        """The client for this search: the appliance's settings, plus its token
+        and the proxy's password read through the search's session. Raises
+        ``ConfigurationError``."""
+        appliance = self._appliance
+        assert appliance is not None  # _start() chose it, or the lookups fail before connecting
+        values = connection_settings(appliance, self._splunkd(), lambda: read_token(self.service, self.app_dir.name),
+                                     self.app_dir)
+        self._secrets.add(values["token"])
+        self._secrets.add(values.get("proxy"))
+        config = appliance_config(values, self.app_dir)
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)
         if not config.verify_tls:
-            self._tell(self.write_warning, "verify_tls = false in spectra_analyze.conf: the appliance's certificate "
-                                           "is not checked, so anyone on the network path can read the API token")
-        log.info("search %s: appliance %s, batch_size=%d, max_connections=%d", self._sid, config.url,
-                 config.batch_size, config.max_connections)
+            self._tell(self.write_warning, f"{appliance.describe()} does not verify TLS: its certificate is not "
+                                           "checked, so anyone on the network path can read the API token")
+        log.info("search %s: appliance %s at %s, batch_size=%d, max_connections=%d", self._sid, appliance.name,
+                 config.url, config.batch_size, config.max_connections)
         return SpectraAnalyzeClient(config)
 
     def _report(self, outcome: ChunkOutcome, elapsed: float) -> None:
@@ -169,8 +180,9 @@ class SpectraAnalyzeCommand(StreamingCommand):
         if enricher.failure and not self._reported_failure:
             self._reported_failure = True
             log.error("search %s: %s", self._sid, enricher.failure)
-            hint = f"; {REPLACE_HINT.format(app=self.app_dir.name)}" if isinstance(enricher.failure,
-                                                                                   AuthenticationError) else ""
+            hint = ""
+            if isinstance(enricher.failure, AuthenticationError):
+                hint = f"; {self._replace_hint()}"
             self._tell(self.write_error, f"{enricher.failure}{hint}. Events with a hash have rl_status=error.")
         trouble = getattr(enricher.lookups.store, "trouble", None)
         if trouble and not self._store_warned:
@@ -193,6 +205,12 @@ class SpectraAnalyzeCommand(StreamingCommand):
                  "%d answered", self._sid, self._events, self._chunks, len(enricher.memo), requests.attempted,
                  requests.answered)
         enricher.close()
+
+    def _replace_hint(self) -> str:
+        appliance = self._appliance
+        if appliance is None or appliance.legacy:
+            return REPLACE_HINT.format(app=self.app_dir.name)
+        return f"replace the API token of {appliance.describe()} on the app's configuration page ({PAGE_HINT})"
 
     @staticmethod
     def _tell(write: Callable[..., None], text: str) -> None:

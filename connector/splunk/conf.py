@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..cache import ResultCache, open_cache
 from ..config import Config, cache_settings
@@ -66,9 +66,9 @@ def parse_conf(text: str) -> Stanzas:
     return stanzas
 
 
-def read_app_conf(app_dir: Path, name: str = CONF_NAME) -> Stanzas:
+def read_app_conf(app_dir: Path, name: str = CONF_NAME, layers: Tuple[str, ...] = ("default", "local")) -> Stanzas:
     merged: Stanzas = {}
-    for layer in ("default", "local"):
+    for layer in layers:
         path = app_dir / layer / f"{name}.conf"
         try:
             text = path.read_text(encoding="utf-8")
@@ -106,10 +106,10 @@ def _known(stanzas: Mapping[str, Dict[str, str]], stanza: str) -> Dict[str, str]
     return values
 
 
-def appliance_config(settings: AppSettings, app_dir: Path, token: str) -> Config:
-    """The core's configuration for this app: the [appliance] settings, the
-    token read from storage/passwords and the app's own cache folder."""
-    return Config.from_settings(dict(settings.appliance, token=token, cache_dir=str(app_dir / CACHE_FOLDER)))
+def appliance_config(values: Mapping[str, Any], app_dir: Path) -> Config:
+    """The core's configuration for this app: an appliance's settings with
+    its token (``accounts.connection_settings``) and the app's own cache folder."""
+    return Config.from_settings(dict(values, cache_dir=str(app_dir / CACHE_FOLDER)))
 
 
 def app_cache(settings: AppSettings, app_dir: Path) -> Optional[ResultCache]:

@@ -15,7 +15,7 @@ from ..params import parse_bool, parse_number
 ACTIONS = {"report": False, "summary": True}  # action -> with the threat indicator summary
 DEFAULT_PREFIX = "rl_"
 SYNTAX = ("spectraanalyze field=<hash field> [action=report|summary] [fields=<api fields>] [prefix=rl_] "
-          "[skip_reanalysis=true|false] [batch_size=<1-1000>]")
+          "[skip_reanalysis=true|false] [batch_size=<1-1000>] [appliance=<name>]")
 _FIELD_NAME = re.compile(r"[\w.:-]+")  # letters and digits of any script: JSON logs name fields in their language
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -27,6 +27,7 @@ class CommandOptions:
     question: Question
     prefix: str
     batch_size: Optional[int]
+    appliance: Optional[str] = None  # None: the default appliance
 
 
 def parse_options(options: Mapping[str, Optional[str]], positional: Sequence[str] = ()) -> CommandOptions:
@@ -51,4 +52,5 @@ def parse_options(options: Mapping[str, Optional[str]], positional: Sequence[str
     question = parse_question({"fields": options.get("fields"), "skip_reanalysis": options.get("skip_reanalysis")},
                               ACTIONS[action])
     return CommandOptions(field=field, with_summary=ACTIONS[action], question=question, prefix=prefix,
-                          batch_size=int(batch_size) if batch_size is not None else None)
+                          batch_size=int(batch_size) if batch_size is not None else None,
+                          appliance=(options.get("appliance") or "").strip() or None)
