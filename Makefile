@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test soak clean bench
+.PHONY: demo test soak clean bench browser
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ $(APPINSPECT_STAMP):
 	$(APPINSPECT_VENV)/bin/python -m pip install --quiet splunk-appinspect==4.3.1
 	touch $@
 
-test: $(STAMP) $(APPINSPECT_STAMP)
+# The configuration page's test drives Debian's headless Chromium (apt-get, as root, without prompts).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+test: $(STAMP) $(APPINSPECT_STAMP) browser
 	$(BIN)/python -m pytest
 
 # A million events through the built Splunk command, 1% of the appliance's answers faulty
