@@ -247,14 +247,22 @@ def test_only_execute_mode_and_a_json_payload(app, tmp_path):
     assert xml.stderr.endswith("); set payload_format = json\n")
 
 
-def test_the_conf_the_spec_and_the_form_declare_the_parameters_the_code_reads():
+def test_the_conf_the_spec_and_the_form_declare_the_parameters_the_code_reads(splunk_app):
+    """The built app's alert_actions.conf (ucc-gen's, from connector/splunk/ucc.py): a plain custom alert
+    action, and an adaptive response action for Enterprise Security (param._cam)."""
     from connector.splunk.alert_action import DEFAULT_SOURCETYPE, PARAMETERS
     from connector.splunk.build import APP_SOURCE
     from connector.splunk.conf import parse_conf
-    stanza = parse_conf((APP_SOURCE / "default" / "alert_actions.conf").read_text())[ACTION]
+    stanza = parse_conf((splunk_app / "default" / "alert_actions.conf").read_text())[ACTION]
     assert (stanza["is_custom"], stanza["payload_format"]) == ("1", "json")
-    assert tuple(key[len("param."):] for key in stanza if key.startswith("param.")) == PARAMETERS
+    assert (stanza["python.version"], stanza["python.required"], stanza["maxtime"]) == ("python3", "3.9, 3.13", "10m")
+    assert tuple(key[len("param."):] for key in stanza if key.startswith("param.") and key != "param._cam") \
+        == PARAMETERS
     assert (stanza["param.rules_file"], stanza["param.sourcetype"]) == (SHIPPED_RULES, DEFAULT_SOURCETYPE)
+    adaptive = json.loads(stanza["param._cam"])
+    assert adaptive["supports_adhoc"] is True and adaptive["subject"] == ["file"]
+    assert adaptive["technology"][0]["product"] == "Spectra Analyze"
+    assert (splunk_app / "bin" / f"{ACTION}.py").read_text() == (APP_SOURCE / "bin" / f"{ACTION}.py").read_text()
     spec = parse_conf("\n".join(line for line in (APP_SOURCE / "README" / "alert_actions.conf.spec").read_text()
                                 .splitlines() if not line.startswith("*")))[ACTION]
     assert tuple(key[len("param."):] for key in spec) == PARAMETERS

@@ -54,6 +54,7 @@ from .logs import SecretFilter, setup_logging
 ACTION = "spectra_analyze_enrich"
 PARAMETERS = ("rules_file", "index", "sourcetype", "appliance")
 DEFAULT_SOURCETYPE = "spectra:enriched_alert"
+SHIPPED_RULES = "splunk-triage.json"  # in the app's rules/ folder
 RULES_FOLDERS = ("local/rules", "rules")  # an admin's own files first, then the shipped ones
 WINDOW = 10000
 MAX_POST_BYTES = 1024 * 1024

@@ -51,6 +51,7 @@ UCC_TIMEOUT = 600
 HANDLERS_ONLY = ("splunktaucclib", "solnlib", "defusedxml", "sortedcontainers", "pysocks")
 # Splunk's Pythons the generated REST handlers run on, as commands.conf declares for the command.
 PYTHON_REQUIRED = "3.9, 3.13"
+ALERT_MAXTIME = "10m"  # an alert's results are looked up in batches; a stuck appliance must not hold it longer
 
 
 def build_app(output: Path, wheel_cache: Optional[Path] = None,
@@ -103,17 +104,23 @@ def run_ucc_gen(ucc_gen: Path, scratch: Path) -> Path:
     _run([str(ucc_gen), "build", "--source", str(source / "package"), "--config", str(config),
           "--ta-version", __version__, "--output", str(built)], "build the app with ucc-gen", cwd=source)
     _stable_build_number(built / APP_ID, config.read_bytes())
-    _require_pythons(built / APP_ID / "default" / "restmap.conf")
-    return built / APP_ID
+    app = built / APP_ID
+    _after_python_version(app / "default" / "restmap.conf", f"python.required = {PYTHON_REQUIRED}")
+    _after_python_version(app / "default" / "alert_actions.conf", f"python.required = {PYTHON_REQUIRED}",
+                          f"maxtime = {ALERT_MAXTIME}")
+    # ucc-gen's script for the alert action is replaced by the app's own bin/spectra_analyze_enrich.py
+    # (the payload read as bytes, the events posted as UTF-8): its helper module is never imported.
+    shutil.rmtree(app / "bin" / APP_ID)
+    return app
 
 
-def _require_pythons(restmap: Path) -> None:
-    """ucc-gen 6.6 declares no ``python.required`` for its handlers, which
-    AppInspect makes a future failure: the Pythons the app is tested on."""
-    text = restmap.read_text(encoding="utf-8")
-    text = re.sub(r"^(python\.version = python3)$", rf"\1\npython.required = {PYTHON_REQUIRED}", text,
+def _after_python_version(conf: Path, *lines: str) -> None:
+    """Settings ucc-gen 6.6 does not write, in each stanza that runs Python:
+    without ``python.required`` AppInspect gives a future failure."""
+    text = conf.read_text(encoding="utf-8")
+    text = re.sub(r"^(python\.version = python3)$", lambda found: "\n".join((found.group(1),) + lines), text,
                   flags=re.MULTILINE)
-    restmap.write_text(text, encoding="utf-8")
+    conf.write_text(text, encoding="utf-8")
 
 
 def _stable_build_number(app: Path, config: bytes) -> None:

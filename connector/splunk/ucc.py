@@ -49,12 +49,42 @@ def global_config(version: str) -> Dict[str, Any]:
         "meta": {"name": APP_ID, "restRoot": APP_ID, "version": version, "displayName": DISPLAY_NAME,
                  "schemaVersion": "0.0.8", "checkForUpdates": False, "hideUCCVersion": True,
                  "defaultView": "configuration"},
+        "alerts": [_alert_action(version)],
         "pages": {"configuration": {
             "title": "Configuration",
             "description": "The appliances the spectraanalyze command and the alert action look hashes up on, "
                            "and the settings they share.",
             "tabs": [_account_tab(), _settings_tab(), _proxy_tab(), _logging_tab()],
         }},
+    }
+
+
+def _alert_action(version: str) -> Dict[str, Any]:
+    """The alert action (``alert_action.py``), declared as an adaptive response action for Splunk
+    Enterprise Security too: ucc-gen writes its ``alert_actions.conf`` stanza with ``param._cam``.
+    The app's own form (``default/data/ui/alerts``) and script (``bin/``) replace the generated ones."""
+    from .alert_action import ACTION, DEFAULT_SOURCETYPE, SHIPPED_RULES  # the action's own module, at build time
+
+    def text(field: str, label: str, help_text: str, default: str = "") -> Dict[str, Any]:
+        entry = {"type": "text", "field": field, "label": label, "help": help_text, "required": False}
+        return dict(entry, defaultValue=default) if default else entry
+
+    return {
+        "name": ACTION, "label": "Enrich with Spectra Analyze rules", "iconFileName": "alerticon.png",
+        "description": "Looks up the file hashes of the alert's results on ReversingLabs Spectra Analyze, applies an "
+                       "enrichment rules file (severity, tags, fields, route) and indexes the enriched results.",
+        "entity": [
+            text("rules_file", "Rules file", "A .json file in the app's local/rules folder, or a shipped one.",
+                 SHIPPED_RULES),
+            text("index", "Index", "Where the enriched results go, one event per result.", "main"),
+            text("sourcetype", "Sourcetype", "The sourcetype of the enriched events.", DEFAULT_SOURCETYPE),
+            text("appliance", "Appliance", "The appliance's name on the configuration page; empty: the default."),
+        ],
+        "adaptiveResponse": {
+            "task": ["scan"], "subject": ["file"], "category": ["Information Gathering"],
+            "technology": [{"vendor": "ReversingLabs", "product": "Spectra Analyze", "version": [version]}],
+            "supportsAdhoc": True, "supportsCloud": True, "sourcetype": DEFAULT_SOURCETYPE,
+        },
     }
 
 
