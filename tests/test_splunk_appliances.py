@@ -164,3 +164,47 @@ def test_settings_and_proxy_tabs_are_read_as_the_page_saves_them(splunk_app, spl
     log = (splunk_app.parents[2] / "var" / "log" / "splunk" / "spectra_analyze.log").read_text()
     shown = log + repr(through.records) + repr(through.messages)
     assert "proxy-secret-93e1" not in shown
+
+
+CONTRACT = r"""
+import json, sys
+from solnlib.credentials import CredentialManager
+from splunktaucclib.rest_handler.endpoint import RestModel, SingleModel
+from splunktaucclib.rest_handler.credentials import RestCredentials, RestCredentialsContext
+
+stored = json.loads(sys.stdin.read())
+class Entry:  # what splunklib's StoragePassword gives solnlib
+    def __init__(self, realm, username, password):
+        self.realm, self.username, self.clear_password = realm, username, password
+        self.name = realm + ":" + username + ":"
+reader = CredentialManager.__new__(CredentialManager)
+merged = reader._get_clear_passwords([Entry(*item) for item in stored["entries"]])
+endpoint = SingleModel(stored["conf"], RestModel([], name=None), config_name="account")
+context = RestCredentialsContext(endpoint, stored["stanza"])
+# The realm as the handlers compute it: the app's name from this script's path (etc/apps/<app>/bin/).
+# Into a file: with splunktaucclib imported, nothing printed reached the test.
+open(sys.argv[1], "w").write(json.dumps({"realm": RestCredentials("https://127.0.0.1:8089", "key", endpoint)._realm,
+                  "secrets": {entry["username"]: context.load(entry["clear_password"]) for entry in merged}}))
+"""
+
+
+def test_the_stored_form_is_what_solnlib_and_splunktaucclib_read_back(splunk_app):
+    """The harness's restatement of the handlers' format (which accounts.py reads), read back by the
+    built app's own solnlib and splunktaucclib (lib/) under Splunk's Python 3.9."""
+    import json
+    import subprocess
+    from splunk_harness import ucc_realm
+    credentials = {}
+    add_appliance(splunk_app, credentials, "lab", "https://lab.example.com", LAB_TOKEN)
+    stored = {"conf": UCC_ACCOUNT_CONF, "stanza": "lab",
+              "entries": [[realm, username, password] for (app, realm, username), password in credentials.items()]}
+    script = splunk_app / "bin" / "ucc_contract.py"  # where a handler runs, which names the app
+    script.write_text(CONTRACT, encoding="utf-8")
+    output = splunk_app / "contract.json"
+    done = subprocess.run([python("3.9"), str(script), str(output)], input=json.dumps(stored), capture_output=True,
+                          text=True, env={"PYTHONPATH": str(splunk_app / "lib")}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(output.read_text())
+    assert answer["realm"] == ucc_realm(UCC_ACCOUNT_CONF)
+    assert answer["secrets"] == {"lab": {"api_token": LAB_TOKEN}}
+    assert len(credentials) == 3  # two pieces of 255 characters at most, and the end mark
