@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
@@ -26,7 +26,7 @@ from connector.splunk.conf import parse_conf
 from connector.splunk.options import parse_options
 from connector.validation import schema_dir
 from scp import run_command
-from spl_subset import MissingField, run, split_pipeline
+from spl_subset import MissingField, Unsupported, run, split_pipeline
 from splunk_harness import SESSION_KEY, configure, python, token_credentials
 from splunkd_standin import SplunkdStandIn
 from test_splunk_alert_action import alert_results, events_of, execute, payload_for, write_results
@@ -119,7 +119,8 @@ def test_a_hostile_value_reaches_the_search_as_one_string_and_nothing_else(splun
     assert unquote(literal.group(1), errors="strict") == value  # what urldecode gives the command
 
 
-def test_the_lookup_form_runs_the_command_on_the_value(splunk_app, simulator, corpus):
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_the_lookup_form_runs_the_command_on_the_value(version, splunk_app, simulator, corpus):
     configure(splunk_app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
     commands = split_pipeline(lookup_search_for(splunk_app, "x"))
     name, *arguments = commands[2].split()
@@ -129,7 +130,7 @@ def test_the_lookup_form_runs_the_command_on_the_value(splunk_app, simulator, co
     assert shown[0] == "hash" and {column[3:] for column in shown[1:]} <= set(RECORD_KEYS)
     malicious = corpus.hashes("sha256", "malicious")[0]
     with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
-        done = run_command(splunk_app, python("3.9"), arguments, [[{"hash": malicious}, {"hash": HOSTILE[1]}]],
+        done = run_command(splunk_app, python(version), arguments, [[{"hash": malicious}, {"hash": HOSTILE[1]}]],
                            splunkd.uri, SESSION_KEY)
     assert done.returncode == 0, done.stderr
     found, hostile = done.records
@@ -234,9 +235,15 @@ def test_every_dashboard_search_runs_on_what_the_app_writes(splunk_app, written)
 
 
 def test_a_search_on_a_field_the_app_does_not_write_fails(written):
-    """The evaluation is not blind: a misspelt field stops it."""
+    """The evaluation is not blind: a misspelt field or SPL it cannot read stops it."""
     with pytest.raises(MissingField, match="rl_threat_familly"):
         run("index=main | top limit=10 rl_threat_familly", written["alerts"], {})
+    with pytest.raises(MissingField, match="rl_verdict"):
+        run("index=main rl_verdict=malicious", written["alerts"], {})
+    with pytest.raises(Unsupported, match="lookup"):
+        run("index=main | lookup hashes.csv rl_hash", written["alerts"], {})
+    assert run('index=main NOT rl_classification=malicious sourcetype="spectra:*"', written["alerts"], {}) == [
+        event for event in written["alerts"] if event.get("rl_classification") != "malicious"]
 
 
 def test_the_alerts_macro_reads_the_alert_actions_default_index_and_sourcetype(splunk_app):
