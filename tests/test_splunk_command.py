@@ -296,7 +296,7 @@ def test_tls_verification_off_warns(version, splunk_app, simulator, splunkd, cor
 
     assert run.records[0]["rl_status"] == "found"
     warnings = run.messages_of("WARN")
-    assert len(warnings) == 1 and "does not verify TLS" in warnings[0]
+    assert len(warnings) == 1 and "verify_tls = false" in warnings[0]
 
 
 def test_log_file_has_the_pid_and_never_a_secret(app, simulator, splunkd, corpus):

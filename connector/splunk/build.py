@@ -17,6 +17,7 @@ releases that no longer run on Splunk's Python 3.9, or compiled ones).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 from .. import __version__
 from ..packaging import (DEV_ONLY, BuildError, check_pure, copy_core, default_wheel_cache, never_shipped,
@@ -77,20 +78,39 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
 
 def ucc_gen_command(wheel_cache: Path, progress: Callable[[str], object]) -> Path:
     """``ucc-gen`` of the pinned release, installed from PyPI into a virtual
-    environment beside the wheel cache the first time; later builds run offline."""
+    environment beside the wheel cache the first time; later builds run offline.
+    Builds running at once (parallel tests) install it once, under a lock."""
     home = wheel_cache / "tools" / "-".join(pin.replace("==", "-") for pin in UCC_GEN)
-    command = home / ("Scripts" if os.name == "nt" else "bin") / "ucc-gen"
+    bin_dir = home / ("Scripts" if os.name == "nt" else "bin")
     stamp = home / ".installed"
     if stamp.exists():
-        return command
-    progress(f"installing {' '.join(UCC_GEN)} into {home} (once)")
-    shutil.rmtree(home, ignore_errors=True)
-    python = home / ("Scripts" if os.name == "nt" else "bin") / "python"
-    for step in ([sys.executable, "-m", "venv", str(home)],
-                 [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *UCC_GEN]):
-        _run(step, "install ucc-gen")
-    stamp.write_text("\n".join(UCC_GEN) + "\n", encoding="utf-8")
-    return command
+        return bin_dir / "ucc-gen"
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(home.parent / f"{home.name}.lock"):
+        if not stamp.exists():
+            progress(f"installing {' '.join(UCC_GEN)} into {home} (once)")
+            shutil.rmtree(home, ignore_errors=True)
+            _run([sys.executable, "-m", "venv", str(home)], "install ucc-gen")
+            _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                  *UCC_GEN], "install ucc-gen")
+            stamp.write_text("\n".join(UCC_GEN) + "\n", encoding="utf-8")
+    return bin_dir / "ucc-gen"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (none where fcntl is missing: Windows builds one at a time)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_ucc_gen(ucc_gen: Path, scratch: Path) -> Path:

@@ -166,8 +166,9 @@ class SpectraAnalyzeCommand(StreamingCommand):
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)
         if not config.verify_tls:
-            self._tell(self.write_warning, f"{appliance.describe()} does not verify TLS: its certificate is not "
-                                           "checked, so anyone on the network path can read the API token")
+            self._tell(self.write_warning, f"{appliance.describe()} has verify_tls = false (Verify TLS unticked): its "
+                                           "certificate is not checked, so anyone on the network path can read the "
+                                           "API token")
         log.info("search %s: appliance %s at %s, batch_size=%d, max_connections=%d", self._sid, appliance.name,
                  config.url, config.batch_size, config.max_connections)
         return SpectraAnalyzeClient(config)
