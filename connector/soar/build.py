@@ -1,5 +1,5 @@
 """Building the SOAR app: the app folder (app JSON, main module, the core as
-a module folder, logos, dependency wheels) and its installable ``.tgz``.
+a module folder with the manifest, logos, dependency wheels) and its installable ``.tgz``.
 
 SOAR ships requests (with urllib3, idna, certifi and charset-normalizer);
 every other runtime dependency travels in the app as the pure-Python wheels
@@ -51,6 +51,11 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
 def assemble_app(folder: Path, wheels: Dict[str, Sequence[Path]]) -> Path:
     """Write the app folder, with the dependency wheels of each SOAR Python."""
     copy_core(folder / "connector", LEAVE_OUT)
+    # The manifest too, where an installed package keeps it: the connector reads
+    # each action's parameter schema and the product's name (a verdict's source) from it.
+    (folder / "connector" / "meta").mkdir()
+    (folder / "connector" / "meta" / "package.json").write_text(json.dumps(load_manifest(), indent=2) + "\n",
+                                                                 encoding="utf-8")
     shutil.copy(_SOAR / "app_main.py", folder / MAIN_MODULE)
     (folder / "__init__.py").write_text('"""The Spectra Analyze app for Splunk SOAR."""\n', encoding="utf-8")
     for logo in (LOGO, LOGO_DARK):

@@ -130,7 +130,8 @@ def test_help_lists_the_manifest_actions():
 # batch_size 2 and a not_found answer kept 0 seconds make both visible in request counts.
 SOAR_TYPED = {"verify_tls": True, "ca_bundle": "", "proxy": "", "connect_timeout": 5.0, "read_timeout": 60.0,
               "batch_size": 2.0, "max_connections": 1.0, "max_attempts": 4.0, "retry_deadline": 30.0, "cache": True,
-              "cache_ttl": 86400.0, "cache_not_found_ttl": 0.0, "cache_max_entries": 200000.0}
+              "cache_ttl": 86400.0, "cache_not_found_ttl": 0.0, "cache_max_entries": 200000.0,
+              "verdict_high_riskscore": 7.0, "verdict_medium_riskscore": 6.0}
 
 
 def soar_typed_asset(simulator, **changes: Any) -> Dict[str, Any]:
@@ -176,7 +177,7 @@ BAD_VALUES = {"url": "ftp://appliance.example.com", "token": "has spaces in it",
               "ca_bundle": "/nonexistent/ca.pem", "proxy": "ftp://proxy.example.com", "connect_timeout": 0.0,
               "read_timeout": "a minute", "batch_size": 2.5, "max_connections": 33.0, "max_attempts": True,
               "retry_deadline": -1.0, "cache": 3.0, "cache_ttl": 1e9, "cache_not_found_ttl": [],
-              "cache_max_entries": 0.0}
+              "cache_max_entries": 0.0, "verdict_high_riskscore": 11.0, "verdict_medium_riskscore": "six"}
 
 
 @pytest.mark.parametrize("key", sorted(BAD_VALUES))
