@@ -8,7 +8,13 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test soak clean bench
+# Splunk's own SOAR SDK checks the SOAR app (its manifest models, `soarapps convert`, its phantom
+# shims): it needs Python 3.13 (pyenv's, or SOARSDK_PYTHON) and a venv of its own.
+SOARSDK_PYTHON ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.13.0/bin/python3.13
+SOARSDK_VENV := .venv-soarsdk
+SOARSDK_STAMP := $(SOARSDK_VENV)/.installed
+
+.PHONY: demo test soak clean bench chromium
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +30,17 @@ $(APPINSPECT_STAMP):
 	$(APPINSPECT_VENV)/bin/python -m pip install --quiet splunk-appinspect==4.3.1
 	touch $@
 
-test: $(STAMP) $(APPINSPECT_STAMP)
+$(SOARSDK_STAMP):
+	$(SOARSDK_PYTHON) -m venv $(SOARSDK_VENV)
+	$(SOARSDK_VENV)/bin/python -m pip install --quiet splunk-soar-sdk==7.0.3
+	touch $@
+
+# The SOAR app's result view is tested in headless Chromium (Debian's package; CI runs as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+
+test: $(STAMP) $(APPINSPECT_STAMP) $(SOARSDK_STAMP) chromium
 	$(BIN)/python -m pytest
 
 # A million events through the built Splunk command, 1% of the appliance's answers faulty
@@ -47,4 +63,4 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(APPINSPECT_VENV) $(BENCH_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(APPINSPECT_VENV) $(BENCH_VENV) $(SOARSDK_VENV) build dist *.egg-info

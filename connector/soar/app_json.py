@@ -15,6 +15,7 @@ from ..manifest import load_manifest, output_keys, schema_of, summary_schemas
 from ..settings import Kind, Surface, on, plain
 
 MAIN_MODULE = "spectra_analyze_connector.py"
+VIEW_MODULE = "spectra_analyze_view.py"
 APP_JSON = "spectra_analyze.json"
 LOGO, LOGO_DARK = "logo_spectra_analyze.svg", "logo_spectra_analyze_dark.svg"
 HASH_CONTAINS = ("hash",) + HASH_TYPES
@@ -107,7 +108,9 @@ def action(name: str, spec: Dict[str, Any], columns: Dict[str, str]) -> Dict[str
         "output": [_output(data_path, columns) for data_path in data_paths(spec)], "versions": "EQ(*)",
     }
     if spec["output"]:
-        entry["render"] = {"type": "table", "title": spec["title"].capitalize()}
+        # The custom view (connector.soar.view) shows the hashes most dangerous first.
+        entry["render"] = {"type": "custom", "view": f"{VIEW_MODULE[:-len('.py')]}.display_view",
+                           "title": spec["title"].capitalize(), "width": 12, "height": 5}
     return entry
 
 
