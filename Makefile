@@ -9,10 +9,12 @@ APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
 # Splunk's own SOAR SDK checks the SOAR app (its manifest models, `soarapps convert`, its phantom
-# shims): it needs Python 3.13 (pyenv's, or SOARSDK_PYTHON) and a venv of its own.
+# shims): it needs Python 3.13 (pyenv's, or SOARSDK_PYTHON) and a venv of its own; `soarapps convert`
+# sets up the converted app's project with uv.
 SOARSDK_PYTHON ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.13.0/bin/python3.13
 SOARSDK_VENV := .venv-soarsdk
 SOARSDK_STAMP := $(SOARSDK_VENV)/.installed
+UV_VERSION := 0.13.9
 
 .PHONY: demo test soak clean bench chromium
 
@@ -32,7 +34,7 @@ $(APPINSPECT_STAMP):
 
 $(SOARSDK_STAMP):
 	$(SOARSDK_PYTHON) -m venv $(SOARSDK_VENV)
-	$(SOARSDK_VENV)/bin/python -m pip install --quiet splunk-soar-sdk==7.0.3
+	$(SOARSDK_VENV)/bin/python -m pip install --quiet splunk-soar-sdk==7.0.3 uv==$(UV_VERSION)
 	touch $@
 
 # The SOAR app's result view is tested in headless Chromium (Debian's package; CI runs as root).
