@@ -16,7 +16,7 @@ SOARSDK_VENV := .venv-soarsdk
 SOARSDK_STAMP := $(SOARSDK_VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: demo test soak clean bench chromium
+.PHONY: demo test test-fast soak clean bench chromium
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,15 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
 
+# Four workers: most tests wait on processes and sockets, not on the 2 cores.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP) $(APPINSPECT_STAMP) $(SOARSDK_STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+
+# The in-process tests only (no app builds, no command processes): the loop while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 # A million events through the built Splunk command, 1% of the appliance's answers faulty
 # (about two minutes): every event must come out and the command's memory stay flat.

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -137,8 +138,10 @@ class Cells(HTMLParser):
 
 def browser(*arguments: str) -> subprocess.CompletedProcess:
     assert CHROMIUM, "chromium is missing: make test installs it (apt-get install chromium)"
-    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           *arguments], capture_output=True, text=True, timeout=120)
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:  # one of its own per run
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                               f"--user-data-dir={profile}", *arguments], capture_output=True, text=True,
+                              timeout=120)
 
 
 def test_the_browser_shows_hostile_values_as_text_and_runs_nothing(page):
