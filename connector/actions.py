@@ -16,6 +16,7 @@ from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
 from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
 from .service import LookupService, Requests
+from .text import excerpt
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
 
@@ -146,13 +147,18 @@ def build_records(request: ActionRequest, lookups: LookupService, with_summary: 
     for value in keys:
         kind = kinds[value]
         if kind is None:
-            records.append(empty_record(value, None, INVALID, invalid_reason(value), with_summary))
+            records.append(invalid_record(value, with_summary))
         elif value in made:
             records.append(copy_record(made[value]))
         else:
             made[value] = record_of(value, kind, answers.get(value), with_summary)
             records.append(made[value])
     return records
+
+
+def invalid_record(value: str, with_summary: bool) -> Dict[str, Any]:
+    """The record of an item that is not a hash, which it repeats, cut."""
+    return empty_record(excerpt(value), None, INVALID, invalid_reason(value), with_summary)
 
 
 def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:

@@ -1,6 +1,7 @@
 """``enrich``: apply a rules file to JSON lines of alerts.
 
-One output line per input line, in the same order. An alert the rules do not
+One output line per input line, in the same order, in UTF-8 (an input in
+UTF-16 with a byte order mark is read as such). An alert the rules do not
 touch (no hash) is written back byte for byte; a line that is not a JSON
 object is reported with its number and passed through as it is, or stops
 the run with ``--reject-malformed``.
@@ -23,6 +24,7 @@ from ..rules import AlertEnricher, load_rules
 from ..cache import open_cache
 from ..service import LookupService
 from ..text import encode_line
+from ..textfiles import utf8_lines
 from .common import EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from
 
 DEFAULT_WINDOW = 10000
@@ -92,7 +94,7 @@ def parse_line(number: int, raw: bytes) -> Line:
 
 def windows(stream: BinaryIO, size: int, progress: Optional["Progress"] = None) -> Iterator[List[Line]]:
     window: List[Line] = []
-    for number, raw in enumerate(stream, 1):
+    for number, raw in enumerate(utf8_lines(stream), 1):
         window.append(parse_line(number, raw))
         if progress:
             progress.read(len(raw))
