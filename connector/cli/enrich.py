@@ -157,14 +157,19 @@ class EnrichRun:
                 print(f"spectra-connector: enrich: {where}; passed through", file=sys.stderr)
 
     def finish(self, err: TextIO) -> int:
-        """The summary line; the exit status says whether every lookup succeeded."""
+        """A warning for hash_fields paths no alert had, the fatal error if
+        any, then the summary: always the last line, which scripts read. The
+        exit status says whether every lookup succeeded."""
         if self.progress:
             self.progress.clear()
         stats, fatal = self.enricher.stats, self.enricher.fatal_error
-        print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
-              file=err)
+        unreached = self.enricher.unreached_warning()
+        if unreached:
+            print(f"spectra-connector: enrich: warning: {unreached}", file=err)
         if fatal:
             print(f"spectra-connector: error: {fatal} (every hash counts as a failed lookup)", file=err)
+        print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
+              file=err)
         return EXIT_FAILED if fatal or stats.failed_hashes else EXIT_OK
 
 
