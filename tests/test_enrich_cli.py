@@ -167,10 +167,11 @@ def test_reject_malformed_stops_and_leaves_no_output_file(simulator, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "rules.json"]
 
 
-def test_progress_bar_only_when_stderr_is_a_terminal(simulator, corpus, tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])  # utf-16: with a BOM, each line re-encoded as read
+def test_progress_bar_only_when_stderr_is_a_terminal(encoding, simulator, corpus, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"hashes": value}) + "\n" for value in corpus.hashes("sha1")[:300]),
-                      encoding="utf-8")
+                      encoding=encoding)
     args = ("--rules", str(TRIAGE), "--input", str(source), "--output", str(tmp_path / "out.jsonl"))
     piped = enrich(simulator.url, *args)
     assert piped.returncode == 0 and "\r" not in piped.stderr.decode()

@@ -97,7 +97,7 @@ def windows(stream: BinaryIO, size: int, progress: Optional["Progress"] = None) 
     for number, raw in enumerate(utf8_lines(stream), 1):
         window.append(parse_line(number, raw))
         if progress:
-            progress.read(len(raw))
+            progress.read(_position(stream))
         if len(window) == size:
             yield window
             window = []
@@ -184,6 +184,15 @@ def _name(path: str) -> str:
     return "stdin" if path == "-" else path
 
 
+def _position(stream: BinaryIO) -> Optional[int]:
+    """Bytes read so far, as the file counts them: lines of a UTF-16 input
+    are re-encoded, so their own lengths would not add up to its size."""
+    try:
+        return stream.tell()
+    except (OSError, ValueError):
+        return None
+
+
 def _size(stream: BinaryIO) -> Optional[int]:
     try:
         status = os.fstat(stream.fileno())
@@ -247,8 +256,9 @@ class Progress:
         self.written = 0
         self._shown = 0.0
 
-    def read(self, count: int) -> None:
-        self.done += count
+    def read(self, position: Optional[int]) -> None:
+        """Read up to ``position`` bytes into the input (None: not known)."""
+        self.done = position or 0
         if time.monotonic() - self._shown >= self.INTERVAL:
             self.note("reading")
 
