@@ -16,8 +16,8 @@ from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
 from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
 from .service import LookupService, Requests
-from .text import excerpt
 from .params import parse_bool, split_list
+from .text import excerpt
 from .validation import load_schema, violation
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])

@@ -63,9 +63,8 @@ def decode(data: bytes, name: str) -> str:
         return body.decode(encoding)
     except UnicodeDecodeError as err:
         line = body[:err.start].decode(encoding, "replace").count("\n") + 1
-        expected = _NAMES[encoding] if skip else "UTF-8 text (nor UTF-16 with a byte order mark)"
-        raise TextFileError(f"{name}: line {line}: not {expected}{' text' if skip else ''}; "
-                            "save it as UTF-8") from None
+        expected = f"{_NAMES[encoding]} text" if skip else "UTF-8 text (nor UTF-16 with a byte order mark)"
+        raise TextFileError(f"{name}: line {line}: not {expected}; save it as UTF-8") from None
 
 
 def decode_lines(data: bytes) -> List[str]:
@@ -100,8 +99,11 @@ def utf8_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield from stream
         return
     text = io.TextIOWrapper(stream, encoding=encoding, errors=_KEPT, newline="")  # type: ignore[arg-type]
-    for line in text:
-        yield line.encode("utf-8", "surrogatepass")
+    try:
+        for line in text:
+            yield line.encode("utf-8", "surrogatepass")
+    finally:
+        text.detach()  # the stream stays its owner's to close (standard input, say)
 
 
 def _kept(err: UnicodeError) -> Tuple[str, int]:
