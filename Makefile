@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test soak clean bench
+.PHONY: demo test test-fast soak clean bench
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ $(APPINSPECT_STAMP):
 	$(APPINSPECT_VENV)/bin/python -m pip install --quiet splunk-appinspect==4.3.1
 	touch $@
 
+# Four workers: most tests wait on processes and sockets, not on the 2 cores.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP) $(APPINSPECT_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+
+# The in-process tests only (no app builds, no command processes): the loop while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 # A million events through the built Splunk command, 1% of the appliance's answers faulty
 # (about two minutes): every event must come out and the command's memory stay flat.

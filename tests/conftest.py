@@ -10,6 +10,23 @@ from connector.simulator.server import Simulator
 
 TOKEN = "sentinel-token-5f3c9a1e7d"
 
+# Modules that build apps, run AppInspect or start the commands as processes
+# (splunkd's SCP v2, the CLI, the SOAR runner): `make test` runs them,
+# `make test-fast` leaves them out. A single test elsewhere can be marked
+# `@pytest.mark.slow` itself.
+SLOW_MODULES = frozenset({
+    "test_splunk_command.py", "test_splunk_faults.py", "test_splunk_alert_action.py", "test_splunk_fastpath.py",
+    "test_splunk_kvstore_cluster.py", "test_splunk_package.py", "test_refusal.py", "test_soak.py",
+    "test_cli.py", "test_enrich_cli.py", "test_packaging.py", "test_faults.py", "test_tls.py",
+    "test_soar_package.py", "test_action_runner.py", "test_soar_faults.py",
+})
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def corpus() -> Corpus:
