@@ -17,7 +17,7 @@ from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
 from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
 from .service import LookupService, Requests
 from .params import parse_bool, split_list
-from .text import excerpt
+from .text import quoted, shortened
 from .validation import load_schema, violation
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
@@ -99,7 +99,8 @@ def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
     fields = split_list(value)
     unknown = [name for name in fields if name not in SUPPORTED_FIELDS]
     if unknown:
-        raise InputError(f"fields: unknown field name(s) {', '.join(unknown)}; supported: {', '.join(SUPPORTED_FIELDS)}")
+        raise InputError(f"fields: unknown field name(s) {shortened(', '.join(unknown))}; "
+                         f"supported: {', '.join(SUPPORTED_FIELDS)}")
     chosen = tuple(fields) or SOURCE_FIELDS
     if with_summary and "summary" not in chosen:
         chosen += ("summary",)
@@ -158,7 +159,7 @@ def build_records(request: ActionRequest, lookups: LookupService, with_summary: 
 
 def invalid_record(value: str, with_summary: bool) -> Dict[str, Any]:
     """The record of an item that is not a hash, which it repeats, cut."""
-    return empty_record(excerpt(value), None, INVALID, invalid_reason(value), with_summary)
+    return empty_record(shortened(value), None, INVALID, invalid_reason(value), with_summary)
 
 
 def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
@@ -219,7 +220,7 @@ def run_action(action: str, params: Mapping[str, Any], lookups: Lookups) -> Acti
     """Dispatch by action name; raises ``InputError`` for an unknown one."""
     handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
     if handler is None:
-        raise InputError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        raise InputError(f"unknown action {quoted(action)}; expected one of {', '.join(ACTIONS)}")
     return handler(params, lookups)
 
 

@@ -84,6 +84,24 @@ def test_a_5_mb_line_is_named_cut_not_echoed(fmt, env, corpus, tmp_path):
         assert [json.loads(line)["rl_status"] for line in done.stdout.splitlines()] == ["invalid", "found"]
 
 
+@pytest.mark.parametrize("params, settings, refused", [
+    ({"hashes": "a" * 40, "fields": "b" * 5_000_000}, {}, "fields: unknown field name(s) " + "b" * 200 + "...;"),
+    ({"hashes": "a" * 40, "skip_reanalysis": "c" * 5_000_000}, {},
+     "skip_reanalysis: '" + "c" * 199 + "... is not accepted"),
+    ({"hashes": "a" * 40}, {"batch_size": "9" * 5_000_000}, "batch_size: expected a finite number, got '" + "9" * 199),
+    ({"hashes": "a" * 40}, {"url": "https://" + "x" * 5_000_000}, "url: expected the appliance address like "
+                                                              "https://appliance.example.com, got 'https://xxx"),
+    ({"hashes": "a" * 40}, {"ca_bundle": "/" + "d" * 5_000_000}, "ca_bundle: no file or folder at /ddd"),
+])
+def test_a_5_mb_parameter_or_setting_is_named_cut_not_echoed(params, settings, refused, simulator, tmp_path):
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    (tmp_path / "asset.json").write_text(json.dumps(dict({"url": simulator.url, "token": TOKEN}, **settings)))
+    done = cli("action", "get_report", "--params", f"@{tmp_path / 'params.json'}",
+               "--config", f"@{tmp_path / 'asset.json'}", "--no-cache")
+    assert done.returncode == 2 and len(done.stdout) + len(done.stderr) < 3000, len(done.stdout) + len(done.stderr)
+    assert refused in one_line_error(done) and refused in json.loads(done.stdout)["message"]
+
+
 @pytest.mark.parametrize("encoding", list(WRITERS))
 def test_a_token_file_with_a_bom(encoding, simulator, corpus, tmp_path):
     token_file = tmp_path / "token.txt"
