@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .errors import SpectraAnalyzeError
 from .validation import load_schema, violation
@@ -54,4 +54,15 @@ def output_keys(spec: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     if schema is None:
         return {}
     wanted = schema["required"] if spec["output_keys"] == "required" else list(schema["properties"])
-    return {key: value for key, value in schema["properties"].items() if key in wanted}
+    keys = {key: value for key, value in schema["properties"].items() if key in wanted}
+    verdict = schema_of(spec.get("verdict"))
+    if verdict is not None:
+        keys["verdict"] = verdict
+    return keys
+
+
+def summary_schemas(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The schemas whose keys an action's summary joins (none for an action without one)."""
+    declared = spec.get("summary")
+    references = declared if isinstance(declared, list) else [declared] if declared else []
+    return [load_schema(Path(reference).name[:-len(".schema.json")]) for reference in references]

@@ -18,7 +18,8 @@ SLOW_MODULES = frozenset({
     "test_splunk_command.py", "test_splunk_faults.py", "test_splunk_alert_action.py", "test_splunk_fastpath.py",
     "test_splunk_kvstore_cluster.py", "test_splunk_package.py", "test_splunk_ui.py", "test_refusal.py", "test_soak.py",
     "test_cli.py", "test_enrich_cli.py", "test_packaging.py", "test_faults.py", "test_tls.py",
-    "test_soar_package.py", "test_action_runner.py", "test_soar_faults.py", "test_user_files.py",
+    "test_soar_package.py", "test_action_runner.py", "test_soar_faults.py", "test_soar_sdk.py", "test_soar_view.py",
+    "test_user_files.py",
 })
 
 
