@@ -20,6 +20,7 @@ from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
 from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
 from .service import LookupService, Requests
 from .params import parse_bool, split_list
+from .text import quoted, shortened
 from .validation import load_schema, violation
 from .verdict import Thresholds, verdict_summary, with_verdicts
 
@@ -122,7 +123,8 @@ def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
     fields = split_list(value)
     unknown = [name for name in fields if name not in SUPPORTED_FIELDS]
     if unknown:
-        raise InputError(f"fields: unknown field name(s) {', '.join(unknown)}; supported: {', '.join(SUPPORTED_FIELDS)}")
+        raise InputError(f"fields: unknown field name(s) {shortened(', '.join(unknown))}; "
+                         f"supported: {', '.join(SUPPORTED_FIELDS)}")
     chosen = tuple(fields) or SOURCE_FIELDS
     if with_summary and "summary" not in chosen:
         chosen += ("summary",)
@@ -185,13 +187,18 @@ def build_records(request: ActionRequest, lookups: LookupService, with_summary: 
     for value in keys:
         kind = kinds[value]
         if kind is None:
-            records.append(empty_record(value, None, INVALID, invalid_reason(value), with_summary))
+            records.append(invalid_record(value, with_summary))
         elif value in made:
             records.append(copy_record(made[value]))
         else:
             made[value] = record_of(value, kind, answers.get(value), with_summary)
             records.append(made[value])
     return records
+
+
+def invalid_record(value: str, with_summary: bool) -> Dict[str, Any]:
+    """The record of an item that is not a hash, which it repeats, cut."""
+    return empty_record(shortened(value), None, INVALID, invalid_reason(value), with_summary)
 
 
 def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
@@ -257,7 +264,7 @@ def run_action(action: str, params: Mapping[str, Any], lookups: Lookups,
     ``thresholds``: the verdict's, for ``file_reputation``."""
     handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
     if handler is None:
-        raise InputError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+        raise InputError(f"unknown action {quoted(action)}; expected one of {', '.join(ACTIONS)}")
     if handler is file_reputation:
         return file_reputation(params, lookups, thresholds)
     return handler(params, lookups)

@@ -16,6 +16,7 @@ from . import __version__
 from .errors import ConfigurationError
 from .retry import RetryPolicy
 from .settings import DEFAULTS, SETTING, Value, parse_settings
+from .text import quoted, shortened
 
 DEFAULT_USER_AGENT = f"spectra-analyze-connector/{__version__}"
 MAX_BATCH_SIZE = int(SETTING["batch_size"].maximum or 0)
@@ -70,9 +71,10 @@ class Config:
         _refuse_token_in({"url": self.url, "ca_bundle": self.ca_bundle, "proxy": self.proxy,
                           "user_agent": self.user_agent}, self.token)
         parts = _split(self.url)
-        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        # A host name is at most 253 characters (DNS); a longer one is a pasting accident.
+        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or len(parts.hostname) > 253:
             raise ConfigurationError(
-                f"url: expected the appliance address like https://appliance.example.com, got {self.url!r}")
+                f"url: expected the appliance address like https://appliance.example.com, got {quoted(self.url)}")
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ConfigurationError("url: give the appliance address without credentials, query or fragment")
         object.__setattr__(self, "url", self.url.rstrip("/"))
@@ -91,7 +93,7 @@ class Config:
                 raise ConfigurationError("proxy: expected an address like http://proxy.example.com:3128 "
                                          f"(schemes: {', '.join(PROXY_SCHEMES)})")
         if self.ca_bundle and not os.path.exists(self.ca_bundle):
-            raise ConfigurationError(f"ca_bundle: no file or folder at {self.ca_bundle}")
+            raise ConfigurationError(f"ca_bundle: no file or folder at {shortened(self.ca_bundle)}")
         _check_ranges(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
                       batch_size=self.batch_size, max_connections=self.max_connections)
 

@@ -5,6 +5,7 @@ import math
 from typing import Any, List, Optional, Union
 
 from .errors import InputError
+from .text import quoted
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -21,7 +22,7 @@ def parse_bool(name: str, value: Any, default: bool) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise InputError(f"{name}: expected true or false, got {value!r}")
+    raise InputError(f"{name}: expected true or false, got {quoted(value)}")
 
 
 def parse_number(name: str, value: Any, default: Optional[float], *, minimum: float,
@@ -33,15 +34,15 @@ def parse_number(name: str, value: Any, default: Optional[float], *, minimum: fl
     kind = "a whole number" if integer else "a number"
     number = _number(value)
     if number is None:
-        raise InputError(f"{name}: expected {kind}, got {value!r}")
+        raise InputError(f"{name}: expected {kind}, got {quoted(value)}")
     if isinstance(number, float):
         if not math.isfinite(number):  # 'nan' passes every range check below
-            raise InputError(f"{name}: expected a finite number, got {value!r}")
+            raise InputError(f"{name}: expected a finite number, got {quoted(value)}")
         if integer and not number.is_integer():
-            raise InputError(f"{name}: expected {kind}, got {value!r}")
+            raise InputError(f"{name}: expected {kind}, got {quoted(value)}")
     if number < minimum or (maximum is not None and number > maximum):
         bounds = f"from {minimum:g} to {maximum:g}" if maximum is not None else f"of at least {minimum:g}"
-        raise InputError(f"{name}: expected a value {bounds}, got {value!r}")
+        raise InputError(f"{name}: expected a value {bounds}, got {quoted(value)}")
     return int(number) if integer else float(number)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tupl
 
 from .errors import ConfigurationError, InputError
 from .params import parse_bool, parse_number
+from .text import quoted
 
 Value = Any  # bool, int, float, str or None, as the setting's kind says
 
@@ -100,7 +101,7 @@ class Setting:
         if value is None:
             return self.default
         if not isinstance(value, str):
-            shown_value = "" if self.kind is Kind.SECRET else f", got {value!r}"
+            shown_value = "" if self.kind is Kind.SECRET else f", got {quoted(value)}"
             raise ConfigurationError(f"{self.name}: expected text{shown_value}")
         text = value.strip()
         if not text:
@@ -108,7 +109,7 @@ class Setting:
         if self.choices:
             chosen = next((choice for choice in self.choices if choice.lower() == text.lower()), None)
             if chosen is None:
-                raise ConfigurationError(f"{self.name}: expected one of {', '.join(self.choices)}, got {value!r}")
+                raise ConfigurationError(f"{self.name}: expected one of {', '.join(self.choices)}, got {quoted(value)}")
             return chosen
         return text
 

@@ -22,6 +22,21 @@ from typing import Any
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a pair parses to one character: any left is alone
 
 
+SHORTENED = 200  # characters of a value a user gave that a record or message repeats
+
+
+def shortened(value: str, limit: int = SHORTENED) -> str:
+    """``value``, cut to ``limit`` characters: what a user gave is repeated
+    back (an invalid hash, say), but a 5 MB line must not be, in every record
+    and message that names it."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)`` cut like ``shortened``: for a message that quotes what a user gave."""
+    return shortened(repr(value))
+
+
 def encode_line(value: Any) -> bytes:
     """``value`` as one line of JSON in UTF-8 (no line terminator)."""
     return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace")

@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, FrozenSet
 
 import fastjsonschema
 
+from .text import quoted, shortened
+
 _PACKAGE = Path(__file__).resolve().parent
 # Installed (and vendored) packages carry the schemas inside the package; a
 # checkout keeps them at the top level.
@@ -95,9 +97,9 @@ def describe(err: "fastjsonschema.JsonSchemaValueException") -> str:
     if err.rule == "additionalProperties" and isinstance(value, dict):
         unknown = sorted(set(value) - set(definition.get("properties", {})))
         known = ", ".join(definition.get("properties", {}))
-        return _at(where, f"unknown {', '.join(unknown)} (expected: {known})")
+        return _at(where, f"unknown {shortened(', '.join(unknown))} (expected: {known})")
     if err.rule in ("oneOf", "anyOf") and definition.get("description"):
-        return f"{where}: {value!r} is not accepted; {definition['description']}"
+        return f"{where}: {quoted(value)} is not accepted; {definition['description']}"
     message = err.message
     return message[len("data."):] if message.startswith("data.") else message
 

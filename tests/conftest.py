@@ -20,6 +20,7 @@ SLOW_MODULES = frozenset({
     "test_splunk_configuration_page.py", "test_refusal.py", "test_soak.py",
     "test_cli.py", "test_enrich_cli.py", "test_packaging.py", "test_faults.py", "test_tls.py",
     "test_soar_package.py", "test_action_runner.py", "test_soar_faults.py", "test_soar_sdk.py", "test_soar_view.py",
+    "test_user_files.py",
 })
 
 

@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator
@@ -166,10 +167,11 @@ def test_reject_malformed_stops_and_leaves_no_output_file(simulator, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "rules.json"]
 
 
-def test_progress_bar_only_when_stderr_is_a_terminal(simulator, corpus, tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])  # utf-16: with a BOM, each line re-encoded as read
+def test_progress_bar_only_when_stderr_is_a_terminal(encoding, simulator, corpus, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"hashes": value}) + "\n" for value in corpus.hashes("sha1")[:300]),
-                      encoding="utf-8")
+                      encoding=encoding)
     args = ("--rules", str(TRIAGE), "--input", str(source), "--output", str(tmp_path / "out.jsonl"))
     piped = enrich(simulator.url, *args)
     assert piped.returncode == 0 and "\r" not in piped.stderr.decode()
@@ -182,7 +184,9 @@ def test_progress_bar_only_when_stderr_is_a_terminal(simulator, corpus, tmp_path
         os.close(primary)
     assert at_terminal.returncode == 0
     assert "enrich [##############################] 100% 300 alerts written; writing" in shown
-    assert "\r\x1b[Kspectra-connector: enrich: 300 alerts (300 with hashes)" in shown  # the bar is cleared first
+    # the bar is cleared first; the alerts hold "hashes" only, so the triage file's other paths are named
+    assert "\r\x1b[Kspectra-connector: enrich: warning: hash_fields path(s) that reached no field" in shown
+    assert shown.splitlines()[-1].startswith("spectra-connector: enrich: 300 alerts (300 with hashes)")
 
 
 def _read_all(fd):
@@ -293,3 +297,69 @@ def test_enriched_alerts_keep_their_text_in_any_language(simulator, corpus, tmp_
     assert enriched[0]["note"] == "broken \ud800 pair" and b'"broken \\ud800 pair"' in lines[0]
     assert "Zoë Жанна 悪意 🦠".encode("utf-8") in lines[0]  # written as characters, not \u escapes
     assert all(alert["tags"] == ["seen ✓"] for alert in enriched)
+
+
+def test_hash_fields_paths_no_alert_had_are_named_once_at_the_end(simulator, corpus, tmp_path):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"version": 1, "rules": [
+        {"name": "sandbox", "hash_fields": ["file.hash.sha1", "behaviours.sha256"], "then": {"add_tags": ["a"]}},
+        {"name": "dropped", "hash_fields": ["behaviours.sha256", "droped.md5"], "then": {"add_tags": ["b"]}},
+        {"name": "hashes", "hash_fields": ["hashes"], "then": {"add_tags": ["c"]}}]}), encoding="utf-8")
+    alerts = [{"file": {"hash": {"sha1": value}}} for value in corpus.hashes("sha1")[:5]] + [{"hashes": "N/A"}]
+    stdin = "".join(json.dumps(alert) + "\n" for alert in alerts).encode()
+    run = enrich(simulator.url, "--rules", str(rules), "--window", "2", stdin=stdin)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.decode().splitlines()
+    assert lines[:-1] == [  # "hashes" reached a value, though not a hash
+        'spectra-connector: enrich: warning: hash_fields path(s) that reached no field in any of the 6 alerts: '
+        '"behaviours.sha256" (rules "sandbox", "dropped"), "droped.md5" (rule "dropped"); check their spelling '
+        'against the alerts']
+    assert lines[-1].startswith("spectra-connector: enrich: 6 alerts (5 with hashes)")
+
+
+def test_no_warning_when_every_path_reached_an_alert_or_there_was_none(simulator, corpus, tmp_path):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"version": 1, "rules": [
+        {"name": "all", "hash_fields": ["sha1", "md5"], "then": {"add_tags": ["a"]}}]}), encoding="utf-8")
+    stdin = (json.dumps({"sha1": corpus.hashes("sha1")[0]}) + "\n" + json.dumps({"md5": "-"}) + "\n").encode()
+    for given in (stdin, b""):
+        run = enrich(simulator.url, "--rules", str(rules), "--window", "1", stdin=given)
+        assert run.returncode == 0 and len(run.stderr.decode().splitlines()) == 1, run.stderr
+
+
+def test_a_refused_token_the_summary_is_still_the_last_line(simulator, corpus, tmp_path):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
+                                                          "then": {"add_tags": ["seen"]}}]}), encoding="utf-8")
+    stdin = "".join(json.dumps({"sha1": value}) + "\n" for value in corpus.hashes("sha1")[:3]).encode()
+    run = enrich(simulator.url, "--rules", str(rules), stdin=stdin, token="refused-token-3c1d")
+    assert run.returncode == 1 and len(run.stdout.splitlines()) == 3
+    lines = run.stderr.decode().splitlines()
+    assert len(lines) == 2 and "refused-token" not in run.stderr.decode()
+    assert lines[0].startswith("spectra-connector: error: the appliance refused the API token")
+    assert lines[1].startswith("spectra-connector: enrich: 3 alerts (3 with hashes)")
+    assert lines[1].endswith("; 0 malformed line(s) passed through")
+
+
+@pytest.mark.parametrize("condition, where", [
+    ({"field": "classification", "op": "eq", "value": "Suspicious"}, "when.value"),
+    ({"any": [{"field": "riskscore", "op": "gte", "value": 5},
+              {"field": "classification", "op": "in", "value": ["malicious", "Suspicious"]}]}, "when.any[1].value[1]"),
+    ({"not": {"field": "status", "op": "ne", "value": "FOUND"}}, "when.not.value"),
+])
+def test_a_capitalised_value_for_a_lower_case_verdict_field_is_refused_at_load(condition, where, simulator, tmp_path):
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"version": 1, "rules": [
+        {"name": "fine", "hash_fields": ["sha1"], "when": {"field": "classification", "op": "eq",
+                                                            "value": "Suspicious", "ignore_case": True},
+         "then": {"add_tags": ["seen"]}},
+        {"name": "triage", "hash_fields": ["sha1"], "when": condition, "then": {"add_tags": ["seen"]}}]}),
+        encoding="utf-8")
+    run = enrich(simulator.url, "--rules", str(rules), stdin=b'{"sha1": "%s"}\n' % (b"a" * 40))
+    assert run.returncode == 2 and run.stdout == b""
+    wrong = '"FOUND"' if "status" in where or "not" in where else '"Suspicious"'
+    assert run.stderr.decode() == (
+        f'spectra-connector: error: {rules}: rule 2 "triage": {where}: classification, status and hash_type hold '
+        f'lower case: write the value in lower case ("suspicious", not "Suspicious"), or set "ignore_case": true; '
+        f'got {wrong}\n')
+    assert simulator.requests_served == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
@@ -23,7 +24,7 @@ from connector.hashes import HASH_TYPES_BY_LENGTH, hash_type, normalize, split_h
 from connector.lookup import match_items, plan_batches
 from connector.params import parse_bool, parse_number, split_list
 from connector.retry import RetryPolicy, parse_retry_after
-from connector.simulator.faults import FaultSchedule
+from connector.simulator.faults import FAULTS, NO_FAULT, FaultSchedule
 from connector.validation import load_schema, violation
 from schema_strategies import from_schema
 
@@ -68,15 +69,41 @@ def test_split_hashes_never_yields_empty_or_separator_bearing_items(value):
         assert item and not any(ch in item for ch in ", ;\n\t")
 
 
-@given(st.dictionaries(st.sampled_from(PARAMETER_NAMES + ["hash", "extra"]), platform_values, max_size=5))
-def test_parameters_parse_or_fail_with_an_input_error(params):
-    try:
-        request = parse_request(params)
-    except InputError as err:
-        assert str(err)
-        return
-    assert request.hashes and all(item.strip() for item in request.hashes)
-    assert set(request.question.fields) <= set(load_schema("action-parameters")["definitions"]["field"]["enum"])
+FIELD_NAMES = load_schema("action-parameters")["definitions"]["field"]["enum"]
+# Parameters as a platform hands them over: hashes, and the optional ones
+# set, unset (None, "") or left out. Alone, random dictionaries are refused
+# nearly always and the parsed branch is never reached.
+good_params = st.fixed_dictionaries(
+    {"hashes": st.one_of(st.lists(pasted, min_size=1, max_size=6), st.lists(hex_hashes, min_size=1, max_size=6).map(
+        ", ".join))},
+    optional={"fields": st.one_of(st.none(), st.lists(st.sampled_from(FIELD_NAMES), max_size=4).map(",".join)),
+              "skip_reanalysis": st.sampled_from([True, False, "true", "false", "", None]),
+              "include_network_threat_intelligence": st.sampled_from([False, "false", "", None])})
+any_params = st.one_of(
+    good_params,
+    st.dictionaries(st.sampled_from(PARAMETER_NAMES + ["hash", "extra"]), platform_values, max_size=5),
+    st.tuples(good_params, st.sampled_from(PARAMETER_NAMES + ["extra"]), platform_values).map(
+        lambda spoilt: dict(spoilt[0], **{spoilt[1]: spoilt[2]})))
+
+
+def test_parameters_parse_or_fail_with_an_input_error():
+    reached = Counter()
+
+    @given(any_params)
+    def check(params):
+        try:
+            request = parse_request(params)
+        except InputError as err:
+            assert str(err)
+            reached["refused"] += 1
+            return
+        reached["parsed"] += 1
+        assert request.hashes and all(item.strip() for item in request.hashes)
+        assert request.hashes == tuple(split_hashes(params["hashes"]))
+        assert set(request.question.fields) <= set(FIELD_NAMES)
+
+    check()
+    assert reached["parsed"] >= 5 and reached["refused"] >= 5, reached  # both branches ran, often
 
 
 @given(platform_values)
@@ -98,18 +125,47 @@ def test_split_list_gives_trimmed_non_empty_items(value):
     assert all(item and item == item.strip() for item in split_list(value))
 
 
-@given(st.dictionaries(st.sampled_from(SETTING_NAMES), st.one_of(st.text(max_size=40), platform_values), max_size=8),
-       st.sampled_from(["", "url", "proxy", "batch_size", "ca_bundle"]))
-def test_settings_build_a_config_or_a_configuration_error_without_the_token(settings_, paste_into):
-    settings_ = dict(settings_, token=TOKEN)
-    if paste_into:
-        settings_[paste_into] = f"{settings_.get(paste_into) or ''}{TOKEN}"
-    try:
-        config = Config.from_settings(settings_)
-    except ConfigurationError as err:
-        assert TOKEN not in str(err)
-        return
-    assert TOKEN not in repr(config) and config.url.startswith(("http://", "https://"))
+# Settings as a platform hands them over (text, or typed as SOAR types them),
+# within their bounds, unset, or anything at all.
+good_settings = st.fixed_dictionaries(
+    {"url": st.sampled_from(["https://a1000.example.com", "http://127.0.0.1:8000", "https://a1000.example.com/"])},
+    optional={"verify_tls": st.sampled_from([True, False, "true", "false", "1", "0", ""]),
+              "proxy": st.sampled_from(["", None, "http://proxy.example.com:3128"]),
+              "connect_timeout": st.one_of(st.floats(0.1, 600), st.floats(0.1, 600).map(str), st.just("")),
+              "read_timeout": st.one_of(st.floats(0.1, 3600), st.integers(1, 3600).map(float)),
+              "batch_size": st.one_of(st.integers(1, 1000), st.integers(1, 1000).map(float),
+                                      st.integers(1, 1000).map(str)),
+              "max_connections": st.integers(1, 32), "max_attempts": st.integers(1, 10).map(float),
+              "retry_deadline": st.floats(0, 3600)})
+any_settings = st.one_of(
+    good_settings, good_settings,
+    st.dictionaries(st.sampled_from(SETTING_NAMES), st.one_of(st.text(max_size=40), platform_values), max_size=8),
+    st.tuples(good_settings, st.sampled_from(SETTING_NAMES), st.one_of(st.text(max_size=40), platform_values)).map(
+        lambda spoilt: dict(spoilt[0], **{spoilt[1]: spoilt[2]})))
+
+
+def test_settings_build_a_config_or_a_configuration_error_without_the_token():
+    reached = Counter()
+
+    @settings(deadline=None)
+    @given(any_settings, st.sampled_from(["", "", "", "", "url", "proxy", "batch_size", "ca_bundle"]))
+    def check(settings_, paste_into):
+        settings_ = dict(settings_, token=TOKEN)
+        if paste_into:
+            settings_[paste_into] = f"{settings_.get(paste_into) or ''}{TOKEN}"
+        try:
+            config = Config.from_settings(settings_)
+        except ConfigurationError as err:
+            assert TOKEN not in str(err)
+            reached["refused"] += 1
+            return
+        reached["built"] += 1
+        assert not paste_into  # the token pasted into another setting is always refused
+        assert TOKEN not in repr(config) and config.url.startswith(("http://", "https://"))
+        assert 1 <= config.batch_size <= 1000 and 1 <= config.retry.max_attempts <= 10
+
+    check()
+    assert reached["built"] >= 5 and reached["refused"] >= 5, reached  # both branches ran, often
 
 
 @given(st.one_of(st.text(max_size=40), st.integers(min_value=0).map(str)))
@@ -120,12 +176,47 @@ def test_retry_after_is_none_or_a_non_negative_number(value):
         assert 0 <= RetryPolicy().delay(1, seconds, random.Random(1)) <= RetryPolicy().retry_after_cap
 
 
-@given(st.text(max_size=40))
-def test_fault_plans_parse_or_fail_with_a_value_error(spec):
-    try:
-        FaultSchedule.parse(spec)
-    except ValueError as err:
-        assert str(err)
+FAULT_NAMES = sorted(FAULTS) + [NO_FAULT]
+
+
+@st.composite
+def fault_plans(draw):
+    """A plan and the faults it schedules; None for a plan that may be
+    anything at all (misspelt names, bad counts, junk)."""
+    entries = draw(st.lists(st.tuples(st.sampled_from(FAULT_NAMES), st.integers(0, 4)), max_size=4))
+    forever = draw(st.one_of(st.none(), st.sampled_from(FAULT_NAMES)))
+    texts = [f"{name}*{count}" if count != 1 or draw(st.booleans()) else name for name, count in entries]
+    texts += [f"{forever}*"] if forever else []
+    spec = draw(st.sampled_from([",", ", ", " , "])).join(texts)
+    expected = [None if name == NO_FAULT else name for name, count in entries for _ in range(count)]
+    after = None if forever in (None, NO_FAULT) else forever
+    if draw(st.booleans()):
+        return spec, (expected, after)
+    junk = draw(st.one_of(st.text(max_size=40), st.sampled_from(FAULT_NAMES).map(str.upper),
+                          st.sampled_from(["*", "*-1", "*x", "*\u0663", "*200000", "503*,ok", "50 3"])))
+    return draw(st.sampled_from([junk, spec + junk, junk + "," + spec])), None
+
+
+def test_fault_plans_parse_or_fail_with_a_value_error():
+    reached = Counter()
+
+    @settings(deadline=None)  # a plan with gzip-bomb makes the bomb once, when parsed
+    @given(fault_plans())
+    def check(plan):
+        spec, expected = plan
+        try:
+            schedule = FaultSchedule.parse(spec)
+        except ValueError as err:
+            assert str(err) and expected is None  # a plan made of valid entries always parses
+            reached["refused"] += 1
+            return
+        reached["parsed"] += 1
+        if expected is not None:
+            faults, after = expected
+            assert [schedule.next_fault() for _ in range(len(faults) + 3)] == faults + [after] * 3
+
+    check()
+    assert reached["parsed"] >= 5 and reached["refused"] >= 5, reached  # both branches ran, often
 
 
 # Reports generated from the schemas.
@@ -142,15 +233,23 @@ def test_the_generators_make_what_the_schemas_accept(named):
     assert violation(name, value) == ""
 
 
-@QUICK
-@given(parameters)
-def test_schema_valid_parameters_parse_or_fail_with_an_input_error(params):
-    try:
-        request = parse_request(params)
-    except InputError as err:
-        assert str(err)
-        return
-    assert len(request.hashes) == len(split_hashes(params["hashes"]))
+def test_schema_valid_parameters_parse_or_fail_with_an_input_error():
+    reached = Counter()
+
+    @QUICK
+    @given(parameters)
+    def check(params):
+        try:
+            request = parse_request(params)
+        except InputError as err:
+            assert str(err)
+            reached["refused"] += 1
+            return
+        reached["parsed"] += 1
+        assert len(request.hashes) == len(split_hashes(params["hashes"]))
+
+    check()
+    assert reached["parsed"] >= 5 and reached["refused"] >= 5, reached  # both branches ran, often
 
 
 @st.composite

@@ -175,3 +175,16 @@ def test_a_good_file_compiles_with_defaults_and_overrides():
         "x_", "meta.enrichment", "event.severity", "tags")
     assert rules.action == "get_summary" and rules.hash_fields == ("sha1", "md5")
     assert rules.fields[0] == "classification" and "riskscore" in rules.fields  # rule b needs the record's fields
+
+
+def test_the_fields_held_to_lower_case_are_lower_case_in_the_record_schema():
+    # rules.schema.json refuses capitals compared with these fields; record.schema.json says what they hold
+    branch = next(part for part in load_schema("rules")["definitions"]["comparison"]["allOf"]
+                  if "lower_case" in json.dumps(part.get("then", {})))
+    names = branch["if"]["properties"]["field"]["enum"]
+    record = load_schema("record")["properties"]
+    assert set(names) == {"classification", "status", "hash_type"}
+    for name in names:
+        values = record[name].get("enum")
+        assert "lower case" in record[name]["description"] if values is None else \
+            all(value is None or value == value.lower() for value in values)

@@ -359,3 +359,17 @@ def test_text_in_any_language_in_and_out_counted_in_bytes(version, splunk_app, s
     assert sorted(record["rl_threat_name"] for record in run.records) == sorted(  # the lone surrogate replaced
         name.replace("\ud800", "\ufffd") for name in WorldlyAppliance.NAMES)
     assert {record["rl_threat_family"] for record in run.records} >= {"Тест", "样本", "Emoji"}
+
+
+@pytest.mark.parametrize("version", ["3.9"])
+def test_settings_saved_by_notepad_and_a_huge_value_cut(version, splunk_app, simulator, splunkd, corpus):
+    # Notepad: a UTF-8 BOM before the first stanza, CRLF line ends
+    conf = configure(splunk_app, {"url": simulator.url, "max_attempts": "2"})
+    conf.write_bytes(b"\xef\xbb\xbf" + conf.read_bytes().replace(b"\n", b"\r\n"))
+    events = [{"h": "f" * 100_000}, {"h": corpus.samples[0]["sha1"]}]
+    run = run_command(splunk_app, python(version), ["field=h"], [events], splunkd.uri, SESSION_KEY)
+
+    assert run.returncode == 0, run.stderr
+    assert [record["rl_status"] for record in run.records] == ["invalid", "found"]
+    assert run.records[0]["rl_hash"] == "f" * 200 + "..."
+    assert "(100000 characters)" in run.records[0]["rl_error"]

@@ -25,6 +25,7 @@ from ..manifest import load_manifest
 from ..outputs import failed_document, result_document
 from ..service import LookupService
 from ..settings import SETTING, Surface, on, unknown
+from ..textfiles import STDIN, read_text
 from ..verdict import Thresholds
 from .common import (ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_cache_dir_option,
                      add_setting_flag, add_verbosity, cache_dir_of, with_environment, write_json)
@@ -96,13 +97,7 @@ def _text(option: str, value: str) -> str:
     if not value.startswith("@"):
         return value
     path = value[1:]
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as err:
-        raise UsageError(f"{option}: cannot read {path}: {err.strerror}") from None
+    return read_text(path, f"{option} {'stdin' if path == STDIN else path}", stdin=True)
 
 
 def _json_object(option: str, text: str) -> Dict[str, Any]:

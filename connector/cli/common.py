@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Iterable, List, Mapping, Optional, TextIO
+from typing import Any, Dict, Iterable, Mapping, Optional, TextIO
 
 from ..config import Config
 from ..flatten import with_prefix
 from ..settings import Kind, Setting, Surface, on, shown
+from ..textfiles import decode, read_bytes
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ENV_URL, ENV_TOKEN, ENV_CA_BUNDLE = "SPECTRA_ANALYZE_URL", "SPECTRA_ANALYZE_TOKEN", "SPECTRA_ANALYZE_CA_BUNDLE"
@@ -110,12 +111,8 @@ def user_cache_dir(environ: Mapping[str, str] = os.environ) -> str:
 
 def _token(path: Optional[str], environ: Mapping[str, str]) -> str:
     if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                token = handle.read().strip()
-        except OSError as err:
-            # The path is not echoed: a token given by mistake in its place would be.
-            raise UsageError(f"--token-file: cannot read the file given: {err.strerror}") from None
+        # The path is not echoed: a token given by mistake in its place would be.
+        token = decode(read_bytes(path, "--token-file", "the file given"), "--token-file").strip()
         if not token:
             raise UsageError(f"--token-file: {path} is empty")
         return token
@@ -123,17 +120,6 @@ def _token(path: Optional[str], environ: Mapping[str, str]) -> str:
     if not token:
         raise UsageError(f"no API token: set {ENV_TOKEN} or pass --token-file")
     return token
-
-
-def read_lines(source: str, stdin: TextIO = sys.stdin) -> List[str]:
-    """Lines of a file, or of standard input for ``-``."""
-    if source == "-":
-        return stdin.read().splitlines()
-    try:
-        with open(source, encoding="utf-8") as handle:
-            return handle.read().splitlines()
-    except OSError as err:
-        raise UsageError(f"cannot read {source}: {err.strerror}") from None
 
 
 def write_json(payload: Any, out: TextIO) -> None:

@@ -1,6 +1,7 @@
 """``enrich``: apply a rules file to JSON lines of alerts.
 
-One output line per input line, in the same order. An alert the rules do not
+One output line per input line, in the same order, in UTF-8 (an input in
+UTF-16 with a byte order mark is read as such). An alert the rules do not
 touch (no hash) is written back byte for byte; a line that is not a JSON
 object is reported with its number and passed through as it is, or stops
 the run with ``--reject-malformed``.
@@ -23,6 +24,7 @@ from ..rules import AlertEnricher, load_rules
 from ..cache import open_cache
 from ..service import LookupService
 from ..text import encode_line
+from ..textfiles import utf8_lines
 from .common import EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from
 
 DEFAULT_WINDOW = 10000
@@ -92,10 +94,10 @@ def parse_line(number: int, raw: bytes) -> Line:
 
 def windows(stream: BinaryIO, size: int, progress: Optional["Progress"] = None) -> Iterator[List[Line]]:
     window: List[Line] = []
-    for number, raw in enumerate(stream, 1):
+    for number, raw in enumerate(utf8_lines(stream), 1):
         window.append(parse_line(number, raw))
         if progress:
-            progress.read(len(raw))
+            progress.read(_position(stream))
         if len(window) == size:
             yield window
             window = []
@@ -155,14 +157,19 @@ class EnrichRun:
                 print(f"spectra-connector: enrich: {where}; passed through", file=sys.stderr)
 
     def finish(self, err: TextIO) -> int:
-        """The summary line; the exit status says whether every lookup succeeded."""
+        """A warning for hash_fields paths no alert had, the fatal error if
+        any, then the summary: always the last line, which scripts read. The
+        exit status says whether every lookup succeeded."""
         if self.progress:
             self.progress.clear()
         stats, fatal = self.enricher.stats, self.enricher.fatal_error
-        print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
-              file=err)
+        unreached = self.enricher.unreached_warning()
+        if unreached:
+            print(f"spectra-connector: enrich: warning: {unreached}", file=err)
         if fatal:
             print(f"spectra-connector: error: {fatal} (every hash counts as a failed lookup)", file=err)
+        print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
+              file=err)
         return EXIT_FAILED if fatal or stats.failed_hashes else EXIT_OK
 
 
@@ -175,6 +182,15 @@ def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:
 
 def _name(path: str) -> str:
     return "stdin" if path == "-" else path
+
+
+def _position(stream: BinaryIO) -> Optional[int]:
+    """Bytes read so far, as the file counts them: lines of a UTF-16 input
+    are re-encoded, so their own lengths would not add up to its size."""
+    try:
+        return stream.tell()
+    except (OSError, ValueError):
+        return None
 
 
 def _size(stream: BinaryIO) -> Optional[int]:
@@ -240,8 +256,9 @@ class Progress:
         self.written = 0
         self._shown = 0.0
 
-    def read(self, count: int) -> None:
-        self.done += count
+    def read(self, position: Optional[int]) -> None:
+        """Read up to ``position`` bytes into the input (None: not known)."""
+        self.done = position or 0
         if time.monotonic() - self._shown >= self.INTERVAL:
             self.note("reading")
 

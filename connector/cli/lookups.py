@@ -9,8 +9,9 @@ from ..actions import ActionResult, run
 from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..service import LookupService
-from .common import (EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from, read_lines,
-                     write_json, write_jsonl)
+from ..textfiles import read_lines
+from .common import (EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from, write_json,
+                     write_jsonl)
 
 FORMATS = ("table", "json", "jsonl")
 
@@ -43,7 +44,7 @@ def add_lookup_options(parser: argparse.ArgumentParser) -> None:
 def lookup_params(args: argparse.Namespace) -> Dict[str, Any]:
     hashes: List[str] = list(args.hashes)
     if args.hash_file:
-        hashes += read_lines(args.hash_file)
+        hashes += read_lines(args.hash_file, f"--hash-file {args.hash_file}", stdin=True)
     if not any(value.strip() for value in hashes):
         raise UsageError("no hash given: pass hashes as arguments or with --hash-file")
     return {"hashes": hashes, "fields": args.fields, "skip_reanalysis": args.skip_reanalysis,

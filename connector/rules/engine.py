@@ -28,6 +28,7 @@ its ``match``:
 from __future__ import annotations
 
 import copy
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -216,6 +217,7 @@ class AlertEnricher:
         self.with_summary = rules.action == GET_SUMMARY
         self.question = parse_question({"fields": list(rules.fields) if rules.fields else None}, self.with_summary)
         self.stats = EnrichmentStats(tuple(rule.name for rule in rules.rules))
+        self._unreached = dict.fromkeys(rules.hash_fields)  # hash_fields paths no alert has had yet
 
     @property
     def fatal_error(self) -> Optional[str]:
@@ -227,10 +229,33 @@ class AlertEnricher:
         wanted = dict.fromkeys(value for alert in alerts if isinstance(alert, dict)
                                for value in hashes_in(alert, self.rules.hash_fields))
         records = self._records(list(wanted))
+        self._note_reached(alerts)
         results = [apply_rules(alert, self.rules, records) for alert in alerts]
         for result in results:
             self.stats.count(result)
         return [result.alert for result in results]
+
+    def _note_reached(self, alerts: Sequence[Any]) -> None:
+        # Only the paths not yet reached are walked: once each is, this costs nothing.
+        for alert in alerts:
+            if not self._unreached:
+                return
+            if isinstance(alert, dict):
+                for path in [path for path in self._unreached if values_at(alert, path)]:
+                    del self._unreached[path]
+
+    def unreached_warning(self) -> Optional[str]:
+        """The hash_fields paths that reached no value in any alert so far
+        (a typo, most often), with the rules naming them; None when every
+        path reached one, or when there was no alert."""
+        if not self._unreached or not self.stats.alerts:
+            return None
+        named = []
+        for path in self._unreached:
+            rules = [json.dumps(rule.name) for rule in self.rules.rules if path in rule.hash_fields]
+            named.append(f"{json.dumps(path)} ({'rule' if len(rules) == 1 else 'rules'} {', '.join(rules)})")
+        return (f"hash_fields path(s) that reached no field in any of the {self.stats.alerts} alerts: "
+                f"{', '.join(named)}; check their spelling against the alerts")
 
     def _records(self, hashes: List[str]) -> Dict[str, Record]:
         if not hashes:

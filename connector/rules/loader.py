@@ -16,6 +16,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 import fastjsonschema
 
 from ..actions import SUPPORTED_FIELDS
+from ..textfiles import TextFileError, read_text
 from ..validation import validator
 from .conditions import MAX_NESTING, check_field, compile_condition
 from .effects import Effects, Targets, compile_effects
@@ -35,11 +36,9 @@ def load_rules(path: Union[str, Path]) -> RuleSet:
     """Read and compile a rules file; raises ``RulesError``."""
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as err:
-        raise RulesError(f"{source}: cannot read the rules file: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise RulesError(f"{source}: the rules file is not UTF-8 text") from None
+        text = read_text(str(source), what="the rules file")
+    except TextFileError as err:
+        raise RulesError(str(err)) from None
     try:
         document = json.loads(text)
     except ValueError as err:

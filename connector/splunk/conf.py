@@ -15,6 +15,7 @@ from ..cache import ResultCache, open_cache
 from ..config import Config, cache_settings
 from ..errors import ConfigurationError
 from ..settings import Kind, Setting, Surface, on, parse_settings, unknown
+from ..textfiles import TextFileError, read_text
 
 CONF_NAME = "spectra_analyze"
 # In the app's own folder: answers shared by every search and alert action of this search head.
@@ -70,12 +71,12 @@ def read_app_conf(app_dir: Path, name: str = CONF_NAME, layers: Tuple[str, ...] 
     merged: Stanzas = {}
     for layer in layers:
         path = app_dir / layer / f"{name}.conf"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not path.exists():
             continue
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigurationError(f"cannot read {path}: {err}") from None
+        try:  # an admin's Notepad writes a BOM, which must not hide the first stanza
+            text = read_text(str(path), what="the settings")
+        except TextFileError as err:
+            raise ConfigurationError(str(err)) from None
         for stanza, values in parse_conf(text).items():
             merged.setdefault(stanza, {}).update(values)
     return merged

@@ -20,10 +20,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..actions import INVALID, record_of
+from ..actions import invalid_record, record_of
 from ..errors import ConfigurationError
 from ..flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS, empty_record
-from ..hashes import hash_type, invalid_reason, lookup_keys
+from ..hashes import hash_type, lookup_keys
 from ..lookup import FOUND, NOT_FOUND
 from ..service import LookupService
 from .chunk import FieldValue
@@ -152,7 +152,7 @@ class EventEnricher:
             elif hash_type(key):
                 wanted.append(key)
             else:
-                answers[key] = self._answered(empty_record(key, None, INVALID, invalid_reason(key), with_summary))
+                answers[key] = self._answered(invalid_record(key, with_summary))
         outcome.looked_up = 0 if self.lookups.failure is not None else len(wanted)  # none is asked after a refusal
         errors: Dict[str, None] = {}
         for batch in self.lookups.answers(wanted, self.options.question):
