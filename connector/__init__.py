@@ -7,7 +7,7 @@ The public API (docs/api.md): the configuration (``Config``,
 ``get_summary``, ``run_action``, ``ActionResult``) and the errors, rooted in
 ``SpectraAnalyzeError``.
 """
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 from .actions import ActionResult, get_report, get_summary, run_action  # noqa: E402  (after __version__, which config reads)
 from .cache import ResultCache  # noqa: E402
