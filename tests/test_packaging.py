@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 import connector
+from checkout import pip_install_checkout
 from connector.validation import schema_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,8 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def installed(tmp_path_factory):
     """``pip install .`` into a folder of its own (not editable)."""
     target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    pip_install_checkout(target)
     return target
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from checkout import pip_install_checkout
 from connector import __version__
 from connector.packaging import canonical_name, read_pins
 from connector.splunk.build import APP_SOURCE, HANDLERS_ONLY, PINS_FILE
@@ -72,8 +73,7 @@ def test_an_installed_package_builds_the_same_app(splunk_package, tmp_path):
     """The app tree and the pins are package data: pip-installed (not
     editable), the package builds the very same .tgz."""
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    pip_install_checkout(site)
     done = subprocess.run([sys.executable, "-c", "import sys; from connector.cli import main; sys.exit(main())",
                            "build-splunk-app", "--output", str(tmp_path / "out")], cwd=tmp_path, capture_output=True,
                           text=True, env={"PYTHONPATH": str(site), "HOME": str(Path.home())}, timeout=300)

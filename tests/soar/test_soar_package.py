@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 import connector
+from checkout import pip_install_checkout
 from .soar_support import STANDIN, TOKEN, absent_sha1
 
 from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
@@ -208,8 +209,7 @@ def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
     """The pins and logos are package data: pip-installed (not editable), the
     package builds an app with the same files, from a filled cache, offline."""
     site, cache = tmp_path / "site", tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-                    str(Path(__file__).resolve().parents[2])], check=True, capture_output=True, timeout=300)
+    pip_install_checkout(site)
     cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
         (cache / wheel.name).write_bytes(wheel.read_bytes())
