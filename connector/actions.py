@@ -60,27 +60,28 @@ class ActionResult:
 
 def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> ActionRequest:
     """Validate platform parameters; raises ``InputError`` naming what to fix."""
-    params = _given(params)
-    problem = violation("action-parameters", params)
-    if problem:
-        raise InputError(f"invalid parameters: {problem}")
-    hashes = tuple(split_hashes(params.get("hashes")))
-    if not hashes:
-        raise InputError("hashes: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
+    params, hashes = _checked(params, "action-parameters", "hashes")
     return ActionRequest(hashes=hashes, question=_question(params, with_summary))
 
 
 def parse_reputation_request(params: Mapping[str, Any]) -> ActionRequest:
     """Validate ``file_reputation`` parameters; raises ``InputError`` naming what to fix.
     It asks for the report's fields, never reanalysing a sample."""
+    _, hashes = _checked(params, "reputation-parameters", "hash")
+    return ActionRequest(hashes=hashes, question=_question({}, False))
+
+
+def _checked(params: Mapping[str, Any], schema: str,
+             hash_parameter: str) -> Tuple[Dict[str, Any], Tuple[str, ...]]:
+    """The parameters valid against ``schema``, and the hashes of ``hash_parameter`` (at least one)."""
     params = _given(params)
-    problem = violation("reputation-parameters", params)
+    problem = violation(schema, params)
     if problem:
         raise InputError(f"invalid parameters: {problem}")
-    hashes = tuple(split_hashes(params.get("hash")))
+    hashes = tuple(split_hashes(params.get(hash_parameter)))
     if not hashes:
-        raise InputError("hash: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
-    return ActionRequest(hashes=hashes, question=_question({}, False))
+        raise InputError(f"{hash_parameter}: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
+    return params, hashes
 
 
 def request_of(action: str, params: Mapping[str, Any]) -> ActionRequest:

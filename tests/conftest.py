@@ -10,6 +10,16 @@ from connector.simulator.server import Simulator
 
 TOKEN = "sentinel-token-5f3c9a1e7d"
 
+
+class Clock:
+    """Wall-clock time that a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
 # Modules that build apps, run AppInspect or start the commands as processes
 # (splunkd's SCP v2, the CLI, the SOAR runner): `make test` runs them,
 # `make test-fast` leaves them out. A single test elsewhere can be marked

@@ -12,7 +12,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from conftest import TOKEN
+from conftest import TOKEN, Clock
 from test_cli import cli
 from connector.actions import run
 from connector.cache import ResultCache, open_cache
@@ -24,16 +24,6 @@ from connector.retry import RetryPolicy
 from connector.simulator.server import ApiError, Simulator
 
 MISSING = "0" * 40
-
-
-class Clock:
-    """Wall-clock time that a test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FaultySimulator(Simulator):

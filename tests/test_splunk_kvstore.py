@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import TOKEN
+from conftest import TOKEN, Clock
 from kvstore_standin import INITIALIZING, MAX_DOCUMENTS_PER_BATCH_SAVE, KVStore
 from splunkd_standin import SplunkdStandIn
 from connector.actions import run
@@ -27,14 +27,6 @@ from connector.splunk.kvstore import (COLLECTION, MAX_QUERY_CHARS, KVStoreAnswer
 SESSION = "kv-session-3f9d0c2b71"
 APP = "spectra_analyze"
 MISSING = "0" * 40
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
