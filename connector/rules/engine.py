@@ -64,23 +64,35 @@ def hashes_in(alert: Any, paths: Sequence[str]) -> List[str]:
 
 
 class _HashesOf:
-    """The hashes of one alert, each path walked once however many rules name it."""
+    """The hashes of one alert, each path walked once however many rules
+    name it and whoever asks (the window's lookup, the rules, the check for
+    paths that reach nothing)."""
 
     def __init__(self, alert: Any) -> None:
         self.alert = alert
-        self._at_path: Dict[str, List[str]] = {}
+        self._values: Dict[str, List[Any]] = {}
+        self._hashes: Dict[str, List[str]] = {}
 
     def hashes_in(self, paths: Sequence[str]) -> List[str]:
         found: Dict[str, None] = {}
         for path in paths:
-            found.update(dict.fromkeys(self._at(path)))
+            found.update(dict.fromkeys(self._hashes_at(path)))
         return list(found)
 
-    def _at(self, path: str) -> List[str]:
-        if path not in self._at_path:
-            self._at_path[path] = [key for value in values_at(self.alert, path) if isinstance(value, str)
-                                   for key in lookup_keys(value) if hash_type(key)]
-        return self._at_path[path]
+    def reaches(self, path: str) -> bool:
+        """Whether the path reaches any value, a hash or not."""
+        return bool(self._values_at(path))
+
+    def _values_at(self, path: str) -> List[Any]:
+        if path not in self._values:
+            self._values[path] = values_at(self.alert, path)
+        return self._values[path]
+
+    def _hashes_at(self, path: str) -> List[str]:
+        if path not in self._hashes:
+            self._hashes[path] = [key for value in self._values_at(path) if isinstance(value, str)
+                                  for key in lookup_keys(value) if hash_type(key)]
+        return self._hashes[path]
 
 
 @dataclass
@@ -95,7 +107,11 @@ class AlertResult:
 def apply_rules(alert: Any, rules: RuleSet, records: Mapping[str, Record]) -> AlertResult:
     """Enrich one alert given the records of its hashes (missing ones count
     as failed lookups). An alert without hashes is returned as it is."""
-    found = _HashesOf(alert)
+    return _apply(_HashesOf(alert), rules, records)
+
+
+def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> AlertResult:
+    alert = found.alert
     hashes = found.hashes_in(rules.hash_fields) if isinstance(alert, dict) else []
     if not hashes:
         return AlertResult(alert)
@@ -226,22 +242,23 @@ class AlertEnricher:
 
     def enrich(self, alerts: Sequence[Any]) -> List[Any]:
         """The window's alerts enriched, in the same order, one for one."""
-        wanted = dict.fromkeys(value for alert in alerts if isinstance(alert, dict)
-                               for value in hashes_in(alert, self.rules.hash_fields))
+        found = [_HashesOf(alert) for alert in alerts]
+        wanted = dict.fromkeys(value for each in found if isinstance(each.alert, dict)
+                               for value in each.hashes_in(self.rules.hash_fields))
         records = self._records(list(wanted))
-        self._note_reached(alerts)
-        results = [apply_rules(alert, self.rules, records) for alert in alerts]
+        self._note_reached(found)
+        results = [_apply(each, self.rules, records) for each in found]
         for result in results:
             self.stats.count(result)
         return [result.alert for result in results]
 
-    def _note_reached(self, alerts: Sequence[Any]) -> None:
-        # Only the paths not yet reached are walked: once each is, this costs nothing.
-        for alert in alerts:
+    def _note_reached(self, found: Sequence[_HashesOf]) -> None:
+        # Only the paths not yet reached are asked about: once each is, this costs nothing.
+        for each in found:
             if not self._unreached:
                 return
-            if isinstance(alert, dict):
-                for path in [path for path in self._unreached if values_at(alert, path)]:
+            if isinstance(each.alert, dict):
+                for path in [path for path in self._unreached if each.reaches(path)]:
                     del self._unreached[path]
 
     def unreached_warning(self) -> Optional[str]:
