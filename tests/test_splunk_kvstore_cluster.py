@@ -85,7 +85,7 @@ def test_a_standalone_search_head_keeps_its_local_file(members, simulator, corpu
 
 @pytest.mark.parametrize("fault, said", [
     ("initializing", INITIALIZING), ("down", "could not be reached"), ("slow", "did not answer within 3s"),
-    ("garbage", "not JSON"), ("malformed", "are not answers of this app"),
+    ("garbage", "not JSON"), ("malformed", "failed their checksum"),
 ])
 def test_a_failing_kv_store_costs_one_warning_and_no_event(fault, said, members, simulator, corpus, kv):
     chunks = events(corpus)

@@ -63,6 +63,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._options: Optional[CommandOptions] = None
         self._enricher: Optional[EventEnricher] = None
         self._appliance: Optional[Appliance] = None
+        self._token: Optional[str] = None  # once _connect has read it: the KV store's seal
         self._reported_failure = False
         self._warned = False
         self._store_warned = False
@@ -120,7 +121,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
             settings = appliance.settings
             logging.getLogger().setLevel(settings.log_level)
             memo_size = settings.memo_size
-            store, kind = open_store(settings, self.app_dir, self._splunkd())
+            store, kind = open_store(settings, self.app_dir, self._splunkd(), lambda: self._token)
         except ConfigurationError as err:
             failure = err
         self._appliance = appliance
@@ -162,6 +163,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
                                      self.app_dir)
         self._secrets.add(values["token"])
         self._secrets.add(values.get("proxy"))
+        self._token = values["token"]
         config = appliance_config(values, self.app_dir)
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)
