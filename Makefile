@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test soak clean bench
+.PHONY: demo test test-fast soak clean bench
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ $(APPINSPECT_STAMP):
 	$(APPINSPECT_VENV)/bin/python -m pip install --quiet splunk-appinspect==4.3.1
 	touch $@
 
+# The whole suite, a worker per core (pytest-xdist).
 test: $(STAMP) $(APPINSPECT_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
+
+# The inner loop: unit and in-process tests only, no app build, no process started.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 # A million events through the built Splunk command, 1% of the appliance's answers faulty
 # (about two minutes): every event must come out and the command's memory stay flat.

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.hashes import hash_type, normalize
 from connector.simulator.corpus import Corpus
 from connector.simulator.faults import LIST_PATH, Blackhole, FaultSchedule
@@ -141,6 +141,12 @@ def appliance(case: Case, corpus: Corpus) -> Iterator[Appliance]:
         with Blackhole() as hole:
             yield Appliance(hole.url, None, None)
         return
+    if not case.plan.startswith("redirect"):
+        schedule = FaultSchedule.parse(case.plan)
+        with Simulator(TOKEN, corpus=corpus, faults=schedule) as server:
+            yield Appliance(server.url, schedule, None)
+        return
+    # Only the redirect case needs a second appliance: the one it points at.
     with Simulator(TOKEN, corpus=corpus) as catcher:
         schedule = FaultSchedule.parse(case.plan, redirect_to=catcher.url + LIST_PATH)
         with Simulator(TOKEN, corpus=corpus, faults=schedule) as server:

@@ -74,6 +74,7 @@ def test_each_python_gets_its_own_pins_from_the_cache_without_a_download(tmp_pat
         pinned_wheels(pins, "3.9", old, provided={"requests"})  # a file, not a folder
 
 
+@pytest.mark.slow
 def test_a_cached_wheel_with_another_hash_is_not_taken(tmp_path, offline):
     cache = tmp_path / "cache"
     wheel = make_wheel(cache, "fastjsonschema-2.21.2-py3-none-any.whl", {"fastjsonschema/__init__.py": "\n"})

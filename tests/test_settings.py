@@ -92,6 +92,7 @@ def test_the_splunk_conf_files_are_generated_from_the_table():
     assert DEFAULT_PATH.read_text(encoding="utf-8") == default_text(), "run: python -m connector.splunk.spec"
 
 
+@pytest.mark.slow
 def test_the_command_line_help_comes_from_the_table():
     script = Path(sys.executable).with_name("spectra-connector")
     completed = subprocess.run([str(script), "get-report", "--help"], capture_output=True, text=True, timeout=60)

@@ -5,85 +5,25 @@ appliance simulator and a stand-in splunkd (storage/passwords and
 receivers/simple) on loopback."""
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import math
-import os
 import re
 import socket
 import subprocess
 import threading
 from collections import Counter
-from pathlib import Path
-from typing import Any, Dict, List
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.hashes import hash_type
 from connector.rules import hashes_in, load_rules
-from splunk_harness import SESSION_KEY, configure, python, token_credentials
+from splunk_harness import (ACTION, SESSION_KEY, SHIPPED_RULES, configure, events_of, execute, payload_for, python,
+                            token_credentials, write_results)
 from splunkd_standin import SplunkdStandIn
 
-ACTION = "spectra_analyze_enrich"
-SHIPPED_RULES = "splunk-triage.json"
-
-
-@pytest.fixture
-def app(splunk_app, simulator):
-    configure(splunk_app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
-    return splunk_app
-
-
-def write_results(path: Path, results: List[Dict[str, Any]]) -> Path:
-    """The alert's results as splunkd writes them: gzip CSV, a multivalue
-    field as its values on lines plus a ``__mv_`` column of ``$a$;$b$``."""
-    columns = list(dict.fromkeys(key for result in results for key in result))
-    for key in [key for key in columns if any(isinstance(result.get(key), list) for result in results)]:
-        columns.append("__mv_" + key)
-    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        for result in results:
-            row = {}
-            for key, value in result.items():
-                if isinstance(value, list):
-                    row[key] = "\n".join(value)
-                    row["__mv_" + key] = ";".join("$" + item.replace("$", "$$") + "$" for item in value)
-                else:
-                    row[key] = value
-            writer.writerow(row)
-    return path
-
-
-def payload_for(results_file: Path, splunkd_uri: str, **configuration: str) -> Dict[str, Any]:
-    return {
-        "app": "search", "owner": "admin", "results_file": str(results_file),
-        "results_link": "http://sh1:8000/app/search/search?q=%7Cloadjob%20scheduler__admin__search__RMD5",
-        "search_uri": "/servicesNS/admin/search/saved/searches/Malware%20hashes", "server_host": "sh1",
-        "server_uri": splunkd_uri, "session_key": SESSION_KEY, "sid": "scheduler__admin__search__RMD5_at_1",
-        "search_name": "Malware hashes",
-        "configuration": dict({"rules_file": SHIPPED_RULES, "index": "alerts"}, **configuration),
-        "result": {},
-    }
-
-
-def execute(app_dir: Path, version: str, payload: Dict[str, Any], **environ: str) -> subprocess.CompletedProcess:
-    """The payload goes in as splunkd writes it, UTF-8 with every character
-    as it is (a lone surrogate as its JSON escape); stderr must be UTF-8."""
-    env = dict({"PATH": os.environ.get("PATH", ""), "SPLUNK_HOME": str(app_dir.parent.parent.parent)}, **environ)
-    run = subprocess.run([python(version), str(app_dir / "bin" / f"{ACTION}.py"), "--execute"],
-                         input=json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace"), capture_output=True, env=env,
-                         timeout=120)
-    run.stderr = run.stderr.decode("utf-8")
-    return run
-
-
-def events_of(splunkd: SplunkdStandIn) -> List[Dict[str, Any]]:
-    """The events splunkd received, a line each (props.conf breaks lines at CR and LF only; str.splitlines would
-    also break at U+2028 and others, which JSON leaves unescaped)."""
-    return [json.loads(line.decode("utf-8")) for _, body in splunkd.received for line in body.splitlines()]
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 def alert_results(corpus, count=240):
@@ -95,7 +35,7 @@ def alert_results(corpus, count=240):
     results = []
     for index in range(count):
         result = {"_time": f"{1700000000 + index}.250", "_raw": f"event {index} file=C:\\\\x{index}.exe",
-                  "host": "ws-%02d" % (index % 7), "source": "WinEventLog:Sysmon", "sourcetype": "xmlwineventlog",
+                  "host": f"ws-{index % 7:02d}", "source": "WinEventLog:Sysmon", "sourcetype": "xmlwineventlog",
                   "_cd": f"1:{index}", "_bkt": "main~1~X", "severity": "low", "n": str(index)}
         shape = index % 4
         if shape == 0:

@@ -18,6 +18,8 @@ from connector.splunk.conf import APPLIANCE_KEYS, COMMAND_KEYS, parse_conf
 from connector.splunk.options import ACTIONS
 from splunk_harness import APP_ID, build_package
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 ROOT = Path(__file__).resolve().parent.parent
 APPINSPECT = ROOT / ".venv-appinspect" / "bin" / "splunk-appinspect"
 

@@ -15,6 +15,8 @@ from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_
 from connector.soar.app_json import configuration
 from connector.validation import violation
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 SCRIPT = Path(sys.executable).with_name("spectra-connector")
 
 

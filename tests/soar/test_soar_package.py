@@ -24,6 +24,8 @@ from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
 from connector.packaging import read_pins
 from connector.soar.build import APP_FOLDER, PINS_FILE
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 SCRIPT = Path(sys.executable).with_name("spectra-connector")
 # What a SOAR host provides to apps; the app must bring everything else.
 SOAR_LIBRARIES = ("requests",)  # with urllib3, idna, certifi and charset-normalizer
