@@ -14,15 +14,14 @@ from .client import SpectraAnalyzeClient
 from .errors import InputError
 from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
-from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
+from .lookup import Answer, Question
+from .names import STATUSES, Action, ResultStatus, Status
 from .service import LookupService, Requests
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
-INVALID = "invalid"  # a record status only: an invalid hash is never looked up
-STATUSES = (FOUND, NOT_FOUND, INVALID, ERROR)
 
 @dataclass(frozen=True)
 class ActionRequest:
@@ -46,7 +45,7 @@ class ActionResult:
     @property
     def ok(self) -> bool:
         """Every hash got an answer: found, not_found or invalid."""
-        return self.status == "success"
+        return self.status == ResultStatus.SUCCESS
 
     def to_dict(self) -> Dict[str, Any]:
         return {"action": self.action, "status": self.status, "message": self.message,
@@ -110,12 +109,12 @@ Lookups = Union[LookupService, SpectraAnalyzeClient]
 
 def get_report(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """Classification, risk score, threat name and tags of every hash."""
-    return run("get_report", params, lookups)
+    return run(Action.GET_REPORT, params, lookups)
 
 
 def get_summary(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """``get_report`` plus the threat indicator summary of every hash."""
-    return run("get_summary", params, lookups)
+    return run(Action.GET_SUMMARY, params, lookups)
 
 
 def run(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
@@ -124,7 +123,7 @@ def run(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResul
     bad parameters and ``ConfigurationError`` when the appliance cannot be used
     at all; a failed batch becomes error records, never an exception."""
     service = lookups if isinstance(lookups, LookupService) else LookupService(lookups)
-    with_summary = action == "get_summary"
+    with_summary = action == Action.GET_SUMMARY
     request = parse_request(params, with_summary=with_summary)
     before = service.requests
     records = build_records(request, service, with_summary)
@@ -146,7 +145,7 @@ def build_records(request: ActionRequest, lookups: LookupService, with_summary: 
     for value in keys:
         kind = kinds[value]
         if kind is None:
-            records.append(empty_record(value, None, INVALID, invalid_reason(value), with_summary))
+            records.append(empty_record(value, None, Status.INVALID, invalid_reason(value), with_summary))
         elif value in made:
             records.append(copy_record(made[value]))
         else:
@@ -157,15 +156,15 @@ def build_records(request: ActionRequest, lookups: LookupService, with_summary: 
 
 def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
     """Every distinct reason among error records, a failed batch's or a single bad report's."""
-    return list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
+    return list(dict.fromkeys(record["error"] for record in records if record["status"] == Status.ERROR))
 
 
 def record_of(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
     """The record of one valid hash from its answer (None: it got none)."""
-    if answer is not None and answer.status == FOUND:
+    if answer is not None and answer.status == Status.FOUND:
         return flatten(value, kind, answer.item, with_summary)
     if answer is None:
-        return empty_record(value, kind, ERROR, "no answer for this hash", with_summary)
+        return empty_record(value, kind, Status.ERROR, "no answer for this hash", with_summary)
     return empty_record(value, kind, answer.status, answer.error, with_summary)
 
 
@@ -185,16 +184,17 @@ def summarize(action: str, records: List[Dict[str, Any]], errors: List[str],
     }
     # Failed when no lookup got through: a typo among hashes the appliance
     # could not answer (a refused token, say) must not make the run look partly good.
-    failed = by_status.get(ERROR, 0)
-    answered = by_status.get(FOUND, 0) + by_status.get(NOT_FOUND, 0)
-    status = "success" if not failed else ("partial" if answered else "failed")
-    return ActionResult(action=action, status=status, message=_message(summary, errors),
+    failed = by_status.get(Status.ERROR, 0)
+    answered = by_status.get(Status.FOUND, 0) + by_status.get(Status.NOT_FOUND, 0)
+    status = ResultStatus.SUCCESS if not failed else (ResultStatus.PARTIAL if answered else ResultStatus.FAILED)
+    # Plain values in the result, as in its records.
+    return ActionResult(action=Action(action).value, status=status.value, message=_message(summary, errors),
                         records=records, summary=summary, errors=errors)
 
 
 def _message(summary: Dict[str, Any], errors: List[str]) -> str:
     counts = summary["by_status"]
-    parts = [f"{counts['found']} found"]
+    parts = [f"{counts[Status.FOUND]} found"]
     verdicts = ", ".join(f"{count} {name}" for name, count in summary["by_classification"].items())
     if verdicts:
         parts[0] += f" ({verdicts})"
@@ -206,7 +206,8 @@ def _message(summary: Dict[str, Any], errors: List[str]) -> str:
     return message
 
 
-ACTIONS: Dict[str, Callable[..., ActionResult]] = {"get_report": get_report, "get_summary": get_summary}
+ACTIONS: Dict[str, Callable[..., ActionResult]] = {Action.GET_REPORT.value: get_report,
+                                                   Action.GET_SUMMARY.value: get_summary}
 
 
 def run_action(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
@@ -230,9 +231,9 @@ def check_connectivity(params: Mapping[str, Any], lookups: Lookups) -> ActionRes
         raise InputError("test_connectivity takes no parameters")
     client = lookups.client() if isinstance(lookups, LookupService) else lookups
     client.list_samples([CONNECTIVITY_HASH], ["sha1"])
-    return ActionResult(action="test_connectivity", status="success",
+    return ActionResult(action=Action.TEST_CONNECTIVITY.value, status=ResultStatus.SUCCESS.value,
                         message=f"connected to {client.config.url}: the appliance accepted the API token",
-                        records=[], summary=summarize("test_connectivity", [], []).summary)
+                        records=[], summary=summarize(Action.TEST_CONNECTIVITY, [], []).summary)
 
 
-ACTIONS["test_connectivity"] = check_connectivity
+ACTIONS[Action.TEST_CONNECTIVITY.value] = check_connectivity

@@ -24,7 +24,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Protocol, Sequence
 
 from .config import CacheSettings
-from .lookup import FOUND, NOT_FOUND, Answer, Question
+from .lookup import Answer, Question
+from .names import Status
 from .validation import violation
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class ResultCache:
                 rows = self._db.execute(
                     f"SELECT hash, status, item FROM answers_v1 WHERE scope = ? AND hash IN ({_marks(len(chunk))}) "
                     "AND ((status = ? AND stored_at > ?) OR (status = ? AND stored_at > ?))",
-                    [scope, *chunk, FOUND, found_since, NOT_FOUND, not_found_since])
+                    [scope, *chunk, Status.FOUND.value, found_since, Status.NOT_FOUND.value, not_found_since])
                 for value, status, item in rows:
                     answer = _answer(status, item)
                     if answer is not None:
@@ -180,22 +181,22 @@ class ResultCache:
 
 def _rows(scope: str, answers: Mapping[str, Answer], now: float) -> Iterable[tuple]:
     for value, answer in answers.items():
-        if answer.status == FOUND:
-            yield scope, value, FOUND, json.dumps(answer.item, separators=(",", ":")), now
-        elif answer.status == NOT_FOUND:
-            yield scope, value, NOT_FOUND, None, now
+        if answer.status == Status.FOUND:
+            yield scope, value, Status.FOUND.value, json.dumps(answer.item, separators=(",", ":")), now
+        elif answer.status == Status.NOT_FOUND:
+            yield scope, value, Status.NOT_FOUND.value, None, now
 
 
 def _answer(status: str, item: Optional[str]) -> Optional[Answer]:
     """A kept answer, or None when the row cannot be trusted (the file is
     only data on disk): then the appliance is asked again."""
-    if status == NOT_FOUND:
-        return Answer(NOT_FOUND)
+    if status == Status.NOT_FOUND:
+        return Answer(Status.NOT_FOUND)
     try:
         report = json.loads(item or "")
     except ValueError:
         return None
-    return None if violation("result-item", report) else Answer(FOUND, item=report)
+    return None if violation("result-item", report) else Answer(Status.FOUND, item=report)
 
 
 def _marks(count: int) -> str:

@@ -19,7 +19,8 @@ from ..actions import SUPPORTED_FIELDS
 from ..validation import validator
 from .conditions import MAX_NESTING, check_field, compile_condition
 from .effects import Effects, Targets, compile_effects
-from .model import GET_REPORT, GET_SUMMARY, Rule, RuleSet
+from ..names import Action
+from .model import Rule, RuleSet
 from .problems import RuleProblem, RulesError, Where, hint, location, near_miss
 from .templates import FieldCheck
 
@@ -89,8 +90,8 @@ def _compile_rule(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> Rule:
         raise RuleProblem((), 'missing "hash_fields": name the alert fields that hold hashes, '
                               'on the rule or in "defaults"')
     lookup_where, lookup = _setting(spec, defaults, "lookup")
-    action = (lookup or {}).get("action", GET_REPORT)
-    with_summary = action == GET_SUMMARY
+    action = (lookup or {}).get("action", Action.GET_REPORT.value)
+    with_summary = action == Action.GET_SUMMARY
     check: FieldCheck = partial(check_field, with_summary=with_summary)
     on_error_where, on_error = _setting(spec, defaults, "on_error")
     return Rule(

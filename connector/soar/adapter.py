@@ -27,12 +27,13 @@ from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..errors import ConfigurationError, InputError, SpectraAnalyzeError
 from ..lookup import Question
+from ..names import Action, ResultStatus
 from ..outputs import summary_of
 from ..service import LookupService, Requests
 from ..validation import load_schema
 
 PARAMETERS: Dict[str, Dict[str, Any]] = load_schema("action-parameters")["properties"]
-LOOKUP_ACTIONS = ("get_report", "get_summary")
+LOOKUP_ACTIONS = (Action.GET_REPORT, Action.GET_SUMMARY)
 
 Outcome = Union[ActionResult, InputError]
 
@@ -80,7 +81,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def handle_action(self, param: Dict[str, Any]) -> bool:
         action = self.get_action_identifier()
-        if action == "test_connectivity":
+        if action == Action.TEST_CONNECTIVITY:
             return self._test_connectivity(self.add_action_result(SoarResult(dict(param))))
         if action in LOOKUP_ACTIONS:
             return self._lookup(action, param, self.add_action_result(SoarResult(with_defaults(param))))
@@ -98,7 +99,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
             client = self._lookups.client()
             self.save_progress(f"Connecting to {client.config.url} "
                                f"(TLS verification {'on' if client.config.verify_tls else 'OFF'})")
-            outcome = run_action("test_connectivity", {}, self._lookups)
+            outcome = run_action(Action.TEST_CONNECTIVITY, {}, self._lookups)
         except SpectraAnalyzeError as err:
             self.save_progress("Test Connectivity Failed")
             return result.set_status(phantom.APP_ERROR, f"Test Connectivity Failed: {err}")
@@ -116,7 +117,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
             result.add_data(record)
         result.update_summary(summary_of(outcome))
         self.save_progress(outcome.message)
-        status = phantom.APP_ERROR if outcome.status == "failed" else phantom.APP_SUCCESS
+        status = phantom.APP_ERROR if outcome.status == ResultStatus.FAILED else phantom.APP_SUCCESS
         return result.set_status(status, outcome.message)
 
 
@@ -145,7 +146,7 @@ class BatchedLookup:
         return self._outcomes[key]
 
     def _resolve(self, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
-        with_summary = self.action == "get_summary"
+        with_summary = self.action == Action.GET_SUMMARY
         groups: Dict[Question, List[Tuple[str, ActionRequest]]] = {}
         for params in parameter_sets:
             try:

@@ -20,16 +20,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..actions import INVALID, record_of
+from ..actions import record_of
 from ..errors import ConfigurationError
 from ..flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS, empty_record
 from ..hashes import hash_type, invalid_reason, lookup_keys
-from ..lookup import FOUND, NOT_FOUND
+from ..names import Status
 from ..service import LookupService
 from .chunk import FieldValue
 from .options import CommandOptions
 
-NO_HASH = "no_hash"
 Record = Dict[str, Any]
 
 
@@ -93,7 +92,7 @@ class EventEnricher:
         self.keys = RECORD_KEYS if options.with_summary else REPORT_KEYS
         self.list_keys = tuple(key for key in self.keys if key in LIST_KEYS)
         self._render = render
-        self._no_hash = self._answered(empty_record("", None, NO_HASH, None, options.with_summary))
+        self._no_hash = self._answered(empty_record("", None, Status.NO_HASH, None, options.with_summary))
 
     @property
     def failure(self) -> Optional[ConfigurationError]:
@@ -152,13 +151,13 @@ class EventEnricher:
             elif hash_type(key):
                 wanted.append(key)
             else:
-                answers[key] = self._answered(empty_record(key, None, INVALID, invalid_reason(key), with_summary))
+                answers[key] = self._answered(empty_record(key, None, Status.INVALID, invalid_reason(key), with_summary))
         outcome.looked_up = 0 if self.lookups.failure is not None else len(wanted)  # none is asked after a refusal
         errors: Dict[str, None] = {}
         for batch in self.lookups.answers(wanted, self.options.question):
             for key, answer in batch.items():
                 answers[key] = answered = self._answered(record_of(key, hash_type(key), answer, with_summary))
-                if answer.status in (FOUND, NOT_FOUND):
+                if answer.status in (Status.FOUND, Status.NOT_FOUND):
                     self.memo.put(key, answered)
                 else:
                     outcome.failed += 1
