@@ -5,26 +5,28 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List
+from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from scp import Chunk, encode_records, run_command
 from splunk_harness import SESSION_KEY, build_package, configure, install_app, python, token_credentials
+from kvstore_standin import KVStore
 from splunkd_standin import SplunkdStandIn
 
 CHUNK = 50_000  # events per chunk, splunkd's largest
 ANSWERED = ("found", "not_found")
 
 
-def install(package: Path, work: Path, appliance_url: str) -> Path:
+def install(package: Path, work: Path, appliance_url: str, cache_store: str = "auto") -> Path:
     """The app's package unpacked as Splunk installs it, set up for the appliance."""
     app = install_app(package, work / "splunk")
-    configure(app, {"url": appliance_url})
+    configure(app, {"url": appliance_url, "cache_store": cache_store})
     return app
 
 
-def splunkd_for(token: str) -> SplunkdStandIn:
-    """splunkd's storage/passwords with the token, where the command reads it."""
-    return SplunkdStandIn(SESSION_KEY, token_credentials(token))
+def splunkd_for(token: str, kvstore: Optional[KVStore] = None) -> SplunkdStandIn:
+    """splunkd's storage/passwords with the token, where the command reads it,
+    and the KV store stand-in."""
+    return SplunkdStandIn(SESSION_KEY, token_credentials(token), kvstore=kvstore)
 
 
 def chunks_of(events: List[str], repeat: int = 1) -> Iterator[str]:

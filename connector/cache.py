@@ -61,8 +61,20 @@ class AnswerStore(Protocol):
     def trim(self) -> None:
         """Drop expired answers, then the oldest past the size limit."""
 
+    def count(self) -> int:
+        """How many answers are kept, fresh or not yet dropped."""
+
+    def clear(self) -> None:
+        """Drop every kept answer."""
+
     def close(self) -> None:
         """Let go of the store."""
+
+
+def lifetime(settings: CacheSettings, status: str) -> Optional[float]:
+    """Seconds an answer of ``status`` is kept: found ``ttl``, not_found
+    ``not_found_ttl``; None for what is never kept (errors)."""
+    return {Status.FOUND: settings.ttl, Status.NOT_FOUND: settings.not_found_ttl}.get(status)
 
 
 def scope_of(url: str, question: Question) -> str:
@@ -134,7 +146,7 @@ class ResultCache:
                     "AND ((status = ? AND stored_at > ?) OR (status = ? AND stored_at > ?))",
                     [scope, *chunk, Status.FOUND.value, found_since, Status.NOT_FOUND.value, not_found_since])
                 for value, status, item in rows:
-                    answer = _answer(status, item)
+                    answer = kept_answer(status, item)
                     if answer is not None:
                         answers[value] = answer
         except sqlite3.Error as err:
@@ -162,6 +174,19 @@ class ResultCache:
                            (count - self.settings.max_entries,))
         self._write(drop)
 
+    def count(self) -> int:
+        """The rows in the file (0 when it cannot be read)."""
+        if self._db is None:
+            return 0
+        try:
+            return int(self._db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()[0])
+        except sqlite3.Error as err:
+            self._skip("cannot be read", err)
+            return 0
+
+    def clear(self) -> None:
+        self._write(lambda db: db.execute("DELETE FROM answers_v1"))
+
     def _write(self, change: Callable[[sqlite3.Connection], Any]) -> None:
         """One transaction; a failure is a warning, never a failed lookup."""
         db = self._db
@@ -181,19 +206,25 @@ class ResultCache:
 
 def _rows(scope: str, answers: Mapping[str, Answer], now: float) -> Iterable[tuple]:
     for value, answer in answers.items():
-        if answer.status == Status.FOUND:
-            yield scope, value, Status.FOUND.value, json.dumps(answer.item, separators=(",", ":")), now
-        elif answer.status == Status.NOT_FOUND:
-            yield scope, value, Status.NOT_FOUND.value, None, now
+        if answer.status in (Status.FOUND, Status.NOT_FOUND):
+            yield scope, value, answer.status.value, item_text(answer), now
 
 
-def _answer(status: str, item: Optional[str]) -> Optional[Answer]:
-    """A kept answer, or None when the row cannot be trusted (the file is
-    only data on disk): then the appliance is asked again."""
+def item_text(answer: Answer) -> Optional[str]:
+    """A found answer's report as a store keeps it: compact JSON text."""
+    return json.dumps(answer.item, separators=(",", ":")) if answer.status == Status.FOUND else None
+
+
+def kept_answer(status: Any, item: Optional[str]) -> Optional[Answer]:
+    """A kept answer, or None when what was kept cannot be trusted (a file on
+    disk, a document any app may have written): then the appliance is asked
+    again."""
     if status == Status.NOT_FOUND:
         return Answer(Status.NOT_FOUND)
+    if status != Status.FOUND or not isinstance(item, str):
+        return None
     try:
-        report = json.loads(item or "")
+        report = json.loads(item)
     except ValueError:
         return None
     return None if violation("result-item", report) else Answer(Status.FOUND, item=report)

@@ -261,6 +261,9 @@ class SpectraAnalyzeClient:
         bounds each read, so a body trickling in a byte at a time would
         otherwise hold the caller for ever."""
         cap = limit if limit is not None else self.config.max_response_bytes
+        if limit is None and _declared_size(response) > cap:  # refused before a byte is read
+            response.close()
+            raise _too_large(cap)
         chunks: List[bytes] = []
         size = 0
         watchdog = _Watchdog(response, self.config.read_timeout)
@@ -271,8 +274,7 @@ class SpectraAnalyzeClient:
                     if size > cap:
                         if limit is not None:
                             break
-                        raise MalformedResponseError(f"the appliance's answer is larger than {cap} bytes; "
-                                                     "lower batch_size")
+                        raise _too_large(cap)
                     chunks.append(chunk)
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as err:
@@ -385,3 +387,16 @@ def _read_environment(config: Config) -> Dict[str, Any]:
     once by requests' own rules: ``proxies`` and ``verify``."""
     with requests.Session() as probe:
         return probe.merge_environment_settings(config.url, {}, None, config.tls_verify, None)
+
+
+def _too_large(cap: int) -> MalformedResponseError:
+    return MalformedResponseError(f"the appliance's answer is larger than {cap} bytes; lower batch_size")
+
+
+def _declared_size(response: requests.Response) -> int:
+    """The body's size its headers declare, or 0 when they do not (a
+    compressed body's Content-Length says nothing of what it expands to)."""
+    if response.headers.get("Content-Encoding", "identity") != "identity":
+        return 0
+    length = response.headers.get("Content-Length", "")
+    return int(length) if length.isdigit() else 0

@@ -145,6 +145,10 @@ SETTINGS: Tuple[Setting, ...] = (
             unit="seconds"),
     Setting("cache_max_entries", Kind.INTEGER, "Answers kept in the cache at most (about 1 KB each); past that "
             "the oldest go first", default=200_000, minimum=1, maximum=100_000_000, unit="n"),
+    Setting("cache_store", Kind.TEXT, "Where the Splunk app keeps answers: kvstore (Splunk's KV store, one cache "
+            "for every member of a search head cluster), file (a SQLite file on each search head) or auto (the KV "
+            "store on a search head cluster member, the file otherwise)", default="auto",
+            choices=("auto", "kvstore", "file"), surfaces=frozenset({Surface.SPLUNK})),
 )
 SETTING: Dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 DEFAULTS: Dict[str, Value] = {setting.name: setting.default for setting in SETTINGS}

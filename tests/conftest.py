@@ -15,7 +15,6 @@ from connector.simulator.server import Simulator
 from helpers import TOKEN, FakeTime
 
 
-
 @pytest.fixture(scope="session")
 def corpus() -> Corpus:
     return Corpus(2000)

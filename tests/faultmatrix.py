@@ -141,13 +141,11 @@ def appliance(case: Case, corpus: Corpus) -> Iterator[Appliance]:
         with Blackhole() as hole:
             yield Appliance(hole.url, None, None)
         return
-    if not case.plan.startswith("redirect"):
-        schedule = FaultSchedule.parse(case.plan)
-        with Simulator(TOKEN, corpus=corpus, faults=schedule) as server:
-            yield Appliance(server.url, schedule, None)
+    if "redirect" not in case.plan:
+        with Simulator(TOKEN, corpus=corpus, faults=FaultSchedule.parse(case.plan)) as server:
+            yield Appliance(server.url, server.faults, None)
         return
-    # Only the redirect case needs a second appliance: the one it points at.
-    with Simulator(TOKEN, corpus=corpus) as catcher:
+    with Simulator(TOKEN, corpus=corpus) as catcher:  # a second appliance, for the redirect to point at
         schedule = FaultSchedule.parse(case.plan, redirect_to=catcher.url + LIST_PATH)
         with Simulator(TOKEN, corpus=corpus, faults=schedule) as server:
             yield Appliance(server.url, schedule, catcher)

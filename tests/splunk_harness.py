@@ -127,3 +127,25 @@ def events_of(splunkd: Any) -> List[Dict[str, Any]]:
     """The events splunkd received, a line each (props.conf breaks lines at CR and LF only; str.splitlines would
     also break at U+2028 and others, which JSON leaves unescaped)."""
     return [json.loads(line.decode("utf-8")) for _, body in splunkd.received for line in body.splitlines()]
+
+
+def alert_results(corpus, count=240):
+    """Results of a hash-hunting search: CIM file_hash, sha256 and multivalue
+    md5 fields, unknown hashes, results without a hash, Splunk's internal fields."""
+    malicious = corpus.hashes("sha256", "malicious")
+    goodware = corpus.hashes("sha1", "goodware")
+    md5s = corpus.hashes("md5")
+    results = []
+    for index in range(count):
+        result = {"_time": f"{1700000000 + index}.250", "_raw": f"event {index} file=C:\\\\x{index}.exe",
+                  "host": f"ws-{index % 7:02d}", "source": "WinEventLog:Sysmon", "sourcetype": "xmlwineventlog",
+                  "_cd": f"1:{index}", "_bkt": "main~1~X", "severity": "low", "n": str(index)}
+        shape = index % 4
+        if shape == 0:
+            result["file_hash"] = malicious[index % 150]
+        elif shape == 1:
+            result["sha1"] = goodware[index]
+        elif shape == 2:
+            result["md5"] = [md5s[index], md5s[index + 1], "ab" * 16]
+        results.append(result)
+    return results

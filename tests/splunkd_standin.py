@@ -7,15 +7,21 @@ keeps each request's query and body; ``receiver_status`` makes it refuse,
 ``receiver_fault`` answer ``"nothing"`` (the connection closed) or ``"garbage"``
 (no HTTP status line), both after the first ``receiver_fails_after`` requests).
 
+And, when given a ``KVStore`` (``kvstore_standin.py``: one may be shared by the
+stand-ins of several cluster members), the KV store's
+``storage/collections/data`` endpoints, and ``server/info`` with its
+``server_roles``.
+
     with SplunkdStandIn("session-key", {("spectra_analyze", "spectra_analyze", "api_token"): token}) as splunkd:
         splunkd.uri        # searchinfo.splunkd_uri
         splunkd.requests   # (method, path) of every request
 """
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -27,7 +33,8 @@ _REST = "http://dev.splunk.com/ns/rest"
 class SplunkdStandIn:
     def __init__(self, session_key: str, credentials: Optional[Credentials] = None, *,
                  deny_status: Optional[int] = None, receiver_status: Optional[int] = None,
-                 receiver_fault: Optional[str] = None, receiver_fails_after: int = 0) -> None:
+                 receiver_fault: Optional[str] = None, receiver_fails_after: int = 0, kvstore: Any = None,
+                 server_roles: Sequence[str] = ("search_head", "kv_store")) -> None:
         self.session_key = session_key
         self.credentials = dict(credentials or {})
         self.deny_status = deny_status
@@ -35,6 +42,8 @@ class SplunkdStandIn:
         self.receiver_fault = receiver_fault
         self.receiver_fails_after = receiver_fails_after
         self.receiver_requests = 0
+        self.kvstore = kvstore
+        self.server_roles = list(server_roles)
         self.requests: List[Tuple[str, str]] = []
         self.received: List[Tuple[Dict[str, str], bytes]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -60,6 +69,12 @@ class SplunkdStandIn:
         self.requests.append((method, path))
         if authorization != f"Splunk {self.session_key}":
             return 401, _messages("call not properly authenticated")
+        route = urlsplit(path).path.strip("/").split("/")
+        if self.kvstore is not None and route[3:6] == ["storage", "collections", "data"]:
+            return self.kvstore.answer(method, route[2], route[6:], dict(parse_qsl(urlsplit(path).query)), body)
+        if method == "GET" and route == ["services", "server", "info"]:
+            return 200, json.dumps({"entry": [{"name": "server-info", "content": {
+                "server_roles": self.server_roles, "version": "9.2.1"}}]})
         if method == "POST" and urlsplit(path).path == "/services/receivers/simple":
             return self._receive(dict(parse_qsl(urlsplit(path).query)), body)
         parts = urlsplit(path).path.strip("/").split("/")
@@ -125,14 +140,24 @@ def _handler_for(standin: SplunkdStandIn) -> type:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._reply(*standin.answer("POST", self.path, self.headers.get("Authorization"), body))
 
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._reply(*standin.answer("DELETE", self.path, self.headers.get("Authorization")))
+
         def _reply(self, status: Optional[int], body: str) -> None:
+            try:
+                self._send(status, body)
+            except (BrokenPipeError, ConnectionResetError):  # a client that gave up waiting (a slow KV store)
+                self.close_connection = True
+
+        def _send(self, status: Optional[int], body: str) -> None:
             data = body.encode("utf-8")
             if status is None:
                 self.wfile.write(data)
                 self.close_connection = True
                 return
             self.send_response(status)
-            self.send_header("Content-Type", "text/xml; charset=utf-8")
+            kind = "application/json" if body[:1] in ("{", "[") else "text/xml"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Connection", "close")  # as splunkd answers splunklib, which reads after closing
             self.end_headers()

@@ -267,3 +267,15 @@ def test_the_cli_keeps_answers_in_the_user_cache_folder(simulator, corpus, tmp_p
     elsewhere = tmp_path / "elsewhere"
     assert cli("get-report", *hashes, "--cache-dir", str(elsewhere), env=env).returncode == 0
     assert simulator.requests_served == 3 and stored(elsewhere) != []
+
+
+def test_count_and_clear_of_the_file(simulator, corpus, tmp_path):
+    config = cached_config(simulator.url, tmp_path)
+    report(config, corpus.hashes("sha1")[:3] + [MISSING])
+    with ResultCache(config.cache) as cache:
+        assert cache.count() == 4
+        cache.clear()
+        assert cache.count() == 0
+    sent = simulator.requests_served
+    report(config, [MISSING])
+    assert simulator.requests_served == sent + 1  # cleared: asked again

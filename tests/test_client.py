@@ -1,7 +1,10 @@
 """Request building, retries and error mapping (requests-mock: no transport)."""
+import http.server
 import json
 import logging
 import random
+import threading
+import time
 
 import pytest
 import requests
@@ -153,6 +156,34 @@ def test_the_response_size_is_capped(requests_mock, fake_time):
     with pytest.raises(MalformedResponseError) as err:
         make_client(fake_time, max_response_bytes=1000).list_samples([SHA1])
     assert "larger than 1000 bytes" in str(err.value)
+
+
+def test_a_body_declared_too_large_is_refused_before_it_is_read():
+    """A server that declares 1 TB and sends nothing: refused at once,
+    not after read_timeout, and asked once."""
+    asked = []
+
+    class Declares(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(10 ** 12))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(2)
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Declares) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        config = Config(url=f"http://127.0.0.1:{server.server_address[1]}", token=TOKEN, read_timeout=30)
+        started = time.monotonic()
+        with SpectraAnalyzeClient(config) as client, pytest.raises(MalformedResponseError) as err:
+            client.list_samples([SHA1])
+        server.shutdown()
+    assert "larger than" in str(err.value) and time.monotonic() - started < 10 and len(asked) == 1
 
 
 def test_next_is_followed_on_the_same_host(requests_mock, fake_time):

@@ -19,33 +19,11 @@ import pytest
 from helpers import TOKEN
 from connector.hashes import hash_type
 from connector.rules import hashes_in, load_rules
-from splunk_harness import (ACTION, SESSION_KEY, SHIPPED_RULES, configure, events_of, execute, payload_for, python,
-                            token_credentials, write_results)
+from splunk_harness import (ACTION, SESSION_KEY, SHIPPED_RULES, alert_results, configure, events_of, execute, payload_for,
+                            python, token_credentials, write_results)
 from splunkd_standin import SplunkdStandIn
 
 pytestmark = pytest.mark.slow  # every test here starts a process
-
-
-def alert_results(corpus, count=240):
-    """Results of a hash-hunting search: CIM file_hash, sha256 and multivalue
-    md5 fields, unknown hashes, results without a hash, Splunk's internal fields."""
-    malicious = corpus.hashes("sha256", "malicious")
-    goodware = corpus.hashes("sha1", "goodware")
-    md5s = corpus.hashes("md5")
-    results = []
-    for index in range(count):
-        result = {"_time": f"{1700000000 + index}.250", "_raw": f"event {index} file=C:\\\\x{index}.exe",
-                  "host": f"ws-{index % 7:02d}", "source": "WinEventLog:Sysmon", "sourcetype": "xmlwineventlog",
-                  "_cd": f"1:{index}", "_bkt": "main~1~X", "severity": "low", "n": str(index)}
-        shape = index % 4
-        if shape == 0:
-            result["file_hash"] = malicious[index % 150]
-        elif shape == 1:
-            result["sha1"] = goodware[index]
-        elif shape == 2:
-            result["md5"] = [md5s[index], md5s[index + 1], "ab" * 16]
-        results.append(result)
-    return results
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])

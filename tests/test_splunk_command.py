@@ -62,7 +62,8 @@ def test_enriches_every_event_across_chunks_looking_each_hash_up_once(version, a
     expected = expected_fields(get_report({"hashes": [found[i] for i in order]}, client).records)
     for record, fields in zip(run.records, expected):
         assert {key: record[key] for key in fields} == fields
-    assert splunkd.requests == [("GET", "/servicesNS/nobody/spectra_analyze/storage/passwords/"
+    assert splunkd.requests == [("GET", "/services/server/info?output_mode=json"),  # cache_store = auto: a cluster?
+                                ("GET", "/servicesNS/nobody/spectra_analyze/storage/passwords/"
                                         "spectra_analyze%3Aapi_token%3A")]
 
 

@@ -9,12 +9,18 @@ at each level the longest run of segments that is a key wins.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterator, List, MutableMapping, Optional, Sequence, Tuple
 
 
 def values_at(node: Any, path: str) -> List[Any]:
     """Every leaf value the path reaches, lists flattened, in document order."""
-    return list(_walk(node, path.split(".")))
+    return list(_walk(node, _segments(path)))
+
+
+@lru_cache(maxsize=1024)
+def _segments(path: str) -> Tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def _walk(node: Any, segments: Sequence[str]) -> Iterator[Any]:
@@ -37,11 +43,17 @@ def _walk(node: Any, segments: Sequence[str]) -> Iterator[Any]:
 
 
 def _longest_key(node: dict, segments: Sequence[str]) -> Optional[Tuple[str, Sequence[str]]]:
-    for cut in range(len(segments), 0, -1):
-        key = ".".join(segments[:cut])
+    for key, rest in _cuts(tuple(segments)):
         if key in node:
-            return key, segments[cut:]
+            return key, rest
     return None
+
+
+@lru_cache(maxsize=4096)
+def _cuts(segments: Tuple[str, ...]) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    """Each key the segments could start with, longest first, and what
+    follows it: joined once per path, not once per alert."""
+    return tuple((".".join(segments[:cut]), segments[cut:]) for cut in range(len(segments), 0, -1))
 
 
 def get_value(node: MutableMapping[str, Any], path: str) -> Any:

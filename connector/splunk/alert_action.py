@@ -45,8 +45,9 @@ from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
 from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
 from ..service import LookupService
 from ..text import encode_line
-from .conf import app_cache, appliance_config, load_settings
+from .conf import appliance_config, load_settings
 from .credentials import read_token
+from .kvstore import KVStoreError, Splunkd, open_store
 from .logs import SecretFilter, setup_logging
 
 ACTION = "spectra_analyze_enrich"
@@ -94,7 +95,11 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
         say("WARN", f"{ACTION}: {undecodable} line(s) of the alert's results are not UTF-8; their undecodable "
                     "bytes are written as \\xNN text")
     service = splunkd_service(payload, app_dir.name)
-    enricher, enriched = enrich(rules, results, lookup_service(service, app_dir, secrets), say)
+    lookups = lookup_service(service, app_dir, secrets, payload)
+    enricher, enriched = enrich(rules, results, lookups, say)
+    trouble = getattr(lookups.store, "trouble", None)  # the KV store's, said once
+    if trouble:
+        say("WARN", f"{ACTION}: {trouble}")
     delivery = send_events(service, as_events(enriched, payload), params, payload)
     written = (f"{delivery.written} of {len(enriched)} events written to index {params['index']} in "
                f"{delivery.requests} request(s)")
@@ -241,14 +246,20 @@ def splunkd_service(payload: Mapping[str, Any], app: str) -> Any:
                    token=payload["session_key"], handler=handler(timeout=SPLUNKD_TIMEOUT))
 
 
-def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter) -> LookupService:
+def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter,
+                   payload: Mapping[str, Any]) -> LookupService:
     """The lookups of the configured appliance, or of why it cannot be used:
-    the settings of spectra_analyze.conf and the token in storage/passwords,
-    read as the search command reads them."""
+    the settings of spectra_analyze.conf, the token in storage/passwords and
+    the answer store, read as the search command reads them."""
     store = None
     try:
         settings = load_settings(app_dir)
-        store = app_cache(settings, app_dir)
+        try:
+            splunkd: Optional[Splunkd] = Splunkd(payload["server_uri"], payload["session_key"], app_dir.name)
+        except KVStoreError as err:  # read_payload checked the address: not met in practice
+            log.warning("no splunkd session for the KV store: %s", err)
+            splunkd = None
+        store, _ = open_store(settings, app_dir, splunkd)
         token = read_token(service, app_dir.name)
         secrets.add(token)
         return LookupService(SpectraAnalyzeClient(appliance_config(settings, app_dir, token)), store=store)

@@ -29,9 +29,10 @@ from ..client import SpectraAnalyzeClient
 from ..errors import AuthenticationError, ConfigurationError, InputError
 from ..service import LookupService
 from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
-from .conf import AppSettings, app_cache, appliance_config, load_settings
+from .conf import AppSettings, appliance_config, load_settings
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, EventEnricher
+from .kvstore import KVStoreError, Splunkd, open_store
 from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
 from .pipes import widen_pipes
@@ -60,6 +61,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._settings: Optional[AppSettings] = None
         self._reported_failure = False
         self._warned = False
+        self._store_warned = False
         self._events = 0
         self._chunks = 0
         self._csv = CsvText(CsvDialect)  # splunklib's dialect
@@ -108,20 +110,29 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def _start(self) -> EventEnricher:
         assert self._options is not None  # prepare() ran
-        failure, memo_size, store = None, 0, None
+        failure, memo_size, store, kind = None, 0, None, ""
         try:
             settings = load_settings(self.app_dir)
             logging.getLogger().setLevel(settings.log_level)
             memo_size = settings.memo_size
-            store = app_cache(settings, self.app_dir)
+            store, kind = open_store(settings, self.app_dir, self._splunkd())
         except ConfigurationError as err:
             failure, settings = err, None
         self._settings = settings
         lookups = LookupService(self._connect, store=store, failure=failure)
         self._enricher = EventEnricher(self._options, lookups, self._render, memo_size=memo_size)
-        log.info("search %s: field=%s prefix=%s summary=%s", self._sid, self._options.field, self._options.prefix,
-                 self._options.with_summary)
+        log.info("search %s: field=%s prefix=%s summary=%s cache=%s", self._sid, self._options.field,
+                 self._options.prefix, self._options.with_summary, kind or "none")
         return self._enricher
+
+    def _splunkd(self) -> Optional[Splunkd]:
+        """splunkd's REST API with the search's own session, for the KV store."""
+        info = self.metadata.searchinfo
+        try:
+            return Splunkd(info.splunkd_uri, info.session_key, self.app_dir.name)
+        except (AttributeError, KVStoreError) as err:
+            log.warning("search %s: no splunkd session for the KV store: %s", self._sid, err)
+            return None
 
     def _render(self, record: dict, keys: Sequence[str], multivalue: Sequence[str]) -> str:
         """A record's output cells, as ``_output_columns`` lays them out."""
@@ -161,6 +172,10 @@ class SpectraAnalyzeCommand(StreamingCommand):
             hint = f"; {REPLACE_HINT.format(app=self.app_dir.name)}" if isinstance(enricher.failure,
                                                                                    AuthenticationError) else ""
             self._tell(self.write_error, f"{enricher.failure}{hint}. Events with a hash have rl_status=error.")
+        trouble = getattr(enricher.lookups.store, "trouble", None)
+        if trouble and not self._store_warned:
+            self._store_warned = True
+            self._tell(self.write_warning, trouble)
         if outcome.errors:
             log.warning("search %s chunk %d: lookups failed: %s", self._sid, self._chunks, "; ".join(outcome.errors))
             if not self._warned:

@@ -40,6 +40,8 @@ SPLUNK_NOTES: Dict[str, str] = {
     "batch_size": "The command's batch_size option overrides it for one search.",
     "cache": f"The cache is the app's folder $SPLUNK_HOME/etc/apps/{CONF_NAME}/cache/, shared by every search "
              "and alert action of this search head.",
+    "cache_store": "auto asks splunkd's server/info once a search: a member lists shc_member in server_roles. When "
+                   "the KV store cannot be used, a search goes on with the local file and warns once.",
 }
 _PLACEHOLDERS = {Kind.TEXT: "<string>", Kind.BOOLEAN: "<boolean>", Kind.INTEGER: "<integer>",
                  Kind.NUMBER: "<number>"}
