@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo test test-fast soak clean bench
+.PHONY: demo lint format-check test test-fast soak clean bench
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,21 @@ $(APPINSPECT_STAMP):
 # Four workers: most tests wait on processes and sockets, not on the 2 cores.
 PYTEST_WORKERS ?= 4
 
-test: $(STAMP) $(APPINSPECT_STAMP)
+# Rule classes that ruff fixes by itself (import order, pyupgrade's typing
+# spellings, line length by `ruff format`): left out of the gate until that
+# one pass over the tree is made, then this list goes.
+RUFF_PENDING := I001,UP006,UP035,UP037,UP012,UP033,E501
+
+# The gate: ruff's lint and mypy on connector/ (configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check --extend-ignore $(RUFF_PENDING) .
+	$(BIN)/mypy
+
+# Not in the gate yet: the tree has not had its one `ruff format` pass.
+format-check: $(STAMP)
+	$(BIN)/ruff format --check .
+
+test: lint $(APPINSPECT_STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 # The in-process tests only (no app builds, no command processes): the loop while editing.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
@@ -162,7 +162,7 @@ def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
 def record_of(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
     """The record of one valid hash from its answer (None: it got none)."""
     if answer is not None and answer.status == Status.FOUND:
-        return flatten(value, kind, answer.item, with_summary)
+        return flatten(value, kind, cast(Dict[str, Any], answer.item), with_summary)  # found: it has its report
     if answer is None:
         return empty_record(value, kind, Status.ERROR, "no answer for this hash", with_summary)
     return empty_record(value, kind, answer.status, answer.error, with_summary)

@@ -74,7 +74,7 @@ class AnswerStore(Protocol):
 def lifetime(settings: CacheSettings, status: str) -> Optional[float]:
     """Seconds an answer of ``status`` is kept: found ``ttl``, not_found
     ``not_found_ttl``; None for what is never kept (errors)."""
-    return {Status.FOUND: settings.ttl, Status.NOT_FOUND: settings.not_found_ttl}.get(status)
+    return {Status.FOUND.value: settings.ttl, Status.NOT_FOUND.value: settings.not_found_ttl}.get(status)
 
 
 def scope_of(url: str, question: Question) -> str:

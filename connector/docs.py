@@ -111,9 +111,13 @@ SECTIONS: Dict[str, Callable[[], str]] = {
 def render(page: str, sections: Dict[str, Callable[[], str]] = SECTIONS) -> str:
     """The page with every ``<!-- BEGIN name -->...<!-- END name -->`` section regenerated."""
     for name, build in sections.items():
-        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
-        page = pattern.sub(lambda match: match.group(1) + build() + "\n" + match.group(2), page)
+        page = _replace_section(page, name, build())
     return page
+
+
+def _replace_section(page: str, name: str, text: str) -> str:
+    pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
+    return pattern.sub(lambda match: match.group(1) + text + "\n" + match.group(2), page)
 
 
 def main(argv: List[str]) -> int:

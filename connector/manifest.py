@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, overload
 
 from .errors import SpectraAnalyzeError
 from .validation import load_schema, violation
@@ -34,6 +34,14 @@ def load_manifest() -> Dict[str, Any]:
                 raise SpectraAnalyzeError(f"package.json does not match schemas/package.schema.json: {problem}")
             return manifest
     raise SpectraAnalyzeError("package.json is missing; reinstall the package")
+
+
+@overload
+def schema_of(reference: str) -> Dict[str, Any]: ...
+@overload
+def schema_of(reference: None) -> None: ...
+@overload
+def schema_of(reference: Optional[str]) -> Optional[Dict[str, Any]]: ...
 
 
 def schema_of(reference: Optional[str]) -> Optional[Dict[str, Any]]:

@@ -115,8 +115,13 @@ def runtime_requirements() -> List[str]:
         declared = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
         raise BuildError(f"{DISTRIBUTION} is not installed: pip install it to build the apps") from None
-    return [canonical_name(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement).group(0))
-            for requirement in declared if "extra ==" not in requirement]
+    return [canonical_name(_requirement_name(requirement)) for requirement in declared if "extra ==" not in requirement]
+
+
+def _requirement_name(requirement: str) -> str:
+    """The distribution a requirement names: what comes before its version or markers."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return match.group(0) if match else requirement
 
 
 def default_wheel_cache() -> Path:

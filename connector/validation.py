@@ -87,7 +87,8 @@ def violation(name: str, instance: Any, *, partial: bool = False) -> str:
 def describe(err: "fastjsonschema.JsonSchemaValueException") -> str:
     """A message naming the offending place and, where the schema has one,
     what it expects (the schema's own description)."""
-    where = err.name[len("data"):].lstrip(".") if err.name.startswith("data") else err.name
+    name = err.name or "data"
+    where = name[len("data"):].lstrip(".") if name.startswith("data") else name
     value, definition = err.value, err.definition or {}
     if err.rule == "required" and isinstance(value, dict):
         missing = [key for key in definition["required"] if key not in value]

@@ -5,9 +5,7 @@ sides."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Dict, List
-from urllib.parse import quote
 
 import pytest
 

@@ -5,7 +5,6 @@ runs it (SCP v2, a subprocess), the alert action as splunkd runs it too."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Dict, List
 
 import pytest

@@ -131,7 +131,7 @@ def _lookup_fields(fields: Optional[Sequence[str]], where: Where) -> Optional[Tu
 def _schema_problem(err: "fastjsonschema.JsonSchemaValueException") -> Tuple[Where, str]:
     """The path (after fastjsonschema's ``data``) and the problem in plain words."""
     steps: Where = tuple(int(step) if step.isdigit() else step for step in err.path[1:])
-    rule, value, node = err.rule, err.value, err.definition if isinstance(err.definition, dict) else {}
+    rule, value, node = err.rule or "", err.value, err.definition if isinstance(err.definition, dict) else {}
     own = node.get("errorMessage")
     if rule == "propertyNames":
         pattern = re.compile(err.rule_definition["pattern"])
@@ -158,7 +158,7 @@ def _generic_problem(rule: str, value: Any, expected: Any, node: Mapping[str, An
         return f'unknown field "{extra}"' + hint(extra, allowed)
     if rule == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        return f"must be {' or '.join(_TYPE_NAMES.get(kind, kind) for kind in kinds)}; got {_show(value)}"
+        return f"must be {' or '.join(_TYPE_NAMES.get(kind, str(kind)) for kind in kinds)}; got {_show(value)}"
     if rule == "enum":
         choices = [str(choice) for choice in expected]
         if isinstance(value, str) and near_miss(value, choices):

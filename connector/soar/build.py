@@ -37,7 +37,7 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
     """Build the app into ``output`` and return the ``.tgz``'s path.
     ``wheel_cache``: the folder of pinned wheels (default: the shared one)."""
     version = load_manifest()["version"]
-    wheels = {}
+    wheels: Dict[str, Sequence[Path]] = {}
     for python in soar_pythons():
         wheels[python] = pinned_wheels(PINS_FILE, python, wheel_cache, provided=PLATFORM_PROVIDED)
         progress(f"Python {python}: " + (", ".join(path.name for path in wheels[python]) or "no dependency wheels"))

@@ -95,6 +95,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         started = time.monotonic()
         events = Chunk.read(chunk[1], CsvDialect)
         enricher = self._enricher or self._start()
+        assert self._options is not None  # prepare() ran
         keys = list(map(events.key_of(self._options.field), events.rows))
         distinct = list(dict.fromkeys(keys))
         outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct],
@@ -143,12 +144,15 @@ class SpectraAnalyzeCommand(StreamingCommand):
         those that may hold several values (one layout or two a search)."""
         known = (tuple(keys), tuple(multivalue))
         if known not in self._columns:
+            assert self._options is not None  # prepare() ran
             self._columns[known] = OutputColumns([self._options.prefix + key for key in keys], keys, multivalue)
         return self._columns[known]
 
     def _connect(self) -> SpectraAnalyzeClient:
         """The client for this search: settings, plus the token read through
         the search's session. Raises ``ConfigurationError``."""
+        # Only called once the settings loaded (a LookupService with a failure never connects).
+        assert self._options is not None and self._settings is not None
         token = read_token(self.service, self.app_dir.name)
         self._secrets.add(token)
         config = appliance_config(self._settings, self.app_dir, token)
@@ -163,6 +167,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def _report(self, outcome: ChunkOutcome, elapsed: float) -> None:
         enricher = self._enricher
+        assert enricher is not None  # the chunk started it
         log.info("search %s chunk %d: %d events, %d distinct hashes, %d remembered, %d looked up, %d errors, "
                  "%.3fs", self._sid, self._chunks, outcome.events, outcome.hashes, outcome.memo_hits,
                  outcome.looked_up, outcome.failed, elapsed)
@@ -185,6 +190,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def _finish(self) -> None:
         enricher = self._enricher
+        assert enricher is not None and self._options is not None  # a chunk came first
         if self._events and not enricher.hash_seen:
             self._tell(self.write_warning, f"none of the {self._events} events has a value in the field "
                                            f"{self._options.field!r}; check the field name")

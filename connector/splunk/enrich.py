@@ -156,7 +156,7 @@ class EventEnricher:
         errors: Dict[str, None] = {}
         for batch in self.lookups.answers(wanted, self.options.question):
             for key, answer in batch.items():
-                answers[key] = answered = self._answered(record_of(key, hash_type(key), answer, with_summary))
+                answers[key] = answered = self._answered(record_of(key, hash_type(key) or "", answer, with_summary))
                 if answer.status in (Status.FOUND, Status.NOT_FOUND):
                     self.memo.put(key, answered)
                 else:
@@ -177,12 +177,15 @@ class EventEnricher:
         return merged
 
 
+_NO_KEY: List[Optional[str]] = [None]  # an empty item keeps its place
+
+
 def _keys(value: FieldValue) -> List[Optional[str]]:
     """The lookup keys of a field value. An empty item of a multivalue field
     keeps its place (None, answered no_hash) so that the outputs line up with
     the field."""
     if isinstance(value, list):
-        return [key for item in value for key in (lookup_keys(item) or [None])]
+        return [key for item in value for key in (lookup_keys(item) or _NO_KEY)]
     if not value:
         return []
     if hash_type(value):  # the usual value: one hash, as the memo keeps it, checked once
