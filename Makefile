@@ -42,11 +42,11 @@ format-check: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint $(APPINSPECT_STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The in-process tests only (no app builds, no command processes): the loop while editing.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow"
 
 # A million events through the built Splunk command, 1% of the appliance's answers faulty
 # (about two minutes): every event must come out and the command's memory stay flat.

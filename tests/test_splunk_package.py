@@ -65,6 +65,8 @@ def test_build_is_reproducible(splunk_package, tmp_path):
     assert build_package(tmp_path).read_bytes() == splunk_package.read_bytes()
 
 
+# pip builds the checkout in its build/ folder: one such install at a time, on one worker.
+@pytest.mark.xdist_group("pip-installs-the-checkout")
 def test_an_installed_package_builds_the_same_app(splunk_package, tmp_path):
     """The app tree and the pins are package data: pip-installed (not
     editable), the package builds the very same .tgz."""

@@ -206,6 +206,8 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
     assert not (tmp_path / "dist").exists()
 
 
+# pip builds the checkout in its build/ folder: one such install at a time, on one worker.
+@pytest.mark.xdist_group("pip-installs-the-checkout")
 def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
     """The pins and logos are package data: pip-installed (not editable), the
     package builds an app with the same files, from a filled cache, offline."""
