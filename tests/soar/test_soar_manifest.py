@@ -39,7 +39,7 @@ def test_a_broken_manifest_is_a_clear_error(tmp_path, monkeypatch, manifest):
 
     broken = tmp_path / "package.json"
     broken.write_text(json.dumps(dict(manifest, version="one")))
-    monkeypatch.setattr(module, "_MANIFEST_PATHS", (broken,))
+    monkeypatch.setattr(module, "_MANIFEST", broken)
     load_manifest.cache_clear()
     try:
         with pytest.raises(SpectraAnalyzeError, match="version"):
