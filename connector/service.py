@@ -60,6 +60,7 @@ class LookupService:
         self._connect = None if isinstance(client, SpectraAnalyzeClient) else client
         self.store = store
         self.failure = failure
+        self.kept = 0  # answers taken from the store rather than asked of the appliance
 
     def __repr__(self) -> str:
         return f"LookupService(client={self._client!r}, store={self.store!r}, failure={self.failure!r})"
@@ -103,6 +104,7 @@ class LookupService:
             return
         scope = scope_of(client.config.url, question)
         kept = self.store.get(scope, wanted) if self.store is not None else {}
+        self.kept += len(kept)
         if kept:
             yield kept
         unanswered = dict.fromkeys(value for value in wanted if value not in kept)

@@ -196,8 +196,8 @@ class SpectraAnalyzeCommand(StreamingCommand):
                                            f"{self._options.field!r}; check the field name")
         requests = enricher.lookups.requests
         log.info("search %s done: %d events in %d chunks, %d distinct hashes remembered, %d requests attempted, "
-                 "%d answered", self._sid, self._events, self._chunks, len(enricher.memo), requests.attempted,
-                 requests.answered)
+                 "%d answered, %d answers from the cache", self._sid, self._events, self._chunks, len(enricher.memo),
+                 requests.attempted, requests.answered, enricher.lookups.kept)
         enricher.close()
 
     @staticmethod
