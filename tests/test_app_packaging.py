@@ -1,4 +1,4 @@
-"""``connector.packaging``, what both app builders share, on real files:
+"""``connector_tools.packaging``, what both app builders share, on real files:
 pins, the wheel cache, the core copy, the pure check and the ``.tgz``.
 The built apps themselves are tested in ``test_splunk_package.py`` and
 ``soar/test_soar_package.py``."""
@@ -13,7 +13,7 @@ from typing import Dict
 
 import pytest
 
-from connector.packaging import (BuildError, check_pure, copy_core, pinned_wheels, read_pins, unpack_wheel,
+from connector_tools.packaging import (BuildError, check_pure, copy_core, pinned_wheels, read_pins, unpack_wheel,
                                  write_tgz)
 from connector.validation import schema_dir
 

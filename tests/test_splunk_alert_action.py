@@ -167,7 +167,7 @@ def test_only_execute_mode_and_a_json_payload(app, tmp_path):
 
 def test_the_conf_the_spec_and_the_form_declare_the_parameters_the_code_reads():
     from connector.splunk.alert_action import DEFAULT_SOURCETYPE, PARAMETERS
-    from connector.splunk.build import APP_SOURCE
+    from connector_tools.splunk.build import APP_SOURCE
     from connector.splunk.conf import parse_conf
     stanza = parse_conf((APP_SOURCE / "default" / "alert_actions.conf").read_text())[ACTION]
     assert (stanza["is_custom"], stanza["payload_format"]) == ("1", "json")

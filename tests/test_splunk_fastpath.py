@@ -17,7 +17,7 @@ from typing import Dict, List
 import pytest
 
 from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
-from connector.splunk.build import PINS_FILE
+from connector_tools.splunk.build import PINS_FILE
 from connector.splunk.chunk import Chunk, CsvText, Layout, OutputColumns
 from connector.splunk.pipes import PIPE_SIZE, widen_pipes
 from scp import encode_records, run_command

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from connector import __version__
-from connector.packaging import read_pins
-from connector.splunk.build import APP_SOURCE, PINS_FILE
+from connector_tools.packaging import read_pins
+from connector_tools.splunk.build import APP_SOURCE, PINS_FILE
 from connector.flatten import RECORD_KEYS
 from connector.splunk.conf import APPLIANCE_KEYS, COMMAND_KEYS, parse_conf
 from connector.splunk.options import ACTIONS
@@ -123,5 +123,5 @@ def test_the_app_readme_is_the_one_splunk_reference(members, splunk_package):
     for option in ("field", "action", "fields", "prefix", "skip_reanalysis", "batch_size"):
         assert f"| `{option}` |" in app_readme, option
     page = (ROOT / "docs" / "splunk.md").read_text()
-    assert "](../connector/splunk/app/README.md)" in page
+    assert "](../connector_tools/splunk/app/README.md)" in page
     assert "## Store the API token" not in page and "| `skip_reanalysis` |" not in page

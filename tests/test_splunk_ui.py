@@ -79,7 +79,7 @@ def view_searches(app: Path, view: str) -> Dict[str, str]:
 def hash_field_names() -> set:
     """The hash fields the app knows: the shipped rules file's, and each hash
     type of the record schema."""
-    rules = load_rules(Path(__file__).resolve().parent.parent / "connector/splunk/app/rules/splunk-triage.json")
+    rules = load_rules(Path(__file__).resolve().parent.parent / "connector_tools/splunk/app/rules/splunk-triage.json")
     record = json.loads((schema_dir() / "record.schema.json").read_text())
     return set(rules.hash_fields) | {kind for kind in record["properties"]["hash_type"]["enum"] if kind}
 

@@ -21,8 +21,8 @@ import connector
 from .soar_support import STANDIN, TOKEN, absent_sha1
 
 from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
-from connector.packaging import read_pins
-from connector.soar.build import APP_FOLDER, PINS_FILE
+from connector_tools.packaging import read_pins
+from connector_tools.soar.build import APP_FOLDER, PINS_FILE
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 

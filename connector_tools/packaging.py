@@ -30,13 +30,14 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import AbstractSet, Iterator, List, NamedTuple, Optional, Sequence
 
-from .errors import SpectraAnalyzeError
+import connector
+from connector.errors import SpectraAnalyzeError
 
 DISTRIBUTION = "spectra-analyze-connector"
-CORE = Path(__file__).resolve().parent
+CORE = Path(connector.__file__).resolve().parent
 WHEEL_CACHE_ENV = "SPECTRA_CONNECTOR_WHEEL_CACHE"
-# Parts of the core that build, document or simulate, and that no app runs.
-DEV_ONLY = ("cli", "simulator", "package.json", "docs.py", "packaging.py")
+# Parts of the core that no app runs: the command line, the simulator, the manifest.
+DEV_ONLY = ("cli", "simulator", "package.json")
 COMPILED_SUFFIXES = (".so", ".pyd", ".dll", ".dylib")
 _PIN = re.compile(r'^([A-Za-z0-9._-]+)==(\S+)(?:\s*;\s*python_version\s*==\s*"(\d+\.\d+)")?'
                   r"\s+--hash=sha256:([0-9a-f]{64})$")

@@ -5,7 +5,7 @@ SOAR ships requests (with urllib3, idna, certifi and charset-normalizer);
 every other runtime dependency travels in the app as the pure-Python wheels
 pinned in ``vendor.txt``, one set for each Python SOAR runs apps on (a
 dependency's newest release may have left 3.9 behind), taken from the wheel
-cache the app builders share (``connector.packaging``). The core travels as
+cache the app builders share (``connector_tools.packaging``). The core travels as
 plain modules in the app folder rather than as a wheel: SOAR puts the app
 folder first on the path of the app's own process, while wheels go into an
 environment all apps share.
@@ -18,18 +18,19 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
-from ..manifest import load_manifest
+import connector.soar
+from connector.manifest import load_manifest
+from connector.soar.app_json import APP_JSON, LOGO, LOGO_DARK, MAIN_MODULE, Wheel, app_json, soar_pythons
+
 from ..packaging import DEV_ONLY, check_pure, copy_core, pinned_wheels, wheel_name, write_tgz
-from .app_json import APP_JSON, LOGO, LOGO_DARK, MAIN_MODULE, Wheel, app_json, soar_pythons
 
 APP_FOLDER = "spectra_analyze"
 PLATFORM_PROVIDED = frozenset({"requests"})
-_SOAR = Path(__file__).resolve().parent
-PINS_FILE = _SOAR / "vendor.txt"
-# What of the core builds the app or serves Splunk: connector/soar/ keeps its
-# runtime (the adapter); the main module and the logos go to the app's top.
-LEAVE_OUT = DEV_ONLY + ("splunk", "soar/app_json.py", "soar/app_main.py", "soar/build.py", "soar/docs.py",
-                        "soar/*.svg", "soar/vendor.txt")
+_SOAR = Path(connector.soar.__file__).resolve().parent  # the adapter: the main module and the logos
+PINS_FILE = Path(__file__).resolve().parent / "vendor.txt"
+# What of the core serves Splunk or makes the app JSON: connector/soar/ keeps
+# its runtime (the adapter); the main module and the logos go to the app's top.
+LEAVE_OUT = DEV_ONLY + ("splunk", "soar/app_json.py", "soar/app_main.py", "soar/*.svg")
 
 
 def build_app(output: Path, wheel_cache: Optional[Path] = None,
