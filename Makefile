@@ -8,7 +8,15 @@ STAMP := $(VENV)/.installed
 APPINSPECT_VENV := .venv-appinspect
 APPINSPECT_STAMP := $(APPINSPECT_VENV)/.installed
 
-.PHONY: demo lint format-check test test-fast soak clean bench
+# Splunk's own SOAR SDK checks the SOAR app (its manifest models, `soarapps convert`, its phantom
+# shims): it needs Python 3.13 (pyenv's, or SOARSDK_PYTHON) and a venv of its own; `soarapps convert`
+# sets up the converted app's project with uv.
+SOARSDK_PYTHON ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)/versions/3.13.0/bin/python3.13
+SOARSDK_VENV := .venv-soarsdk
+SOARSDK_STAMP := $(SOARSDK_VENV)/.installed
+UV_VERSION := 0.13.9
+
+.PHONY: demo lint format-check test test-fast soak clean bench chromium
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +31,16 @@ $(APPINSPECT_STAMP):
 	$(PYTHON) -m venv $(APPINSPECT_VENV)
 	$(APPINSPECT_VENV)/bin/python -m pip install --quiet splunk-appinspect==4.3.1
 	touch $@
+
+$(SOARSDK_STAMP):
+	$(SOARSDK_PYTHON) -m venv $(SOARSDK_VENV)
+	$(SOARSDK_VENV)/bin/python -m pip install --quiet splunk-soar-sdk==7.0.3 uv==$(UV_VERSION)
+	touch $@
+
+# The SOAR app's result view is tested in headless Chromium (Debian's package; CI runs as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
 
 # Four workers: most tests wait on processes and sockets, not on the 2 cores.
 PYTEST_WORKERS ?= 4
@@ -41,7 +59,7 @@ lint: $(STAMP)
 format-check: $(STAMP)
 	$(BIN)/ruff format --check .
 
-test: lint $(APPINSPECT_STAMP)
+test: lint $(APPINSPECT_STAMP) $(SOARSDK_STAMP) chromium
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The in-process tests only (no app builds, no command processes): the loop while editing.
@@ -68,4 +86,4 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(APPINSPECT_VENV) $(BENCH_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(APPINSPECT_VENV) $(BENCH_VENV) $(SOARSDK_VENV) build dist *.egg-info

@@ -1,8 +1,11 @@
-"""The connector actions ``get_report`` and ``get_summary``.
+"""The connector actions: ``get_report``, ``get_summary``,
+``file_reputation``, ``test_connectivity`` and ``clear_cache``.
 
-They take parameters as platforms hand them over (strings), validate them
-against ``schemas/action-parameters.schema.json``, look the hashes up and
-return one flattened record per input hash, in input order.
+The lookups take parameters as platforms hand them over (strings), validate
+them against their schema (``schemas/action-parameters.schema.json``,
+``schemas/reputation-parameters.schema.json``), look the hashes up and
+return one flattened record per input hash, in input order;
+``file_reputation`` adds each hash's normalized verdict (``connector.verdict``).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from .names import STATUSES, Action, ResultStatus, Status
 from .service import LookupService, Requests
 from .params import parse_bool, split_list
 from .validation import load_schema, violation
+from .verdict import Thresholds, verdict_summary, with_verdicts
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
@@ -62,6 +66,26 @@ def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> A
     if not hashes:
         raise InputError("hashes: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
     return ActionRequest(hashes=hashes, question=_question(params, with_summary))
+
+
+def parse_reputation_request(params: Mapping[str, Any]) -> ActionRequest:
+    """Validate ``file_reputation`` parameters; raises ``InputError`` naming what to fix.
+    It asks for the report's fields, never reanalysing a sample."""
+    params = _given(params)
+    problem = violation("reputation-parameters", params)
+    if problem:
+        raise InputError(f"invalid parameters: {problem}")
+    hashes = tuple(split_hashes(params.get("hash")))
+    if not hashes:
+        raise InputError("hash: no hash given; pass one or more MD5, SHA1, SHA256 or SHA512 hashes")
+    return ActionRequest(hashes=hashes, question=_question({}, False))
+
+
+def request_of(action: str, params: Mapping[str, Any]) -> ActionRequest:
+    """The parsed parameters of a lookup action; raises ``InputError``."""
+    if action == Action.FILE_REPUTATION:
+        return parse_reputation_request(params)
+    return parse_request(params, with_summary=action == Action.GET_SUMMARY)
 
 
 def parse_question(params: Mapping[str, Any], with_summary: bool) -> Question:
@@ -117,19 +141,34 @@ def get_summary(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     return run(Action.GET_SUMMARY, params, lookups)
 
 
-def run(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
-    """Run ``get_report`` or ``get_summary`` through ``lookups`` (a client
-    alone: straight to the appliance, nothing kept). Raises ``InputError`` for
-    bad parameters and ``ConfigurationError`` when the appliance cannot be used
-    at all; a failed batch becomes error records, never an exception."""
+def file_reputation(params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
+                    ) -> ActionResult:
+    """``get_report``'s records, each with its normalized verdict, and the verdicts counted."""
+    return run(Action.FILE_REPUTATION, params, lookups, thresholds)
+
+
+def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
+        ) -> ActionResult:
+    """Run a lookup action through ``lookups`` (a client alone: straight to
+    the appliance, nothing kept). Raises ``InputError`` for bad parameters and
+    ``ConfigurationError`` when the appliance cannot be used at all; a failed
+    batch becomes error records, never an exception."""
     service = lookups if isinstance(lookups, LookupService) else LookupService(lookups)
-    with_summary = action == Action.GET_SUMMARY
-    request = parse_request(params, with_summary=with_summary)
+    request = request_of(action, params)
     before = service.requests
-    records = build_records(request, service, with_summary)
+    records = lookup_records(action, request, service, thresholds)
     if service.failure is not None:
         raise service.failure
     return summarize(action, records, distinct_errors(records), service.requests.since(before))
+
+
+def lookup_records(action: str, request: ActionRequest, lookups: LookupService,
+                   thresholds: Thresholds = Thresholds()) -> List[Dict[str, Any]]:
+    """The records of a lookup action: ``build_records``, with verdicts for ``file_reputation``."""
+    records = build_records(request, lookups, action == Action.GET_SUMMARY)
+    if action == Action.FILE_REPUTATION:
+        with_verdicts(records, thresholds)
+    return records
 
 
 def build_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> List[Dict[str, Any]]:
@@ -182,6 +221,8 @@ def summarize(action: str, records: List[Dict[str, Any]], errors: List[str],
         "requests_attempted": requests.attempted,
         "requests_answered": requests.answered,
     }
+    if action == Action.FILE_REPUTATION:
+        summary.update(verdict_summary(records))
     # Failed when no lookup got through: a typo among hashes the appliance
     # could not answer (a refused token, say) must not make the run look partly good.
     failed = by_status.get(Status.ERROR, 0)
@@ -207,14 +248,19 @@ def _message(summary: Dict[str, Any], errors: List[str]) -> str:
 
 
 ACTIONS: Dict[str, Callable[..., ActionResult]] = {Action.GET_REPORT.value: get_report,
-                                                   Action.GET_SUMMARY.value: get_summary}
+                                                   Action.GET_SUMMARY.value: get_summary,
+                                                   Action.FILE_REPUTATION.value: file_reputation}
 
 
-def run_action(action: str, params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
-    """Dispatch by action name; raises ``InputError`` for an unknown one."""
+def run_action(action: str, params: Mapping[str, Any], lookups: Lookups,
+               thresholds: Thresholds = Thresholds()) -> ActionResult:
+    """Dispatch by action name; raises ``InputError`` for an unknown one.
+    ``thresholds``: the verdict's, for ``file_reputation``."""
     handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
     if handler is None:
         raise InputError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    if handler is file_reputation:
+        return file_reputation(params, lookups, thresholds)
     return handler(params, lookups)
 
 
@@ -231,9 +277,39 @@ def check_connectivity(params: Mapping[str, Any], lookups: Lookups) -> ActionRes
         raise InputError("test_connectivity takes no parameters")
     client = lookups.client() if isinstance(lookups, LookupService) else lookups
     client.list_samples([CONNECTIVITY_HASH], ["sha1"])
+    entries = _cache_entries(lookups)
+    kept = "no cache" if entries is None else f"{entries} answer(s) in the cache"
     return ActionResult(action=Action.TEST_CONNECTIVITY.value, status=ResultStatus.SUCCESS.value,
-                        message=f"connected to {client.config.url}: the appliance accepted the API token",
-                        records=[], summary=summarize(Action.TEST_CONNECTIVITY, [], []).summary)
+                        message=f"connected to {client.config.url}: the appliance accepted the API token; {kept}",
+                        records=[], summary=dict(summarize(Action.TEST_CONNECTIVITY, [], []).summary,
+                                                 cache_entries=entries))
+
+
+def clear_cache(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
+    """``clear_cache``: drop every kept answer, so that the next lookup asks
+    the appliance (an analyst who just uploaded a sample wants its verdict)."""
+    if any(value not in (None, "") for value in params.values()):
+        raise InputError("clear_cache takes no parameters")
+    before = _cache_entries(lookups)
+    if before is None:
+        return ActionResult(action=Action.CLEAR_CACHE.value, status=ResultStatus.SUCCESS.value, message="no cache: the cache setting is off",
+                            records=[], summary={"cleared": 0, "cache_entries": None})
+    assert isinstance(lookups, LookupService) and lookups.store is not None  # _cache_entries found it
+    lookups.store.clear()
+    after = lookups.store.count()
+    message = f"cleared {before - after} answer(s) from the cache"
+    if after:  # the store warned why it could not
+        message += f"; {after} could not be dropped"
+    return ActionResult(action=Action.CLEAR_CACHE.value,
+                        status=(ResultStatus.SUCCESS if not after else ResultStatus.FAILED).value, message=message,
+                        records=[], summary={"cleared": before - after, "cache_entries": after})
+
+
+def _cache_entries(lookups: Lookups) -> Optional[int]:
+    """The answers kept in the cache; None when there is no cache."""
+    store = lookups.store if isinstance(lookups, LookupService) else None
+    return None if store is None else store.count()
 
 
 ACTIONS[Action.TEST_CONNECTIVITY.value] = check_connectivity
+ACTIONS[Action.CLEAR_CACHE.value] = clear_cache

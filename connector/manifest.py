@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, Optional, overload
+from typing import Any, Dict, List, Optional, overload
 
 from .errors import SpectraAnalyzeError
 from .validation import load_schema, violation
@@ -61,4 +61,15 @@ def output_keys(spec: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
     if schema is None:
         return {}
     wanted = schema["required"] if spec["output_keys"] == "required" else list(schema["properties"])
-    return {key: value for key, value in schema["properties"].items() if key in wanted}
+    keys = {key: value for key, value in schema["properties"].items() if key in wanted}
+    verdict = schema_of(spec.get("verdict"))
+    if verdict is not None:
+        keys["verdict"] = verdict
+    return keys
+
+
+def summary_schemas(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The schemas whose keys an action's summary joins (none for an action without one)."""
+    declared = spec.get("summary")
+    references = declared if isinstance(declared, list) else [declared] if declared else []
+    return [load_schema(Path(reference).name[:-len(".schema.json")]) for reference in references]

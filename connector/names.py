@@ -45,7 +45,9 @@ class Action(_Word):
 
     GET_REPORT = "get_report"
     GET_SUMMARY = "get_summary"
+    FILE_REPUTATION = "file_reputation"
     TEST_CONNECTIVITY = "test_connectivity"
+    CLEAR_CACHE = "clear_cache"
 
 
 # The statuses an action counts, in the order they are shown.

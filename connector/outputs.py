@@ -21,9 +21,11 @@ VERDICT_KEYS = tuple(key for key in _SUMMARY["properties"] if key in RECORD_KEYS
 
 
 def summary_of(result: ActionResult) -> Dict[str, Any]:
-    """The result's summary with every current classification counted (0 when
-    absent) and, when exactly one hash was asked, that hash's verdict."""
+    """The result's summary; a lookup's with every current classification
+    counted (0 when absent) and, when exactly one hash was asked, that hash's verdict."""
     summary = dict(result.summary)
+    if "by_classification" not in summary:
+        return summary  # an action that looks nothing up (clear_cache) has a summary of its own
     counted = dict.fromkeys(COUNTED_CLASSIFICATIONS, 0)
     counted.update(result.summary.get("by_classification") or {})
     summary["by_classification"] = counted

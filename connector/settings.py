@@ -145,6 +145,12 @@ SETTINGS: Tuple[Setting, ...] = (
             unit="seconds"),
     Setting("cache_max_entries", Kind.INTEGER, "Answers kept in the cache at most (about 1 KB each); past that "
             "the oldest go first", default=200_000, minimum=1, maximum=100_000_000, unit="n"),
+    Setting("verdict_high_riskscore", Kind.INTEGER, "The file reputation action's verdict is high for a malicious "
+            "sample and for any sample whose risk score reaches this", default=7, minimum=3, maximum=10, unit="n",
+            surfaces=frozenset({Surface.SOAR})),
+    Setting("verdict_medium_riskscore", Kind.INTEGER, "The file reputation action's verdict is medium for a "
+            "suspicious sample and for any sample whose risk score reaches this (below the high threshold)",
+            default=6, minimum=2, maximum=9, unit="n", surfaces=frozenset({Surface.SOAR})),
     Setting("cache_store", Kind.TEXT, "Where the Splunk app keeps answers: kvstore (Splunk's KV store, one cache "
             "for every member of a search head cluster), file (a SQLite file on each search head) or auto (the KV "
             "store on a search head cluster member, the file otherwise)", default="auto",

@@ -279,3 +279,13 @@ def test_count_and_clear_of_the_file(simulator, corpus, tmp_path):
     sent = simulator.requests_served
     report(config, [MISSING])
     assert simulator.requests_served == sent + 1  # cleared: asked again
+
+
+def test_an_unreadable_cache_counts_nothing_and_clears_nothing(tmp_path, caplog):
+    (tmp_path / "answers.sqlite3").write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.WARNING, logger="connector.cache"), \
+            ResultCache(CacheSettings(str(tmp_path))) as cache:
+        cache.clear()
+        assert cache.count() == 0
+    assert "delete the file" in caplog.text
+    assert (tmp_path / "answers.sqlite3").read_bytes().startswith(b"this is not a database")

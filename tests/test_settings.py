@@ -17,12 +17,13 @@ TOKEN = "settings-token-5c9e1f0a"
 AS_TEXT = {"url": "https://a1000.example.com", "token": TOKEN, "verify_tls": "false", "ca_bundle": "", "proxy": "",
            "connect_timeout": "2.5", "read_timeout": "30", "batch_size": "20", "max_connections": "2",
            "max_attempts": "3", "retry_deadline": "15", "cache": "true", "cache_ttl": "7200",
-           "cache_not_found_ttl": "", "cache_max_entries": "5000", "cache_store": "KVStore"}
+           "cache_not_found_ttl": "", "cache_max_entries": "5000", "cache_store": "KVStore",
+           "verdict_high_riskscore": "8", "verdict_medium_riskscore": "5"}
 AS_SOAR_TYPES = {"url": "https://a1000.example.com", "token": TOKEN, "verify_tls": False, "ca_bundle": "",
                  "proxy": "", "connect_timeout": 2.5, "read_timeout": 30.0, "batch_size": 20.0,
                  "max_connections": 2.0, "max_attempts": 3.0, "retry_deadline": 15.0, "cache": True,
                  "cache_ttl": 7200.0, "cache_not_found_ttl": "", "cache_max_entries": 5000.0,
-                 "cache_store": "kvstore"}
+                 "cache_store": "kvstore", "verdict_high_riskscore": 8.0, "verdict_medium_riskscore": 5.0}
 
 
 def test_text_and_soar_types_give_the_same_config(tmp_path):

@@ -25,6 +25,7 @@ from ..manifest import load_manifest
 from ..outputs import failed_document, result_document
 from ..service import LookupService
 from ..settings import SETTING, Surface, on, unknown
+from ..verdict import Thresholds
 from .common import (ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_cache_dir_option,
                      add_setting_flag, add_verbosity, cache_dir_of, with_environment, write_json)
 
@@ -59,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
             values["cache"] = False
         config = Config.from_settings(dict(values, cache_dir=cache_dir_of(args, os.environ)))
         with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
-            result = run_action(args.name, params, lookups)
+            result = run_action(args.name, params, lookups, Thresholds.from_settings(values))
     except (UsageError, SpectraAnalyzeError) as err:
         # The document goes out even then: a caller that parses stdout always gets JSON.
         write_json(failed_document(args.name, str(err)), sys.stdout)

@@ -20,20 +20,24 @@ import phantom.app as phantom
 from phantom.action_result import ActionResult as SoarResult
 from phantom.base_connector import BaseConnector
 
-from ..actions import (ActionRequest, ActionResult, build_records, distinct_errors, parse_request, run_action,
+from ..actions import (ActionRequest, ActionResult, distinct_errors, lookup_records, request_of, run_action,
                        summarize)
 from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..errors import ConfigurationError, InputError, SpectraAnalyzeError
 from ..lookup import Question
+from ..manifest import action_spec, schema_of
 from ..names import Action, ResultStatus
 from ..outputs import summary_of
 from ..service import LookupService, Requests
-from ..validation import load_schema
+from ..verdict import Thresholds
 
-PARAMETERS: Dict[str, Dict[str, Any]] = load_schema("action-parameters")["properties"]
-LOOKUP_ACTIONS = (Action.GET_REPORT, Action.GET_SUMMARY)
+LOOKUP_ACTIONS = (Action.GET_REPORT, Action.GET_SUMMARY, Action.FILE_REPUTATION)
+# Each lookup action's parameters, by name, from its schema.
+PARAMETERS: Dict[str, Dict[str, Dict[str, Any]]] = {
+    action: (schema_of(action_spec(action)["parameters"]) or {"properties": {}})["properties"]
+    for action in LOOKUP_ACTIONS}
 
 Outcome = Union[ActionResult, InputError]
 
@@ -47,6 +51,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
         self._lookups: Optional[LookupService] = None
         self._parameter_sets: List[Dict[str, Any]] = []
         self._batch: Optional[BatchedLookup] = None
+        self._thresholds = Thresholds()
 
     def _handle_action(self, in_json: str, handle: Any) -> Any:
         # Every parameter dictionary of the run is known only here; handle_action
@@ -59,6 +64,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
             # The asset as SOAR types it (4.0 for a numeric 4, "" for unset) and keys
             # the platform adds, which the settings parser does not read.
             config = Config.from_settings(dict(self.get_config(), cache_dir=self._cache_dir()))
+            self._thresholds = Thresholds.from_settings(self.get_config())
         except ConfigurationError as err:
             # Not fatal here: every hash then gets an error item saying why, so a
             # playbook sees the failure instead of an empty run.
@@ -84,7 +90,9 @@ class SpectraAnalyzeAdapter(BaseConnector):
         if action == Action.TEST_CONNECTIVITY:
             return self._test_connectivity(self.add_action_result(SoarResult(dict(param))))
         if action in LOOKUP_ACTIONS:
-            return self._lookup(action, param, self.add_action_result(SoarResult(with_defaults(param))))
+            return self._lookup(action, param, self.add_action_result(SoarResult(with_defaults(action, param))))
+        if action == "clear_cache":
+            return self._clear_cache(self.add_action_result(SoarResult(dict(param))))
         result = self.add_action_result(SoarResult(dict(param)))
         return result.set_status(phantom.APP_ERROR, f"this app has no action {action!r}")
 
@@ -104,12 +112,21 @@ class SpectraAnalyzeAdapter(BaseConnector):
             self.save_progress("Test Connectivity Failed")
             return result.set_status(phantom.APP_ERROR, f"Test Connectivity Failed: {err}")
         self.save_progress("Test Connectivity Passed")
+        result.update_summary({"cache_entries": outcome.summary["cache_entries"]})
         return result.set_status(phantom.APP_SUCCESS, outcome.message)
+
+    def _clear_cache(self, result: SoarResult) -> bool:
+        assert self._lookups is not None  # initialize made it
+        outcome = run_action("clear_cache", {}, self._lookups)
+        result.update_summary(outcome.summary)
+        self.save_progress(outcome.message)
+        return result.set_status(phantom.APP_SUCCESS if outcome.ok else phantom.APP_ERROR, outcome.message)
 
     def _lookup(self, action: str, param: Dict[str, Any], result: SoarResult) -> bool:
         if self._batch is None:
             assert self._lookups is not None  # initialize made it
-            self._batch = BatchedLookup(action, self._parameter_sets, self._lookups, self.save_progress)
+            self._batch = BatchedLookup(action, self._parameter_sets, self._lookups, self.save_progress,
+                                        self._thresholds)
         outcome = self._batch.result_for(param)
         if isinstance(outcome, InputError):
             return result.set_status(phantom.APP_ERROR, str(outcome))
@@ -127,8 +144,9 @@ class BatchedLookup:
     question, that is per set of fields and flags."""
 
     def __init__(self, action: str, parameter_sets: Sequence[Mapping[str, Any]], lookups: LookupService,
-                 progress: Callable[[str], Any]) -> None:
+                 progress: Callable[[str], Any], thresholds: Thresholds = Thresholds()) -> None:
         self.action = action
+        self._thresholds = thresholds
         self._pending = list(parameter_sets)
         self._lookups = lookups
         self._progress = progress
@@ -137,7 +155,7 @@ class BatchedLookup:
     def result_for(self, params: Mapping[str, Any]) -> Outcome:
         """The outcome for one parameter set: an ``ActionResult``, or the
         ``InputError`` that makes the parameters unusable."""
-        key = _key(params)
+        key = _key(self.action, params)
         if key not in self._outcomes and self._pending:
             self._resolve(self._pending)  # the first call answers every set of the run
             self._pending = []
@@ -146,15 +164,14 @@ class BatchedLookup:
         return self._outcomes[key]
 
     def _resolve(self, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
-        with_summary = self.action == Action.GET_SUMMARY
         groups: Dict[Question, List[Tuple[str, ActionRequest]]] = {}
         for params in parameter_sets:
             try:
-                request = parse_request(declared(params), with_summary=with_summary)
+                request = request_of(self.action, declared(self.action, params))
             except InputError as err:
-                self._outcomes[_key(params)] = err
+                self._outcomes[_key(self.action, params)] = err
                 continue
-            groups.setdefault(request.question, []).append((_key(params), request))
+            groups.setdefault(request.question, []).append((_key(self.action, params), request))
         total = sum(len(request.hashes) for members in groups.values() for _, request in members)
         self._progress(f"Looking up {total} hash(es) of {len(parameter_sets)} parameter set(s) "
                        f"in {len(groups)} batched lookup(s)")
@@ -162,7 +179,7 @@ class BatchedLookup:
             merged = ActionRequest(hashes=tuple(value for _, request in members for value in request.hashes),
                                    question=question)
             before = self._lookups.requests
-            records = build_records(merged, self._lookups, with_summary)
+            records = lookup_records(self.action, merged, self._lookups, self._thresholds)
             self._split(members, records, self._lookups.requests.since(before))
 
     def _split(self, members: List[Tuple[str, ActionRequest]], records: List[Dict[str, Any]],
@@ -176,22 +193,22 @@ class BatchedLookup:
             self._outcomes[key] = summarize(self.action, part, distinct_errors(part), requests)
 
 
-def declared(params: Mapping[str, Any]) -> Dict[str, Any]:
+def declared(action: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     """The action's own parameters of a SOAR parameter set (which may carry
     more, such as a playbook's context)."""
-    return {name: params[name] for name in PARAMETERS if name in params}
+    return {name: params[name] for name in PARAMETERS[action] if name in params}
 
 
-def with_defaults(params: Mapping[str, Any]) -> Dict[str, Any]:
+def with_defaults(action: str, params: Mapping[str, Any]) -> Dict[str, Any]:
     """The parameter set as the result shows it: every parameter, defaults
     filled in (None where there is none)."""
-    filled = {name: spec.get("default") for name, spec in PARAMETERS.items()}
+    filled = {name: spec.get("default") for name, spec in PARAMETERS[action].items()}
     filled.update(params)
     return filled
 
 
-def _key(params: Mapping[str, Any]) -> str:
-    return json.dumps(declared(params), sort_keys=True, default=str)
+def _key(action: str, params: Mapping[str, Any]) -> str:
+    return json.dumps(declared(action, params), sort_keys=True, default=str)
 
 
 def _parameter_sets(in_json: str) -> List[Dict[str, Any]]:

@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from ..hashes import HASH_TYPES
-from ..manifest import load_manifest, output_keys, schema_of
+from ..manifest import load_manifest, output_keys, schema_of, summary_schemas
 from ..settings import Kind, Surface, on, plain
 
 MAIN_MODULE = "spectra_analyze_connector.py"
+VIEW_MODULE = "spectra_analyze_view.py"
 APP_JSON = "spectra_analyze.json"
 LOGO, LOGO_DARK = "logo_spectra_analyze.svg", "logo_spectra_analyze_dark.svg"
 HASH_CONTAINS = ("hash",) + HASH_TYPES
@@ -107,7 +108,9 @@ def action(name: str, spec: Dict[str, Any], columns: Dict[str, str]) -> Dict[str
         "output": [_output(data_path, columns) for data_path in data_paths(spec)], "versions": "EQ(*)",
     }
     if spec["output"]:
-        entry["render"] = {"type": "table", "title": spec["title"].capitalize()}
+        # The custom view (connector.soar.view) shows the hashes most dangerous first.
+        entry["render"] = {"type": "custom", "view": f"{VIEW_MODULE[:-len('.py')]}.display_view",
+                           "title": spec["title"].capitalize(), "width": 12, "height": 5}
     return entry
 
 
@@ -132,20 +135,28 @@ def parameters(spec: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
 def data_paths(spec: Dict[str, Any]) -> List[DataPath]:
     """Every output of an action: status and message, its parameters, one path
     per record field and per summary key, and the run's counts."""
-    if spec["output"] is None:
+    if spec["output"] is None and not spec.get("summary"):
         return []
     paths = [DataPath("action_result.status", "string", "success or failed"),
              DataPath("action_result.message", "string", "What happened, in one line.")]
     paths += [DataPath(f"action_result.parameter.{name}", param["data_type"], param["description"],
                        tuple(param.get("contains", ()))) for name, param in parameters(spec).items()]
     for key, prop in output_keys(spec).items():
-        listed = "array" in _types(prop)
-        paths.append(DataPath(f"action_result.data.*.{key}" + (".*" if listed else ""),
-                              soar_type(prop["items"] if listed else prop), prop["description"],
-                              _record_contains(key)))
-    paths += _summary_paths("action_result.summary", schema_of(spec["summary"]))
+        paths += _record_paths(f"action_result.data.*.{key}", key, prop)
+    for schema in summary_schemas(spec):
+        paths += _summary_paths("action_result.summary", schema)
     paths += [DataPath(path, "numeric", description) for path, description in RUN_SUMMARY]
     return paths
+
+
+def _record_paths(path: str, key: str, prop: Dict[str, Any]) -> List[DataPath]:
+    """A record field's data paths: one, or one per key of an object (the verdict)."""
+    if "properties" in prop:
+        return [inner for name, sub in prop["properties"].items()
+                for inner in _record_paths(f"{path}.{name}", f"{key}.{name}", sub)]
+    listed = "array" in _types(prop)
+    return [DataPath(path + (".*" if listed else ""), soar_type(prop["items"] if listed else prop),
+                     prop["description"], _record_contains(key))]
 
 
 def soar_type(prop: Dict[str, Any]) -> str:

@@ -1,5 +1,5 @@
 """Building the SOAR app: the app folder (app JSON, main module, the core as
-a module folder, logos, dependency wheels) and its installable ``.tgz``.
+a module folder with the manifest, logos, dependency wheels) and its installable ``.tgz``.
 
 SOAR ships requests (with urllib3, idna, certifi and charset-normalizer);
 every other runtime dependency travels in the app as the pure-Python wheels
@@ -20,17 +20,20 @@ from typing import Callable, Dict, Optional, Sequence
 
 import connector.soar
 from connector.manifest import load_manifest
-from connector.soar.app_json import APP_JSON, LOGO, LOGO_DARK, MAIN_MODULE, Wheel, app_json, soar_pythons
+from connector.soar.app_json import APP_JSON, LOGO, LOGO_DARK, MAIN_MODULE, VIEW_MODULE, Wheel, app_json, soar_pythons
+from connector.soar.view import TEMPLATE
 
 from ..packaging import DEV_ONLY, check_pure, copy_core, pinned_wheels, wheel_name, write_tgz
 
 APP_FOLDER = "spectra_analyze"
 PLATFORM_PROVIDED = frozenset({"requests"})
-_SOAR = Path(connector.soar.__file__).resolve().parent  # the adapter: the main module and the logos
+_SOAR = Path(connector.soar.__file__).resolve().parent  # the adapter: the main modules, the template, the logos
 PINS_FILE = Path(__file__).resolve().parent / "vendor.txt"
 # What of the core serves Splunk or makes the app JSON: connector/soar/ keeps
-# its runtime (the adapter); the main module and the logos go to the app's top.
-LEAVE_OUT = DEV_ONLY + ("splunk", "soar/app_json.py", "soar/app_main.py", "soar/*.svg")
+# its runtime (the adapter, the view); the main module, the view module, the
+# view's template and the logos go to the app's top.
+LEAVE_OUT = DEV_ONLY + ("splunk", "soar/app_json.py", "soar/app_main.py", "soar/view_main.py", "soar/*.svg",
+                        "soar/templates")
 
 
 def build_app(output: Path, wheel_cache: Optional[Path] = None,
@@ -52,7 +55,14 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
 def assemble_app(folder: Path, wheels: Dict[str, Sequence[Path]]) -> Path:
     """Write the app folder, with the dependency wheels of each SOAR Python."""
     copy_core(folder / "connector", LEAVE_OUT)
+    # The manifest too, where an installed package keeps it: the connector reads
+    # each action's parameter schema and the product's name (a verdict's source) from it.
+    (folder / "connector" / "meta").mkdir()
+    (folder / "connector" / "meta" / "package.json").write_text(json.dumps(load_manifest(), indent=2) + "\n",
+                                                                 encoding="utf-8")
     shutil.copy(_SOAR / "app_main.py", folder / MAIN_MODULE)
+    shutil.copy(_SOAR / "view_main.py", folder / VIEW_MODULE)
+    shutil.copy(_SOAR / "templates" / TEMPLATE, folder / TEMPLATE)
     (folder / "__init__.py").write_text('"""The Spectra Analyze app for Splunk SOAR."""\n', encoding="utf-8")
     for logo in (LOGO, LOGO_DARK):
         shutil.copy(_SOAR / logo, folder / logo)

@@ -15,22 +15,27 @@ from connector.soar.app_json import DataPath, data_paths, parameters
 from .. import docs
 
 def reference() -> str:
-    """The actions, then the parameters and data paths of the lookup actions."""
+    """The actions, then the parameters of each parameter schema and the data
+    paths of every action that has some."""
     actions = load_manifest()["actions"]
-    lookups = {name: spec for name, spec in actions.items() if spec["output"]}
     lines = ["| Action | Identifier | What it does |", "| --- | --- | --- |"]
     lines += [f"| {spec['title']} | `{name}` | {spec['description']} |" for name, spec in actions.items()]
-    lines += ["", "Parameters of " + " and ".join(spec["title"] for spec in lookups.values()) + ":", "",
-              "| Parameter | Type | Required | Default | Description |", "| --- | --- | --- | --- | --- |"]
-    first = next(iter(lookups.values()))
-    for name, param in parameters(first).items():
-        lines.append(f"| `{name}`{' (primary)' if param.get('primary') else ''} | {param['data_type']} | "
-                     f"{'yes' if param['required'] else 'no'} | {_shown(param.get('default'))} | "
-                     f"{param['description']} |")
+    by_schema: Dict[str, List[dict]] = {}
+    for spec in actions.values():
+        if spec["parameters"]:
+            by_schema.setdefault(spec["parameters"], []).append(spec)
+    for specs in by_schema.values():
+        lines += ["", "Parameters of " + " and ".join(spec["title"] for spec in specs) + ":", "",
+                  "| Parameter | Type | Required | Default | Description |", "| --- | --- | --- | --- | --- |"]
+        for name, param in parameters(specs[0]).items():
+            lines.append(f"| `{name}`{' (primary)' if param.get('primary') else ''} | {param['data_type']} | "
+                         f"{'yes' if param['required'] else 'no'} | {_shown(param.get('default'))} | "
+                         f"{param['description']} |")
+    with_paths = {name: spec for name, spec in actions.items() if data_paths(spec)}
     lines += ["", "Data paths:", "",
-              "| Data path | Type | " + " | ".join(spec["title"] for spec in lookups.values()) + " | Description |",
-              "| --- | --- | " + " | ".join("---" for _ in lookups) + " | --- |"]
-    lines += [_path_row(path, actions_with) for path, actions_with in _union(lookups).items()]
+              "| Data path | Type | " + " | ".join(spec["title"] for spec in with_paths.values()) + " | Description |",
+              "| --- | --- | " + " | ".join("---" for _ in with_paths) + " | --- |"]
+    lines += [_path_row(path, actions_with) for path, actions_with in _union(with_paths).items()]
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import pytest
 from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_port
 
 from connector.soar.app_json import configuration
-from connector.validation import violation
+from connector.validation import load_schema, violation
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -132,7 +132,8 @@ def test_help_lists_the_manifest_actions():
 # batch_size 2 and a not_found answer kept 0 seconds make both visible in request counts.
 SOAR_TYPED = {"verify_tls": True, "ca_bundle": "", "proxy": "", "connect_timeout": 5.0, "read_timeout": 60.0,
               "batch_size": 2.0, "max_connections": 1.0, "max_attempts": 4.0, "retry_deadline": 30.0, "cache": True,
-              "cache_ttl": 86400.0, "cache_not_found_ttl": 0.0, "cache_max_entries": 200000.0}
+              "cache_ttl": 86400.0, "cache_not_found_ttl": 0.0, "cache_max_entries": 200000.0,
+              "verdict_high_riskscore": 7.0, "verdict_medium_riskscore": 6.0}
 
 
 def soar_typed_asset(simulator, **changes: Any) -> Dict[str, Any]:
@@ -178,7 +179,7 @@ BAD_VALUES = {"url": "ftp://appliance.example.com", "token": "has spaces in it",
               "ca_bundle": "/nonexistent/ca.pem", "proxy": "ftp://proxy.example.com", "connect_timeout": 0.0,
               "read_timeout": "a minute", "batch_size": 2.5, "max_connections": 33.0, "max_attempts": True,
               "retry_deadline": -1.0, "cache": 3.0, "cache_ttl": 1e9, "cache_not_found_ttl": [],
-              "cache_max_entries": 0.0}
+              "cache_max_entries": 0.0, "verdict_high_riskscore": 11.0, "verdict_medium_riskscore": "six"}
 
 
 @pytest.mark.parametrize("key", sorted(BAD_VALUES))
@@ -217,3 +218,31 @@ def test_the_runner_keeps_answers_in_the_users_cache_folder(simulator, corpus, t
     elsewhere = tmp_path / "elsewhere"
     document(runner("get_report", "--params", params, "--config", config, "--cache-dir", str(elsewhere)))
     assert simulator.requests_served == 4 and (elsewhere / "answers.sqlite3").is_file()
+
+
+def test_file_reputation_gives_what_the_soar_app_gives_with_the_assets_thresholds(platform, app_dir, simulator,
+                                                                                  corpus, tmp_path):
+    goodware = corpus.hashes("sha1", "goodware")[:6]
+    params = {"hash": goodware + [corpus.samples[0]["sha1"], absent_sha1(6), "nope"]}
+    asset = soar_typed_asset(simulator, verdict_medium_riskscore=3.0, cache=False)
+    result = document(runner("file_reputation", "--params", json.dumps(params),
+                             "--config", write_asset(tmp_path / "asset.json", asset)))
+    summary_keys = set(load_schema("reputation-summary")["properties"])
+    assert violation("action-summary", {k: v for k, v in result["summary"].items() if k not in summary_keys}) == ""
+    assert violation("reputation-summary", {k: v for k, v in result["summary"].items() if k in summary_keys}) == ""
+    for record in result["data"]:
+        assert violation("record", {k: v for k, v in record.items() if k != "verdict"}) == ""
+        assert violation("verdict", record["verdict"]) == ""
+    labels = {record["hash"]: record["verdict"]["label"] for record in result["data"]}
+    assert {labels[value] for value in goodware} == {"low", "medium"}  # risk scores 0-5 against 3
+    platform.add_asset(ASSET, app_dir, asset)
+    [soar_result] = platform.run_action(ASSET, "file reputation", [params])["action_results"]
+    assert (result["data"], result["summary"], result["message"]) == (
+        soar_result["data"], soar_result["summary"], soar_result["message"])
+
+
+def test_clear_cache_from_the_runner(simulator, corpus, tmp_path):
+    config = write_asset(tmp_path / "asset.json", soar_typed_asset(simulator, batch_size=100.0))
+    document(runner("get_report", "--params", json.dumps({"hashes": corpus.hashes("sha1")[:4]}), "--config", config))
+    cleared = document(runner("clear_cache", "--config", config))
+    assert (cleared["status"], cleared["summary"]) == ("success", {"cleared": 4, "cache_entries": 0})

@@ -53,23 +53,27 @@ def test_configuration_keeps_the_token_secret(app):
 
 
 def test_actions_follow_the_classic_format(app):
-    assert [spec["identifier"] for spec in app["actions"]] == ["get_report", "get_summary", "test_connectivity"]
+    assert [spec["identifier"] for spec in app["actions"]] == ["get_report", "get_summary", "file_reputation",
+                                                              "test_connectivity", "clear_cache"]
     for spec in app["actions"]:
         assert [key for key in ACTION_KEYS if key not in spec] == [], spec["identifier"]
         paths = [output["data_path"] for output in spec["output"]]
         assert len(paths) == len(set(paths)), spec["identifier"]
         assert all(output["data_type"] in DATA_TYPES for output in spec["output"])
-    connectivity = app["actions"][-1]
+    connectivity, clear = app["actions"][-2:]
     assert (connectivity["type"], connectivity["parameters"], connectivity["output"]) == ("test", {}, [])
+    assert (clear["type"], clear["read_only"], clear["parameters"]) == ("generic", False, {})
+    assert {"action_result.summary.cleared", "action_result.summary.cache_entries"} <= declared(clear)
 
 
 def test_hash_parameter_puts_the_actions_on_a_hash_menu(app):
     for spec in lookups(app):
-        hashes = spec["parameters"]["hashes"]
+        name = "hash" if spec["identifier"] == "file_reputation" else "hashes"
+        hashes = spec["parameters"][name]
         assert hashes["primary"] is True and hashes["required"] is True
         assert set(hashes["contains"]) == {"hash", *HASH_TYPES}
-        assert [name for name, param in spec["parameters"].items() if param.get("primary")] == ["hashes"]
-        assert spec["parameters"]["skip_reanalysis"]["default"] is True
+        assert [name for name, param in spec["parameters"].items() if param.get("primary")] == [name]
+        assert name == "hash" or spec["parameters"]["skip_reanalysis"]["default"] is True
         columns = sorted((output["column_order"], output["column_name"]) for output in spec["output"]
                          if "column_name" in output)
         assert [order for order, _ in columns] == list(range(len(columns)))
@@ -90,12 +94,13 @@ def paths_of(value: Any, prefix: str) -> Iterator[str]:
         yield prefix
 
 
-@pytest.mark.parametrize("action", ["get report", "get summary"])
+@pytest.mark.parametrize("action", ["get report", "get summary", "file reputation"])
 def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
     """Every declared path is in every real result and item, and every field of
     a real result is declared."""
     values = [corpus.samples[0]["sha1"], corpus.hashes("sha256", "goodware")[0], absent_sha1(1), "typo"]
-    run = soar.run_action(ASSET, action, [{"hashes": ",".join(values)}, {"hashes": values[0]}])
+    key = "hash" if action == "file reputation" else "hashes"
+    run = soar.run_action(ASSET, action, [{key: ",".join(values)}, {key: values[0]}])
     spec = next(spec for spec in app["actions"] if spec["action"] == action)
     wanted = declared(spec)
     for result in run["action_results"]:
@@ -112,4 +117,13 @@ def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
 def test_docs_carry_the_generated_reference():
     text = SOAR_PAGE.read_text(encoding="utf-8")
     assert render(text, SECTIONS) == text, "docs/soar.md's SOAR reference is stale: run python -m connector_tools.soar.docs"
-    assert "`action_result.data.*.threat_name`" in text
+    assert "`action_result.data.*.threat_name`" in text and "`action_result.data.*.verdict.label`" in text
+
+
+def test_every_output_of_a_hash_is_typed_with_contains(app):
+    """A hash in any output carries its contains types, so SOAR offers hash actions on it."""
+    for spec in app["actions"]:
+        for output in spec["output"]:
+            field = output["data_path"].rsplit(".", 1)[-1]
+            if field in ("hash", *HASH_TYPES):
+                assert "hash" in output["contains"], output["data_path"]

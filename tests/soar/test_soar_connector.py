@@ -173,3 +173,63 @@ def test_answers_are_cached_in_the_app_state_folder(soar, simulator, corpus):
     second = soar.run_action(ASSET, "get report", [{"hashes": hashes}])
     assert simulator.requests_served == 1, "the second run must be answered from the cache"
     assert second["action_results"][0]["data"] == first["action_results"][0]["data"]
+
+
+def test_file_reputation_gives_fifty_hashes_a_verdict_each(soar, simulator, mixed_hashes, corpus):
+    mixed = mixed_hashes[:48] + ["not-a-hash", mixed_hashes[0]]  # a typo and a repeat among them
+    [action_result] = run(soar, "file reputation", [{"hash": ",".join(mixed)}])["action_results"]
+    data = action_result["data"]
+    assert [item["hash"] for item in data] == mixed
+    labels = [item["verdict"]["label"] for item in data]
+    assert labels == ["high"] * 10 + ["medium"] * 10 + ["low"] * 10 + ["unknown"] * 18 + [None, "high"]
+    for item in data[:30]:
+        sample = corpus.find(item["hash_type"], item["hash"])
+        assert item["riskscore"] == sample["riskscore"]
+        assert 1 <= item["verdict"]["score"] <= 10 and item["verdict"]["source"] == "ReversingLabs Spectra Analyze"
+    assert data[48]["status"] == "invalid" and data[48]["verdict"]["score"] is None
+    summary = action_result["summary"]
+    assert summary["by_verdict"] == {"high": 11, "medium": 10, "low": 10, "unknown": 18}
+    assert (summary["verdict_label"], summary["verdict_score"]) == ("high", 10)
+    assert action_result["parameter"] == {"hash": ",".join(mixed)}
+    assert simulator.requests_served == 3  # one batch per hash type, as get report
+
+
+def test_file_reputation_thresholds_are_the_assets(platform, app_dir, asset_settings, corpus):
+    goodware = [value for value in corpus.hashes("sha1", "goodware")[:12]]
+    platform.add_asset(ASSET, app_dir, dict(asset_settings, verdict_medium_riskscore=3.0))
+    [action_result] = run(platform, "file reputation", [{"hash": goodware}])["action_results"]
+    for item in action_result["data"]:
+        expected = "medium" if item["riskscore"] >= 3 else "low"
+        assert item["verdict"]["label"] == expected, item
+    assert {item["verdict"]["reason"] for item in action_result["data"]} >= {"classification goodware",
+                                                                              "risk score 4 >= 3"}
+
+
+def test_file_reputation_failure_never_reads_as_clean(platform, app_dir, asset_settings, corpus):
+    platform.add_asset(ASSET, app_dir, dict(asset_settings, url=f"http://127.0.0.1:{closed_port()}", max_attempts=1))
+    [action_result] = run(platform, "file reputation", [{"hash": corpus.hashes("md5", "goodware")[0]}])[
+        "action_results"]
+    [item] = action_result["data"]
+    assert action_result["status"] == "failed" and item["status"] == "error"
+    assert item["verdict"]["label"] is None and item["verdict"]["reason"].startswith("no verdict: error: ")
+    assert action_result["summary"]["verdict_label"] is None
+
+
+def test_clear_cache_makes_the_next_lookup_ask_the_appliance(soar, simulator, corpus):
+    hashes = ",".join(sample["sha1"] for sample in corpus.samples[:5])
+    soar.run_action(ASSET, "get report", [{"hashes": hashes}])
+    [check] = run(soar, "test connectivity", [])["action_results"]
+    assert check["summary"]["cache_entries"] == 5 and "5 answer(s) in the cache" in check["message"]
+    [cleared] = run(soar, "clear cache", [])["action_results"]
+    assert cleared["status"] == "success" and cleared["summary"] == {"cleared": 5, "cache_entries": 0}
+    before = simulator.requests_served
+    soar.run_action(ASSET, "get report", [{"hashes": hashes}])
+    assert simulator.requests_served == before + 1
+
+
+def test_clear_cache_without_a_cache_says_so(platform, app_dir, asset_settings):
+    platform.add_asset(ASSET, app_dir, dict(asset_settings, cache=False))
+    [cleared] = run(platform, "clear cache", [])["action_results"]
+    assert cleared["status"] == "success" and cleared["message"] == "no cache: the cache setting is off"
+    [check] = run(platform, "test connectivity", [])["action_results"]
+    assert check["summary"]["cache_entries"] is None

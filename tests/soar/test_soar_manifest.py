@@ -9,6 +9,7 @@ import pytest
 
 from connector import __version__
 from connector.actions import ACTIONS
+from connector.verdict import Thresholds
 from connector.config import CacheSettings, Config
 from connector.errors import SpectraAnalyzeError
 from connector.manifest import load_manifest, schema_of
@@ -52,10 +53,11 @@ def test_version_and_actions_are_the_packages_own(manifest):
     assert manifest["version"] == __version__
     assert list(manifest["actions"]) == list(ACTIONS)
     for spec in manifest["actions"].values():
-        for key in ("parameters", "output", "summary"):
-            if spec.get(key):
-                assert (ROOT / spec[key]).is_file()
-                assert schema_of(spec[key]) == load_schema(Path(spec[key]).name[:-len(".schema.json")])
+        for key in ("parameters", "output", "summary", "verdict"):
+            declared = spec.get(key) or []
+            for reference in declared if isinstance(declared, list) else [declared]:
+                assert (ROOT / reference).is_file()
+                assert schema_of(reference) == load_schema(Path(reference).name[:-len(".schema.json")])
 
 
 def test_the_asset_defaults_are_the_configs_defaults():
@@ -68,6 +70,8 @@ def test_the_asset_defaults_are_the_configs_defaults():
     cache = CacheSettings(directory="state")
     effective.update(cache=True, cache_ttl=cache.ttl, cache_not_found_ttl=cache.not_found_ttl,
                      cache_max_entries=cache.max_entries)
+    thresholds = Thresholds()
+    effective.update(verdict_high_riskscore=thresholds.high, verdict_medium_riskscore=thresholds.medium)
     assert {name: spec["default"] for name, spec in settings.items() if "default" in spec} == effective
     assert [name for name, spec in settings.items() if spec.get("required")] == ["url", "token"]
     assert [name for name, spec in settings.items() if spec["data_type"] == "password"] == ["token"]

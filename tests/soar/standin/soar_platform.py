@@ -25,6 +25,9 @@ class Platform:
         self.container: Optional[Dict[str, Any]] = None
         self.action_runs: Dict[str, Dict[str, Any]] = {}
         self.filtered: Dict[str, List[Dict[str, Any]]] = {}
+        # An input playbook's inputs (name -> values) and the run data its blocks saved.
+        self.inputs: Dict[str, List[Any]] = {}
+        self.run_data: Dict[str, str] = {}
 
     def add_asset(self, name: str, app_dir: Path, config: Dict[str, Any]) -> None:
         self.assets[name] = (Path(app_dir), dict(config))
@@ -58,12 +61,27 @@ class Platform:
                             "total_objects_successful": sum(result["status"] == "success" for result in results)})
         return run
 
-    def run_playbook(self, playbook: Any, container_id: int) -> None:
-        """Run a playbook module on a container, from on_start to on_finish."""
+    def run_playbook(self, playbook: Any, container_id: int, inputs: Optional[Dict[str, List[Any]]] = None,
+                     output_spec: Optional[List[Dict[str, Any]]] = None) -> Dict[str, List[Any]]:
+        """Run a playbook module on a container, from on_start to on_finish; an
+        input playbook with its ``inputs``. Returns the outputs its
+        ``output_spec`` (of its JSON) declares: per output, the values saved at
+        its data paths (``block:custom_function:name``, run data ``block:name``), joined."""
         self.container = dict(self.containers[container_id])
-        self.action_runs, self.filtered = {}, {}
+        self.action_runs, self.filtered, self.inputs, self.run_data = {}, {}, dict(inputs or {}), {}
         playbook.on_start(self.container)
         playbook.on_finish(self.container, {})
+        outputs: Dict[str, List[Any]] = {}
+        for output in output_spec or []:
+            values = outputs.setdefault(output["name"], [])
+            for path in output["datapaths"]:
+                block, kind, name = path.split(":")
+                assert kind == "custom_function", path
+                saved = self.run_data.get(f"{block}:{name}")
+                if saved is not None:
+                    value = json.loads(saved)
+                    values.extend(value if isinstance(value, list) else [value])
+        return outputs
 
 
 def app_json(app_dir: Path) -> Dict[str, Any]:

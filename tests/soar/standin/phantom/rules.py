@@ -2,6 +2,7 @@
 it, over the stand-in platform (``soar_platform.PLATFORM``).
 
 Data paths: ``artifact:*.cef.<field>`` reads the container's artifacts;
+``playbook_input:<name>`` the values an input playbook was given for an input;
 ``<action name>:action_result.<path>`` the results of an action run of this
 playbook run; ``filtered-data:<filter>:<condition>:<action name>:action_result.<path>``
 the results a filter condition kept. ``data.*`` walks the data items.
@@ -52,6 +53,9 @@ def collect2(container: Dict[str, Any], datapath: Sequence[str], action_results:
     if len(sources) != 1:
         raise ValueError(f"collect2 data paths must share one source: {datapath}")
     source = sources.pop()
+    if source == "playbook_input":  # one row per value given for the input
+        [name] = {_tail(path) for path in datapath}
+        return [[value] for value in soar_platform.PLATFORM.inputs.get(name, [])]
     if source == "artifact":
         return [[_walk(artifact, _tail(path)) for path in datapath]
                 for artifact in soar_platform.PLATFORM.artifacts[container["id"]]]
@@ -104,6 +108,17 @@ def add_note(container: Union[Dict[str, Any], int, None] = None, note_type: str 
     notes = soar_platform.PLATFORM.notes[_stored(container)["id"]]
     notes.append({"note_type": note_type, "title": title, "content": content, "note_format": note_format})
     return True, "note added", len(notes)
+
+
+def save_run_data(key: str, value: str, auto: bool = True) -> None:
+    """Keep a value (a string, JSON as a rule) for later blocks and the playbook's outputs."""
+    if not isinstance(value, str):
+        raise TypeError("save_run_data keeps strings")
+    soar_platform.PLATFORM.run_data[key] = value
+
+
+def get_run_data(key: str) -> str:
+    return soar_platform.PLATFORM.run_data.get(key, "")
 
 
 def get_container(container_id: int) -> Dict[str, Any]:

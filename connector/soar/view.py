@@ -1,0 +1,66 @@
+"""The app's custom result view (``render`` of type custom in the app JSON)
+for ``get report``, ``get summary`` and ``file reputation``: one table per
+result, a row per hash with its verdict, risk score, threat name, tags and
+indicators, the most dangerous first.
+
+SOAR calls the view function with the action's runs and renders the template
+it names (``spectra_analyze_view.html``) with Django's template engine, whose
+autoescaping shows every value as text: a threat name, a tag or an indicator
+comes from the sample and may hold markup. The template marks nothing safe.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
+
+TEMPLATE = "spectra_analyze_view.html"
+# The order of the rows: what needs attention first, what vouches for a file last.
+_RANK = {"malicious": 0, "suspicious": 1, "unknown": 2, "not_found": 3, "error": 4, "invalid": 5, "goodware": 6}
+_TITLES = {"get_report": "get report", "get_summary": "get summary", "file_reputation": "file reputation"}
+
+
+def display_view(provides: str, all_app_runs: Sequence[Tuple[Any, Sequence[Any]]], context: Dict[str, Any]) -> str:
+    """SOAR's view entry point: ``all_app_runs`` is a list of (summary,
+    action results) pairs. Fills ``context`` and names the template."""
+    context["title"] = provides
+    context["results"] = [result_view(result) for _, results in all_app_runs for result in results]
+    return TEMPLATE
+
+
+def result_view(result: Any) -> Dict[str, Any]:
+    """One action result (a ``phantom`` ActionResult) as the template shows it."""
+    records = [record for record in result.get_data() or [] if isinstance(record, Mapping)]
+    return {"message": result.get_message(), "rows": rows(records),
+            "has_verdict": any("verdict" in record for record in records),
+            "has_indicators": any(record.get("indicators") for record in records)}
+
+
+def rows(records: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """A row per record, the most dangerous first; input order among equals."""
+    indexed = sorted(enumerate(records), key=lambda pair: _order(pair[1], pair[0]))
+    return [_row(record) for _, record in indexed]
+
+
+def _order(record: Mapping[str, Any], index: int) -> Tuple[int, int, int]:
+    verdict = record.get("verdict") or {}
+    kind = record.get("classification") if record.get("status") == "found" else record.get("status")
+    score = verdict.get("score") if verdict.get("score") is not None else record.get("riskscore")
+    return (_RANK.get(str(kind), 2), -(score if isinstance(score, int) else -1), index)
+
+
+def _row(record: Mapping[str, Any]) -> Dict[str, Any]:
+    verdict = record.get("verdict") or {}
+    status = record.get("status")
+    found = status == "found"
+    return {
+        "hash": record.get("hash"),
+        "kind": (record.get("classification") or "unknown") if found else status,
+        "shown": (record.get("classification") or "unknown") if found else str(status).replace("_", " "),
+        "label": verdict.get("label"),
+        "score": verdict.get("score"),
+        "reason": verdict.get("reason") if verdict else None,
+        "riskscore": record.get("riskscore"),
+        "threat_name": record.get("threat_name"),
+        "tags": list(record.get("tags") or []),
+        "indicators": list(record.get("indicators") or []),
+        "error": record.get("error"),
+    }
