@@ -36,8 +36,8 @@ from connector.errors import SpectraAnalyzeError
 DISTRIBUTION = "spectra-analyze-connector"
 CORE = Path(connector.__file__).resolve().parent
 WHEEL_CACHE_ENV = "SPECTRA_CONNECTOR_WHEEL_CACHE"
-# Parts of the core that no app runs: the command line, the simulator, the manifest.
-DEV_ONLY = ("cli", "simulator", "package.json")
+# Parts of the core that no app runs: the command line and the simulator.
+DEV_ONLY = ("cli", "simulator")
 COMPILED_SUFFIXES = (".so", ".pyd", ".dll", ".dylib")
 _PIN = re.compile(r'^([A-Za-z0-9._-]+)==(\S+)(?:\s*;\s*python_version\s*==\s*"(\d+\.\d+)")?'
                   r"\s+--hash=sha256:([0-9a-f]{64})$")

@@ -55,11 +55,6 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
 def assemble_app(folder: Path, wheels: Dict[str, Sequence[Path]]) -> Path:
     """Write the app folder, with the dependency wheels of each SOAR Python."""
     copy_core(folder / "connector", LEAVE_OUT)
-    # The manifest too, where an installed package keeps it: the connector reads
-    # each action's parameter schema and the product's name (a verdict's source) from it.
-    (folder / "connector" / "meta").mkdir()
-    (folder / "connector" / "meta" / "package.json").write_text(json.dumps(load_manifest(), indent=2) + "\n",
-                                                                 encoding="utf-8")
     shutil.copy(_SOAR / "app_main.py", folder / MAIN_MODULE)
     shutil.copy(_SOAR / "view_main.py", folder / VIEW_MODULE)
     shutil.copy(_SOAR / "templates" / TEMPLATE, folder / TEMPLATE)

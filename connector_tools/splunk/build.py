@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 APP_SOURCE = HERE / "app"
 PINS_FILE = HERE / "vendor.txt"
 # What of the core serves development or other platforms only.
-LEAVE_OUT = DEV_ONLY + ("soar",)
+LEAVE_OUT = DEV_ONLY + ("soar", "package.json")
 DROPPED_FROM_WHEELS = ("splunklib/ai/",)  # splunk-sdk's AI package: Python 3.13 syntax, not needed
 # Splunk 9 runs apps on Python 3.9; the pins run on 3.13 (Splunk 10) as well.
 SPLUNK_PYTHON = "3.9"
