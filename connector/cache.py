@@ -34,7 +34,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Protocol, Sequence
 
 from .config import CacheSettings
-from .lookup import FOUND, NOT_FOUND, Answer, Question
+from .lookup import Answer, Question
+from .names import Status
 from .validation import load_schema
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class AnswerStore(Protocol):
 def lifetime(settings: CacheSettings, status: str) -> Optional[float]:
     """Seconds an answer of ``status`` is kept: found ``ttl``, not_found
     ``not_found_ttl``; None for what is never kept (errors)."""
-    return {FOUND: settings.ttl, NOT_FOUND: settings.not_found_ttl}.get(status)
+    return {Status.FOUND.value: settings.ttl, Status.NOT_FOUND.value: settings.not_found_ttl}.get(status)
 
 
 def scope_of(url: str, question: Question) -> str:
@@ -134,7 +135,7 @@ class Seal:
         """The answer a row holds when its seal verifies; None when it does
         not (damaged, edited, another key or version) or the row is not an
         answer. Any type may come from a file or a document: none raises."""
-        if status not in (FOUND, NOT_FOUND) or not isinstance(seal, str) or \
+        if status not in (Status.FOUND, Status.NOT_FOUND) or not isinstance(seal, str) or \
                 not isinstance(stored, (int, float)) or isinstance(stored, bool) or \
                 not isinstance(item, (str, type(None))):
             return None
@@ -143,15 +144,15 @@ class Seal:
                 return None
         except TypeError:  # a seal with characters other than ASCII
             return None
-        if status == NOT_FOUND:
-            return Answer(NOT_FOUND)
+        if status == Status.NOT_FOUND:
+            return Answer(Status.NOT_FOUND)
         if item is None:
             return None
         try:
             report = json.loads(item)
         except ValueError:  # sealed text is this program's own JSON: only a forged key gets here
             return None
-        return Answer(FOUND, item=report) if isinstance(report, dict) else None
+        return Answer(Status.FOUND, item=report) if isinstance(report, dict) else None
 
 
 _CONTEXT = _context()
@@ -271,7 +272,7 @@ class ResultCache:
                     "SELECT hash, status, stored_at, item, seal FROM answers_v2 "
                     f"WHERE scope = ? AND hash IN ({_marks(len(chunk))}) "
                     "AND ((status = ? AND stored_at > ?) OR (status = ? AND stored_at > ?))",
-                    [scope, *chunk, FOUND, found_since, NOT_FOUND, not_found_since])
+                    [scope, *chunk, Status.FOUND.value, found_since, Status.NOT_FOUND.value, not_found_since])
                 for value, status, stored, item, seal in rows:
                     answer = opened(scope, value, status, stored, item, seal)
                     if answer is None:
@@ -342,14 +343,14 @@ class ResultCache:
 
 def _rows(seal: Seal, scope: str, answers: Mapping[str, Answer], now: float) -> Iterable[tuple]:
     for value, answer in answers.items():
-        if answer.status in (FOUND, NOT_FOUND):
-            item = item_text(answer)
-            yield scope, value, answer.status, item, now, seal.of(scope, value, answer.status, now, item)
+        if answer.status in (Status.FOUND, Status.NOT_FOUND):
+            status, item = answer.status.value, item_text(answer)
+            yield scope, value, status, item, now, seal.of(scope, value, status, now, item)
 
 
 def item_text(answer: Answer) -> Optional[str]:
     """A found answer's report as a store keeps it: compact JSON text."""
-    return json.dumps(answer.item, separators=(",", ":")) if answer.status == FOUND else None
+    return json.dumps(answer.item, separators=(",", ":")) if answer.status == Status.FOUND else None
 
 
 def _marks(count: int) -> str:

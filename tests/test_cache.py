@@ -14,8 +14,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from conftest import TOKEN, Clock
-from test_cli import cli
+from helpers import TOKEN, Clock, cli
 from connector.actions import run
 from connector.cache import KEY_FILE, ResultCache, open_cache
 from connector.client import SpectraAnalyzeClient
@@ -246,6 +245,7 @@ def test_several_processes_share_one_file(simulator, corpus, tmp_path):
     assert len(asked(simulator, 0)) < 4 * 15 * 40  # the processes answered each other's questions
 
 
+@pytest.mark.slow
 def test_the_cli_keeps_answers_in_the_user_cache_folder(simulator, corpus, tmp_path):
     env = {"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN}
     hashes = [corpus.samples[0]["sha1"], MISSING]
@@ -317,6 +317,7 @@ def tamper(folder, value: str, damage: str) -> None:
 DAMAGES = ("verdict", "cut", "status", "kept longer", "seal", "seal not text", "no seal")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", DAMAGES)
 def test_a_tampered_or_damaged_row_never_gives_its_verdict_through_the_cli(damage, simulator, corpus, tmp_path):
     env = {"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN}

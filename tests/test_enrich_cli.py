@@ -17,7 +17,9 @@ import pytest
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator
 
-from conftest import TOKEN
+from helpers import TOKEN
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIAGE = ROOT / "playbooks" / "rules" / "malware-triage.json"
@@ -111,7 +113,7 @@ def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simul
     assert matches["malicious-to-incident"] > 100 and matches["unknown-to-submission"] > 100
     assert run.stderr.decode().splitlines()[-1] == (
         f"spectra-connector: enrich: {len(alerts)} alerts (2000 with hashes), "
-        f"{sum(len(json.loads(l).get('enrichment', {}).get('records', [])) for l in lines)} hashes "
+        f"{sum(len(json.loads(line).get('enrichment', {}).get('records', [])) for line in lines)} hashes "
         f"({len(unique)} looked up), {requests} lookup requests ({requests} answered), 0 failed lookups, 0 rule lookup errors; "
         f"matches: unknown-to-submission {matches['unknown-to-submission']}, "
         f"malicious-to-incident {matches['malicious-to-incident']}, "

@@ -5,13 +5,11 @@ sides."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Dict, List
-from urllib.parse import quote
 
 import pytest
 
-from conftest import TOKEN, Clock
+from helpers import TOKEN, Clock
 from kvstore_standin import INITIALIZING, MAX_DOCUMENTS_PER_BATCH_SAVE, KVStore
 from splunkd_standin import SplunkdStandIn
 from connector.actions import run
@@ -19,6 +17,7 @@ from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
 from connector.lookup import Answer
+from connector.names import Status
 from connector.retry import RetryPolicy
 from connector.service import LookupService
 from connector.splunk.conf import AppSettings
@@ -250,5 +249,5 @@ def test_nothing_is_read_or_written_before_the_token_is_known(simulator, corpus,
     store = store_of(splunkd, tmp_path, token=None)
     calls = len(kv.calls)
     assert store.get("scope", hashes) == {}
-    store.put("scope", {hashes[0]: Answer("not_found")})
+    store.put("scope", {hashes[0]: Answer(Status.NOT_FOUND)})
     assert len(kv.calls) == calls and store.trouble is None

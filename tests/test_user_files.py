@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 
 SCRIPT = str(Path(sys.executable).parent / "spectra-connector")
 # How each writer starts a file and encodes its text.

@@ -43,7 +43,7 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..cache import AnswerStore, Seal, item_text, lifetime
@@ -127,7 +127,7 @@ class Splunkd:
                                f"{excerpt(raw.decode('utf-8', 'replace'), self._key)}") from None
 
     def _connection(self) -> http.client.HTTPConnection:
-        host, port = self._parts.hostname, self._parts.port
+        host, port = self._parts.hostname or "", self._parts.port
         if self._parts.scheme == "http":
             return http.client.HTTPConnection(host, port, timeout=self.timeout)
         context = ssl.create_default_context()
@@ -208,10 +208,10 @@ class KVStoreAnswers:
                 for document in self._documents(self._call("GET", self._path, query)):
                     value = wanted.get(document["_key"])
                     answer = NOT_AN_ANSWER if value is None else self._fresh(seal, scope, value, document, now)
-                    if answer is NOT_AN_ANSWER:
+                    if isinstance(answer, Answer):
+                        answers[wanted[document["_key"]]] = answer
+                    elif answer is NOT_AN_ANSWER:
                         ignored += 1
-                    elif answer is not None:
-                        answers[value] = answer
         except KVStoreError as err:
             self._leave("cannot be read", err)
             return self.get(scope, hashes)
@@ -314,7 +314,8 @@ class KVStoreAnswers:
             self._seals = {token: Seal(token_key(token))}
         return self._seals[token]
 
-    def _fresh(self, seal: Seal, scope: str, value: str, document: Mapping[str, Any], now: float) -> Any:
+    def _fresh(self, seal: Seal, scope: str, value: str, document: Mapping[str, Any],
+               now: float) -> Union[Answer, None, _NotAnAnswer]:
         """The answer a document holds while it is fresh by today's settings;
         None once stale; ``NOT_AN_ANSWER`` for what does not verify."""
         status = document.get("status")
@@ -330,9 +331,9 @@ class KVStoreAnswers:
         kept_for = lifetime(self.settings, answer.status)
         if kept_for is None:
             return None
-        item = item_text(answer)
-        return {"_key": _key(scope, value), "status": answer.status, "item": item, "stored": now,
-                "expires": now + kept_for, "seal": seal.of(scope, value, answer.status, now, item)}
+        status, item = answer.status.value, item_text(answer)
+        return {"_key": _key(scope, value), "status": status, "item": item, "stored": now,
+                "expires": now + kept_for, "seal": seal.of(scope, value, status, now, item)}
 
     @staticmethod
     def _documents(answer: Any) -> List[Dict[str, Any]]:

@@ -12,8 +12,10 @@ from typing import Any, Dict, List, Optional
 import pytest
 from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_port
 
-from connector.soar.app_json import configuration
+from connector_tools.soar.app_json import configuration
 from connector.validation import load_schema, violation
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 SCRIPT = Path(sys.executable).with_name("spectra-connector")
 

@@ -21,9 +21,11 @@ import connector
 from checkout import pip_install_checkout
 from .soar_support import STANDIN, TOKEN, absent_sha1
 
-from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
-from connector.packaging import read_pins
-from connector.soar.build import APP_FOLDER, PINS_FILE
+from connector_tools.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
+from connector_tools.packaging import read_pins
+from connector_tools.soar.build import APP_FOLDER, PINS_FILE
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 SCRIPT = Path(sys.executable).with_name("spectra-connector")
 # What a SOAR host provides to apps; the app must bring everything else.
@@ -205,6 +207,8 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
     assert not (tmp_path / "dist").exists()
 
 
+# pip builds the checkout in its build/ folder: one such install at a time, on one worker.
+@pytest.mark.xdist_group("pip-installs-the-checkout")
 def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
     """The pins and logos are package data: pip-installed (not editable), the
     package builds an app with the same files, from a filled cache, offline."""

@@ -21,8 +21,10 @@ from typing import Any, Dict, List
 import pytest
 from .soar_support import TOKEN, absent_sha1, assert_secret_kept
 
-from connector.soar.app_json import APP_JSON
-from connector.soar.build import APP_FOLDER
+from connector_tools.soar.app_json import APP_JSON
+from connector_tools.soar.build import APP_FOLDER
+
+pytestmark = pytest.mark.slow  # the built app, checked by the SDK in a process of its own
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_PYTHON = ROOT / ".venv-soarsdk" / "bin" / "python"
