@@ -2,6 +2,7 @@
 on the simulator's side."""
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import multiprocessing
@@ -384,3 +385,24 @@ def test_answers_kept_before_the_seal_are_asked_again(simulator, corpus, tmp_pat
     with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"answers_v2"}
+
+
+def test_a_read_leaves_garbage_collection_as_it_found_it(simulator, corpus, tmp_path):
+    config = cached_config(simulator.url, tmp_path)
+    hashes = corpus.hashes("sha1")[:3]
+    report(config, hashes)
+    with ResultCache(config.cache) as cache:
+        scope = next(iter(cached_scopes(tmp_path)))
+        assert gc.isenabled() and len(cache.get(scope, hashes)) == 3 and gc.isenabled()
+        gc.disable()
+        try:
+            assert len(cache.get(scope, hashes)) == 3 and not gc.isenabled()
+        finally:
+            gc.enable()
+        cache._db.close()  # a read that fails
+        assert cache.get(scope, hashes) == {} and gc.isenabled()
+
+
+def cached_scopes(folder) -> List[str]:
+    with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
+        return [scope for (scope,) in db.execute("SELECT DISTINCT scope FROM answers_v2")]

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..cache import AnswerStore, Seal, item_text, lifetime
+from ..cache import AnswerStore, Seal, item_text, lifetime, without_collection
 from ..config import CacheSettings, cache_settings
 from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
 from ..lookup import Answer
@@ -202,16 +202,17 @@ class KVStoreAnswers:
         wanted = {_key(scope, value): value for value in hashes}
         ignored = 0
         try:
-            for keys in _read_batches(list(wanted)):
-                query = {"query": _json({"$or": [{"_key": key} for key in keys]}),
-                         "fields": "_key,status,item,stored,seal", "output_mode": "json"}
-                for document in self._documents(self._call("GET", self._path, query)):
-                    value = wanted.get(document["_key"])
-                    answer = NOT_AN_ANSWER if value is None else self._fresh(seal, scope, value, document, now)
-                    if isinstance(answer, Answer):
-                        answers[wanted[document["_key"]]] = answer
-                    elif answer is NOT_AN_ANSWER:
-                        ignored += 1
+            with without_collection():
+                for keys in _read_batches(list(wanted)):
+                    query = {"query": _json({"$or": [{"_key": key} for key in keys]}),
+                             "fields": "_key,status,item,stored,seal", "output_mode": "json"}
+                    for document in self._documents(self._call("GET", self._path, query)):
+                        value = wanted.get(document["_key"])
+                        answer = NOT_AN_ANSWER if value is None else self._fresh(seal, scope, value, document, now)
+                        if isinstance(answer, Answer):
+                            answers[wanted[document["_key"]]] = answer
+                        elif answer is NOT_AN_ANSWER:
+                            ignored += 1
         except KVStoreError as err:
             self._leave("cannot be read", err)
             return self.get(scope, hashes)
