@@ -8,28 +8,25 @@ import os
 import pty
 import random
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import SCRIPT, TOKEN
 
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator
-
-from helpers import TOKEN
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIAGE = ROOT / "playbooks" / "rules" / "malware-triage.json"
-CONSOLE_SCRIPT = Path(sys.executable).with_name("spectra-connector")
 WORST_FIRST = {"malicious": 0, "suspicious": 1, "error": 2, "not_found": 3, "goodware": 5}
 
 
 def enrich(simulator_url, *args, stdin=b"", token=TOKEN, stderr=subprocess.PIPE):
     env = dict(os.environ, SPECTRA_ANALYZE_URL=simulator_url, SPECTRA_ANALYZE_TOKEN=token)
-    return subprocess.run([str(CONSOLE_SCRIPT), "enrich", *args], input=stdin, stdout=subprocess.PIPE,
+    return subprocess.run([SCRIPT, "enrich", *args], input=stdin, stdout=subprocess.PIPE,
                           stderr=stderr, env=env, timeout=120, check=False)
 
 
