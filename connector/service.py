@@ -23,7 +23,8 @@ from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Uni
 from .cache import AnswerStore, scope_of
 from .client import SpectraAnalyzeClient
 from .errors import ConfigurationError
-from .lookup import ERROR, Answer, Question, lookup
+from .lookup import Answer, Question, lookup
+from .names import Status
 
 Connect = Callable[[], SpectraAnalyzeClient]
 
@@ -133,5 +134,5 @@ class LookupService:
         return None if self.failure is not None else self._client
 
     def _refused(self, hashes: Sequence[str]) -> Dict[str, Answer]:
-        failed = Answer(ERROR, error=str(self.failure))
+        failed = Answer(Status.ERROR, error=str(self.failure))
         return {value: failed for value in hashes}

@@ -2,20 +2,12 @@
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN
+from helpers import SCRIPT, TOKEN, cli
 
-SCRIPT = str(Path(sys.executable).parent / "spectra-connector")
-
-
-def cli(*args, env=None, stdin=""):
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRA_ANALYZE_")}
-    environment.update(env or {})
-    return subprocess.run([SCRIPT, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60)
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 @pytest.fixture
