@@ -174,7 +174,7 @@ class CsvText:
         # rules are the plain ones (splunklib's dialect): see ``cells``.
         plain = dialect.quoting == csv.QUOTE_MINIMAL and dialect.doublequote and not dialect.escapechar
         special = {dialect.delimiter, dialect.quotechar, "\r", "\n", *dialect.lineterminator}
-        self._special = re.compile("[%s]" % re.escape("".join(sorted(special)))).search if plain else None
+        self._special = re.compile(f"[{re.escape(''.join(sorted(special)))}]").search if plain else None
 
     def cells(self, values: Sequence[Any]) -> str:
         """Cells as the start of a line (no line terminator): strings,
