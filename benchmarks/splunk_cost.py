@@ -24,7 +24,8 @@ from connector.actions import record_of
 from connector.cache import ResultCache
 from connector.config import Config, CacheSettings
 from connector.flatten import LIST_KEYS, REPORT_KEYS, SOURCE_FIELDS
-from connector.lookup import FOUND, Answer, Question
+from connector.lookup import Answer, Question
+from connector.names import Status
 from connector.simulator.corpus import Corpus
 from connector.splunk.chunk import CsvText, OutputColumns
 from connector.validation import violation
@@ -58,18 +59,18 @@ def measure(samples: int = 1000, rounds: int = 7) -> Steps:
     items: List[Dict[str, Any]] = [{name: sample[name] for name in asked if name in sample}
                                    for sample in corpus.samples]
     raw = [json.dumps(item).encode() for item in items]
-    records = [record_of(item["sha1"], "sha1", Answer(FOUND, item=item), False) for item in items]
+    records = [record_of(item["sha1"], "sha1", Answer(Status.FOUND, item=item), False) for item in items]
     text = CsvText(csv.excel)  # splunklib's dialect has the same rules
     columns = OutputColumns(["rl_" + key for key in REPORT_KEYS], REPORT_KEYS,
                             [key for key in REPORT_KEYS if key in LIST_KEYS])
-    batches = [{item["sha1"]: Answer(FOUND, item=item) for item in items[start:start + BATCH]}
+    batches = [{item["sha1"]: Answer(Status.FOUND, item=item) for item in items[start:start + BATCH]}
                for start in range(0, len(items), BATCH)]
     count = len(items)
     with tempfile.TemporaryDirectory(prefix="splunk-cost-") as folder, ResultCache(CacheSettings(folder)) as cache:
         return Steps(
             loads=_best(lambda: [json.loads(report) for report in raw], count, 5, rounds),
             validate=_best(lambda: [violation("result-item", item) for item in items], count, 5, rounds),
-            flatten=_best(lambda: [record_of(item["sha1"], "sha1", Answer(FOUND, item=item), False)
+            flatten=_best(lambda: [record_of(item["sha1"], "sha1", Answer(Status.FOUND, item=item), False)
                                    for item in items], count, 5, rounds),
             render=_best(lambda: [text.record(record, columns) for record in records], count, 5, rounds),
             keep=_best(lambda: [cache.put("scope", batch) for batch in batches], count, 1, rounds))

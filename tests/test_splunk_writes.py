@@ -13,15 +13,16 @@ import pytest
 
 from connector.cache import ResultCache
 from connector.config import CacheSettings
-from connector.lookup import FOUND, NOT_FOUND, Answer
+from connector.lookup import Answer
+from connector.names import Status
 from connector.splunk.writes import WritesBehind
 
 SCOPE = "scope"
 
 
 def answers(count: int, start: int = 0) -> Dict[str, Answer]:
-    return {f"{index:040x}": Answer(FOUND, item={"sha1": f"{index:040x}", "classification": "MALICIOUS"})
-            if index % 2 else Answer(NOT_FOUND) for index in range(start, start + count)}
+    return {f"{index:040x}": Answer(Status.FOUND, item={"sha1": f"{index:040x}", "classification": "MALICIOUS"})
+            if index % 2 else Answer(Status.NOT_FOUND) for index in range(start, start + count)}
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_writes_run_in_order_off_the_callers_thread_and_a_failed_one_stops_nothi
     store = WritesBehind(reads, lambda: writes)
     with caplog.at_level(logging.WARNING):
         store.put(SCOPE, answers(2))
-        store.put(SCOPE, {"fail": Answer(FOUND, item={})})
+        store.put(SCOPE, {"fail": Answer(Status.FOUND, item={})})
         store.put(SCOPE, answers(2, 2))
         store.trim()
         assert store.count() == 4 and store.get(SCOPE, ["fail"]) == {}
