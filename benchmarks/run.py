@@ -32,11 +32,12 @@ from connector.client import LIST_PATH
 from connector.config import Config
 from connector.splunk.kvstore import COLLECTION
 from kvstore_standin import KVStore
+from splunk_harness import build_package
 
 from . import exchange, report_cost, splunk_cost
 from .appliance import ApplianceProcess
 from .scenarios import FLOOR_REQUEST
-from .splunk import Search, build_package, chunks_of, install, splunkd_for
+from .splunk import Search, chunks_of, install, splunkd_for
 from .workload import Workload, build
 
 REPO = Path(__file__).resolve().parent.parent

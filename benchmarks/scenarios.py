@@ -78,7 +78,7 @@ def floor_warm(folder: str) -> Dict[str, Any]:
     with open(os.path.join(folder, "out"), encoding="utf-8") as written:
         lines = written.readlines()
     with sqlite3.connect(os.path.join(folder, "cache", CACHE_FILE)) as db:
-        reports = [item for (item,) in db.execute("SELECT item FROM answers_v1 WHERE item IS NOT NULL")]
+        reports = [item for (item,) in db.execute("SELECT item FROM answers_v2 WHERE item IS NOT NULL")]
     started = time.perf_counter()
     with open(os.path.join(folder, "floor.jsonl"), "w", encoding="utf-8") as out:
         for report in reports:

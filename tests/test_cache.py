@@ -2,11 +2,14 @@
 on the simulator's side."""
 from __future__ import annotations
 
+import gc
+import json
 import logging
 import multiprocessing
 import os
 import random
 import sqlite3
+import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -14,13 +17,14 @@ import pytest
 
 from helpers import TOKEN, Clock, cli
 from connector.actions import run
-from connector.cache import ResultCache, open_cache
+from connector.cache import KEY_FILE, ResultCache, open_cache
 from connector.client import SpectraAnalyzeClient
 from connector.service import LookupService
 from connector.config import CacheSettings, Config
 from connector.errors import ConfigurationError
 from connector.retry import RetryPolicy
 from connector.simulator.server import ApiError, Simulator
+from connector.validation import violation
 
 MISSING = "0" * 40
 
@@ -58,7 +62,7 @@ def asked(simulator: Simulator, since: int) -> List[str]:
 
 def stored(folder) -> List[Tuple[str, str]]:
     with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
-        return db.execute("SELECT hash, status FROM answers_v1 ORDER BY stored_at, hash").fetchall()
+        return db.execute("SELECT hash, status FROM answers_v2 ORDER BY stored_at, hash").fetchall()
 
 
 def test_hits_make_no_requests(simulator, corpus, tmp_path):
@@ -203,7 +207,7 @@ def test_a_tampered_row_is_asked_again(simulator, corpus, tmp_path):
     config = cached_config(simulator.url, tmp_path)
     report(config, hashes)
     with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
-        db.execute("UPDATE answers_v1 SET item = '{\"riskscore\": \"high\"}' WHERE hash = ?", (hashes[0],))
+        db.execute("UPDATE answers_v2 SET item = '{\"riskscore\": \"high\"}' WHERE hash = ?", (hashes[0],))
     before = len(simulator.bodies)
     records = report(config, hashes)
     assert asked(simulator, before) == [hashes[0]]
@@ -238,7 +242,7 @@ def test_several_processes_share_one_file(simulator, corpus, tmp_path):
     assert outcomes == [[], [], [], []]
     with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert 40 <= db.execute("SELECT COUNT(*) FROM answers_v1").fetchone()[0] <= 60
+        assert 40 <= db.execute("SELECT COUNT(*) FROM answers_v2").fetchone()[0] <= 60
     assert len(asked(simulator, 0)) < 4 * 15 * 40  # the processes answered each other's questions
 
 
@@ -278,3 +282,127 @@ def test_an_unreadable_cache_counts_nothing_and_clears_nothing(tmp_path, caplog)
         assert cache.count() == 0
     assert "delete the file" in caplog.text
     assert (tmp_path / "answers.sqlite3").read_bytes().startswith(b"this is not a database")
+
+
+def cached_rows(folder) -> Dict[str, Tuple[str, str, float, str]]:
+    """hash -> (status, item, stored_at, seal) of every row of the file."""
+    with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
+        return {row[0]: row[1:] for row in db.execute("SELECT hash, status, item, stored_at, seal FROM answers_v2")}
+
+
+def as_goodware(item: str) -> str:
+    """The report with a clean verdict: valid JSON that passes the report schema."""
+    report = json.loads(item)
+    report.update(classification="goodware", riskscore=0, classification_result=None)
+    assert violation("result-item", report) == ""  # the schema alone cannot tell it from the appliance's
+    return json.dumps(report, separators=(",", ":"))
+
+
+def tamper(folder, value: str, damage: str) -> None:
+    """One row of the file changed as ``damage`` says."""
+    status, item, stored_at, seal = cached_rows(folder)[value]
+    changes = {
+        "verdict": ("item", as_goodware(item)),
+        "cut": ("item", item[:len(item) // 2]),
+        "status": ("status", "not_found"),
+        "kept longer": ("stored_at", stored_at + 86400),
+        "seal": ("seal", "0" * 64),
+        "seal not text": ("seal", b"\x00" * 32),
+        "no seal": ("seal", ""),
+    }
+    column, changed = changes[damage]
+    with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
+        db.execute(f"UPDATE answers_v2 SET {column} = ? WHERE hash = ?", (changed, value))
+
+
+DAMAGES = ("verdict", "cut", "status", "kept longer", "seal", "seal not text", "no seal")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_tampered_or_damaged_row_never_gives_its_verdict_through_the_cli(damage, simulator, corpus, tmp_path):
+    env = {"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN}
+    malicious = [s["sha1"] for s in corpus.samples if s["classification"].lower() == "malicious"][:2]
+    hashes = malicious + [corpus.samples[1]["sha256"], MISSING]
+    lookup = ("get-report", *hashes, "--format", "jsonl", "--cache-dir", str(tmp_path))
+    first = cli(*lookup, env=env)
+    assert first.returncode == 0, first.stderr
+    for value in malicious:
+        tamper(tmp_path, value, damage)
+    before = len(simulator.bodies)
+
+    again = cli(*lookup, env=env)
+
+    assert again.returncode == 0 and again.stdout == first.stdout  # the appliance's verdicts
+    assert [json.loads(line)["rl_classification"] for line in again.stdout.splitlines()][:2] == ["malicious"] * 2
+    assert asked(simulator, before) == malicious  # one request, for the two rows that did not verify
+    assert again.stderr.count("failed their checksum") == 1 and "2 answer(s)" in again.stderr  # once a read
+    sent = simulator.requests_served
+    third = cli(*lookup, env=env)  # the rows were overwritten with the appliance's answers
+    assert third.stdout == first.stdout and third.stderr == "" and simulator.requests_served == sent
+
+
+def test_rows_kept_with_another_key_are_asked_again(simulator, corpus, tmp_path, caplog):
+    hashes = corpus.hashes("sha1")[:3] + [MISSING]
+    config = cached_config(simulator.url, tmp_path)
+    first = report(config, hashes)
+    key = tmp_path / KEY_FILE
+    assert key.stat().st_size == 32 and (os.name != "posix" or key.stat().st_mode & 0o777 == 0o600)
+    key.write_bytes(os.urandom(32))  # another key: the file copied from elsewhere, say
+    before = len(simulator.bodies)
+    with caplog.at_level(logging.WARNING, logger="connector.cache"):
+        assert report(config, hashes) == first
+    assert sorted(asked(simulator, before)) == sorted(hashes)
+    assert "4 answer(s)" in caplog.text
+
+
+def test_a_damaged_key_file_is_replaced_and_its_rows_asked_again(simulator, corpus, tmp_path, caplog):
+    hashes = corpus.hashes("sha1")[:2]
+    config = cached_config(simulator.url, tmp_path)
+    first = report(config, hashes)
+    (tmp_path / KEY_FILE).write_bytes(b"cut")
+    before = len(simulator.bodies)
+    with caplog.at_level(logging.WARNING, logger="connector.cache"):
+        assert report(config, hashes) == first
+    assert asked(simulator, before) == hashes and "is damaged" in caplog.text
+    assert (tmp_path / KEY_FILE).stat().st_size == 32
+    sent = simulator.requests_served
+    assert report(config, hashes) == first and simulator.requests_served == sent
+
+
+def test_answers_kept_before_the_seal_are_asked_again(simulator, corpus, tmp_path):
+    hashes = corpus.hashes("sha1")[:2]
+    sample = corpus.find("sha1", hashes[0])
+    with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:  # as version 1.1 left it, with a forged row
+        db.execute("CREATE TABLE answers_v1 (scope TEXT NOT NULL, hash TEXT NOT NULL, status TEXT NOT NULL, "
+                   "item TEXT, stored_at REAL NOT NULL, PRIMARY KEY (scope, hash))")
+        db.execute("INSERT INTO answers_v1 VALUES (?, ?, ?, ?, ?)",
+                   ("x" * 32, hashes[0], "found", as_goodware(json.dumps(sample)), time.time()))
+    config = cached_config(simulator.url, tmp_path)
+    records = report(config, hashes)
+    assert asked(simulator, 0) == hashes
+    assert records[0]["classification"] == sample["classification"].lower()
+    with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"answers_v2"}
+
+
+def test_a_read_leaves_garbage_collection_as_it_found_it(simulator, corpus, tmp_path):
+    config = cached_config(simulator.url, tmp_path)
+    hashes = corpus.hashes("sha1")[:3]
+    report(config, hashes)
+    with ResultCache(config.cache) as cache:
+        scope = next(iter(cached_scopes(tmp_path)))
+        assert gc.isenabled() and len(cache.get(scope, hashes)) == 3 and gc.isenabled()
+        gc.disable()
+        try:
+            assert len(cache.get(scope, hashes)) == 3 and not gc.isenabled()
+        finally:
+            gc.enable()
+        cache._db.close()  # a read that fails
+        assert cache.get(scope, hashes) == {} and gc.isenabled()
+
+
+def cached_scopes(folder) -> List[str]:
+    with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
+        return [scope for (scope,) in db.execute("SELECT DISTINCT scope FROM answers_v2")]

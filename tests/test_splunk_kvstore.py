@@ -16,11 +16,14 @@ from connector.actions import run
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
+from connector.lookup import Answer
+from connector.names import Status
 from connector.retry import RetryPolicy
 from connector.service import LookupService
 from connector.splunk.conf import AppSettings
 from connector.splunk.kvstore import (COLLECTION, MAX_QUERY_CHARS, KVStoreAnswers, Splunkd, in_cluster,
                                       open_store)
+from connector.validation import violation
 
 SESSION = "kv-session-3f9d0c2b71"
 APP = "spectra_analyze"
@@ -38,9 +41,9 @@ def splunkd(kv):
         yield standin
 
 
-def store_of(splunkd, tmp_path, clock=None, timeout=3.0, budget=30.0, **cache) -> KVStoreAnswers:
+def store_of(splunkd, tmp_path, clock=None, timeout=3.0, budget=30.0, token=TOKEN, **cache) -> KVStoreAnswers:
     settings = CacheSettings(str(tmp_path / "cache"), **cache)
-    return KVStoreAnswers(Splunkd(splunkd.uri, SESSION, APP, timeout=timeout), settings,
+    return KVStoreAnswers(Splunkd(splunkd.uri, SESSION, APP, timeout=timeout), settings, token=lambda: token,
                           fallback=lambda: ResultCache(settings), clock=clock or Clock(), budget=budget)
 
 
@@ -193,12 +196,58 @@ def test_a_cluster_member_is_told_by_its_server_roles(splunkd, kv, tmp_path):
     splunkd.server_roles = ["search_head", "kv_store", "shc_member"]
     assert in_cluster(session)
     settings = AppSettings(appliance={"url": "https://a1000.example.com"}, memo_size=0, log_level="INFO")
-    assert open_store(settings, tmp_path, session)[1] == "kvstore"
-    assert open_store(settings, tmp_path, None)[1] == "file"
+    assert open_store(settings, tmp_path, session, lambda: TOKEN)[1] == "kvstore"
+    assert open_store(settings, tmp_path, None, lambda: TOKEN)[1] == "file"
     for choice, kind in (("file", "file"), ("kvstore", "kvstore")):
         chosen = AppSettings(appliance={"url": "x", "cache_store": choice}, memo_size=0, log_level="INFO")
         splunkd.server_roles = ["search_head"]
-        assert open_store(chosen, tmp_path, session)[1] == kind
+        assert open_store(chosen, tmp_path, session, lambda: TOKEN)[1] == kind
     off = AppSettings(appliance={"url": "x", "cache": "false", "cache_store": "kvstore"}, memo_size=0,
                       log_level="INFO")
-    assert open_store(off, tmp_path, session) == (None, "")
+    assert open_store(off, tmp_path, session, lambda: TOKEN) == (None, "")
+
+
+def as_goodware(item: str) -> str:
+    report = json.loads(item)
+    report.update(classification="goodware", riskscore=0, classification_result=None)
+    assert violation("result-item", report) == ""  # the schema alone cannot tell it from the appliance's
+    return json.dumps(report)
+
+
+@pytest.mark.parametrize("damage", ["verdict", "no seal", "stored", "another token"])
+def test_a_document_that_does_not_verify_is_asked_again_and_overwritten(damage, simulator, corpus, splunkd, kv,
+                                                                       tmp_path):
+    malicious = [s["sha1"] for s in corpus.samples if s["classification"].lower() == "malicious"][:3]
+    hashes = malicious + [MISSING]
+    expected = verdicts(report(simulator, store_of(splunkd, tmp_path), hashes))
+    for document in kv.documents[COLLECTION].values():
+        if document["_key"].partition(":")[2] in malicious[:2]:
+            if damage == "verdict":  # as a user who may write the collection could
+                document["item"] = as_goodware(document["item"])
+            elif damage == "no seal":  # as version 1.1 wrote it
+                del document["seal"]
+            elif damage == "stored":
+                document["stored"] += 60
+    token = "another-token-" + "x" * 26 if damage == "another token" else TOKEN
+    store = store_of(splunkd, tmp_path, token=token)
+    sent = len(simulator.bodies)
+
+    assert verdicts(report(simulator, store, hashes)) == expected
+    again = sorted(value for body in list(simulator.bodies)[sent:] for value in body["hash_values"])
+    assert again == (sorted(hashes) if damage == "another token" else sorted(malicious[:2]))
+    assert store.trouble.count("failed their checksum") == 1
+    assert f"{len(again)} document(s)" in store.trouble
+    sent = simulator.requests_served
+    store = store_of(splunkd, tmp_path, token=token)
+    assert verdicts(report(simulator, store, hashes)) == expected  # overwritten: sealed again
+    assert simulator.requests_served == sent and store.trouble is None
+
+
+def test_nothing_is_read_or_written_before_the_token_is_known(simulator, corpus, splunkd, kv, tmp_path):
+    hashes = corpus.hashes("sha1")[:3]
+    report(simulator, store_of(splunkd, tmp_path), hashes)
+    store = store_of(splunkd, tmp_path, token=None)
+    calls = len(kv.calls)
+    assert store.get("scope", hashes) == {}
+    store.put("scope", {hashes[0]: Answer(Status.NOT_FOUND)})
+    assert len(kv.calls) == calls and store.trouble is None

@@ -4,6 +4,7 @@ shared by both (as the cluster replicates it). The command runs as splunkd
 runs it (SCP v2, a subprocess), the alert action as splunkd runs it too."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Dict, List
 
@@ -16,6 +17,7 @@ from splunk_harness import (SESSION_KEY, alert_results, configure, events_of, ex
                             token_credentials, write_results)
 from splunkd_standin import SplunkdStandIn
 from connector.splunk.kvstore import COLLECTION
+from connector.validation import violation
 
 VERSION = "3.9"  # the failure cases; the shared cache itself on both Splunk Pythons
 MEMBER_ROLES = ("search_head", "kv_store", "shc_member")
@@ -86,7 +88,7 @@ def test_a_standalone_search_head_keeps_its_local_file(members, simulator, corpu
 
 @pytest.mark.parametrize("fault, said", [
     ("initializing", INITIALIZING), ("down", "could not be reached"), ("slow", "did not answer within 3s"),
-    ("garbage", "not JSON"), ("malformed", "are not answers of this app"),
+    ("garbage", "not JSON"), ("malformed", "failed their checksum"),
 ])
 def test_a_failing_kv_store_costs_one_warning_and_no_event(fault, said, members, simulator, corpus, kv):
     chunks = events(corpus)
@@ -98,6 +100,32 @@ def test_a_failing_kv_store_costs_one_warning_and_no_event(fault, said, members,
     warnings = run.messages_of("WARN")
     assert len(warnings) == 1 and said in warnings[0], run.messages
     assert run.messages_of("ERROR") == []
+
+
+def test_a_document_with_a_changed_verdict_is_never_a_verdict(members, simulator, corpus, kv):
+    """A user who may write the collection turns two kept answers clean:
+    member B's search gives the appliance's verdicts, asks for those two
+    hashes again, warns once, and overwrites them."""
+    chunks = events(corpus)
+    expected = verdicts(search(members[0], chunks))
+    changed = []
+    for document in kv.documents[COLLECTION].values():
+        if document["status"] == "found" and len(changed) < 2:
+            report = json.loads(document["item"])
+            report.update(classification="goodware", riskscore=0, classification_result=None)
+            assert violation("result-item", report) == ""  # the schema alone would let it through
+            document["item"] = json.dumps(report)
+            changed.append(report["sha1"])
+    sent = len(simulator.bodies)
+
+    run = search(members[1], chunks)
+
+    assert verdicts(run) == expected
+    assert sorted(value for body in list(simulator.bodies)[sent:] for value in body["hash_values"]) == sorted(changed)
+    warnings = run.messages_of("WARN")
+    assert len(warnings) == 1 and "2 document(s)" in warnings[0] and "failed their checksum" in warnings[0]
+    sent = simulator.requests_served
+    assert verdicts(search(members[1], chunks)) == expected and simulator.requests_served == sent  # overwritten
 
 
 def test_the_alert_action_shares_the_clusters_answers(members, simulator, corpus, kv, tmp_path):

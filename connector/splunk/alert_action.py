@@ -254,6 +254,7 @@ def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter, payload: 
     default appliance), or of why it cannot be used: its settings, its token
     and the answer store, read as the search command reads them."""
     store = None
+    token: Dict[str, str] = {}  # the KV store's seal, once read
     try:
         appliance = choose(app_dir, appliance_name)
         settings = appliance.settings
@@ -262,8 +263,9 @@ def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter, payload: 
         except KVStoreError as err:  # read_payload checked the address: not met in practice
             log.warning("no splunkd session for the KV store: %s", err)
             splunkd = None
-        store, _ = open_store(settings, app_dir, splunkd)
+        store, _ = open_store(settings, app_dir, splunkd, lambda: token.get("token"))
         values = connection_settings(appliance, splunkd, lambda: read_token(service, app_dir.name), app_dir)
+        token["token"] = values["token"]
         secrets.add(values["token"])
         secrets.add(values.get("proxy"))
         return LookupService(SpectraAnalyzeClient(appliance_config(values, app_dir)), store=store)

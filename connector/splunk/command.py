@@ -64,6 +64,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._options: Optional[CommandOptions] = None
         self._enricher: Optional[EventEnricher] = None
         self._appliance: Optional[Appliance] = None
+        self._token: Optional[str] = None  # once _connect has read it: the KV store's seal
         self._reported_failure = False
         self._warned = False
         self._store_warned = False
@@ -122,7 +123,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
             settings = appliance.settings
             logging.getLogger().setLevel(settings.log_level)
             memo_size = settings.memo_size
-            store, kind = open_store(settings, self.app_dir, self._splunkd())
+            store, kind = open_store(settings, self.app_dir, self._splunkd(), lambda: self._token)
             if kind == "file" and store is not None:  # its writes off the main thread (writes.py)
                 store = WritesBehind(store, lambda: app_cache(settings, self.app_dir))
         except ConfigurationError as err:
@@ -168,6 +169,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
                                      self.app_dir)
         self._secrets.add(values["token"])
         self._secrets.add(values.get("proxy"))
+        self._token = values["token"]
         config = appliance_config(values, self.app_dir)
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)

@@ -7,7 +7,17 @@ answer; its ``_key`` is the look-up key (the question's scope and the hash),
 so reads are by key::
 
     {"_key": "<scope>:<hash>", "status": "found", "item": "<report JSON>",
-     "stored": 1700000000.0, "expires": 1700086400.0}
+     "stored": 1700000000.0, "expires": 1700086400.0, "seal": "<64 hex digits>"}
+
+Every role may write the collection through the REST API (``default.meta``),
+so a document is trusted only when its ``seal`` verifies (``connector.cache.Seal``,
+HMAC-SHA256 over scope, hash, status, ``stored`` and the report). The key is
+derived from the appliance's API token (``token_key``): the one secret every
+member of the cluster already shares, and that a user who may write the
+collection is not given. A document that does not verify (edited, written by
+an older version of the app, or with another token) is a miss: its hash is
+asked of the appliance again and the document overwritten. A new token makes
+every kept answer a miss once.
 
 How long an answer is kept is the core's rule (``connector.cache.lifetime``):
 ``expires`` is when it stops being fresh, and a read also checks ``stored``
@@ -25,6 +35,7 @@ again; a user who may not write the collection still reads it.
 """
 from __future__ import annotations
 
+import hmac
 import http.client
 import json
 import logging
@@ -32,10 +43,10 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..cache import AnswerStore, item_text, kept_answer, lifetime
+from ..cache import AnswerStore, Seal, item_text, lifetime, without_collection
 from ..config import CacheSettings, cache_settings
 from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
 from ..lookup import Answer
@@ -146,14 +157,24 @@ def in_cluster(splunkd: Splunkd) -> bool:
     return any(role in CLUSTER_ROLES for role in roles or ())
 
 
+def token_key(token: str) -> bytes:
+    """The seal's key for an appliance's answers, from its API token: the
+    same on every member that asks that appliance, and never the token itself."""
+    return hmac.digest(token.encode("utf-8"), b"spectra_analyze KV store answer seal", "sha256")
+
+
 class KVStoreAnswers:
     """The KV store as an ``AnswerStore``; ``fallback`` opens the store used
-    once the KV store has failed (the local file), or gives None."""
+    once the KV store has failed (the local file), or gives None. ``token``
+    gives the appliance's API token, the seal's key (``token_key``), once
+    the lookups have read it; before that nothing is read or written."""
 
-    def __init__(self, splunkd: Splunkd, settings: CacheSettings, *, collection: str = COLLECTION,
-                 fallback: Callable[[], Optional[AnswerStore]] = lambda: None,
+    def __init__(self, splunkd: Splunkd, settings: CacheSettings, *, token: Callable[[], Optional[str]],
+                 collection: str = COLLECTION, fallback: Callable[[], Optional[AnswerStore]] = lambda: None,
                  clock: Callable[[], float] = time.time, budget: float = BUDGET) -> None:
         self.settings = settings
+        self._token = token
+        self._seals: Dict[str, Seal] = {}
         self.trouble: Optional[str] = None  # the first thing wrong with the KV store, for one warning
         self._down = False  # left for the rest of the run
         self._splunkd = splunkd
@@ -173,26 +194,32 @@ class KVStoreAnswers:
     def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
         if self._down:
             return self._fallback.get(scope, hashes) if self._fallback else {}
+        seal = self._seal()
+        if seal is None:
+            return {}
         answers: Dict[str, Answer] = {}
         now = self._clock()
         wanted = {_key(scope, value): value for value in hashes}
         ignored = 0
         try:
-            for keys in _read_batches(list(wanted)):
-                query = {"query": _json({"$or": [{"_key": key} for key in keys]}),
-                         "fields": "_key,status,item,stored", "output_mode": "json"}
-                for document in self._documents(self._call("GET", self._path, query)):
-                    answer = self._fresh(document, now) if document["_key"] in wanted else NOT_AN_ANSWER
-                    if answer is NOT_AN_ANSWER:
-                        ignored += 1
-                    elif isinstance(answer, Answer):
-                        answers[wanted[document["_key"]]] = answer
+            with without_collection():
+                for keys in _read_batches(list(wanted)):
+                    query = {"query": _json({"$or": [{"_key": key} for key in keys]}),
+                             "fields": "_key,status,item,stored,seal", "output_mode": "json"}
+                    for document in self._documents(self._call("GET", self._path, query)):
+                        value = wanted.get(document["_key"])
+                        answer = NOT_AN_ANSWER if value is None else self._fresh(seal, scope, value, document, now)
+                        if isinstance(answer, Answer):
+                            answers[wanted[document["_key"]]] = answer
+                        elif answer is NOT_AN_ANSWER:
+                            ignored += 1
         except KVStoreError as err:
             self._leave("cannot be read", err)
             return self.get(scope, hashes)
         if ignored:
-            self._note(f"{ignored} document(s) of the KV store collection {COLLECTION} are not answers of this "
-                       "app; their hashes were asked of the appliance again")
+            self._note(f"{ignored} document(s) of the KV store collection {COLLECTION} failed their checksum "
+                       "(edited, not written by this version of the app, or kept with another API token); their "
+                       "hashes were asked of the appliance again")
         return answers
 
     def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
@@ -200,10 +227,11 @@ class KVStoreAnswers:
             if self._fallback:
                 self._fallback.put(scope, answers)
             return
-        if self._read_only:
+        seal = self._seal()
+        if self._read_only or seal is None:
             return
         now = self._clock()
-        documents = [document for document in (self._document(scope, value, answer, now)
+        documents = [document for document in (self._document(seal, scope, value, answer, now)
                                                 for value, answer in answers.items()) if document]
         try:
             for batch in _save_batches(documents):
@@ -278,9 +306,19 @@ class KVStoreAnswers:
     def _delete(self, query: Mapping[str, Any]) -> None:
         self._call("DELETE", self._path, {"query": _json(query), "output_mode": "json"})
 
-    def _fresh(self, document: Mapping[str, Any], now: float) -> Any:
+    def _seal(self) -> Optional[Seal]:
+        """The seal of the appliance whose token the lookups have read, or None before."""
+        token = self._token()
+        if not token:
+            return None
+        if token not in self._seals:
+            self._seals = {token: Seal(token_key(token))}
+        return self._seals[token]
+
+    def _fresh(self, seal: Seal, scope: str, value: str, document: Mapping[str, Any],
+               now: float) -> Union[Answer, None, _NotAnAnswer]:
         """The answer a document holds while it is fresh by today's settings;
-        None once stale; ``NOT_AN_ANSWER`` for what no store of this app wrote."""
+        None once stale; ``NOT_AN_ANSWER`` for what does not verify."""
         status = document.get("status")
         kept_for = lifetime(self.settings, status) if isinstance(status, str) else None
         stored = document.get("stored")
@@ -288,14 +326,15 @@ class KVStoreAnswers:
             return NOT_AN_ANSWER
         if stored <= now - kept_for:
             return None
-        return kept_answer(status, document.get("item")) or NOT_AN_ANSWER
+        return seal.opened(scope, value, status, stored, document.get("item"), document.get("seal")) or NOT_AN_ANSWER
 
-    def _document(self, scope: str, value: str, answer: Answer, now: float) -> Optional[Dict[str, Any]]:
+    def _document(self, seal: Seal, scope: str, value: str, answer: Answer, now: float) -> Optional[Dict[str, Any]]:
         kept_for = lifetime(self.settings, answer.status)
         if kept_for is None:
             return None
-        return {"_key": _key(scope, value), "status": answer.status.value, "item": item_text(answer), "stored": now,
-                "expires": now + kept_for}
+        status, item = answer.status.value, item_text(answer)
+        return {"_key": _key(scope, value), "status": status, "item": item, "stored": now,
+                "expires": now + kept_for, "seal": seal.of(scope, value, status, now, item)}
 
     @staticmethod
     def _documents(answer: Any) -> List[Dict[str, Any]]:
@@ -320,7 +359,7 @@ class KVStoreAnswers:
 
 
 class _NotAnAnswer:
-    """What a document holds that no store of this app wrote."""
+    """What a document holds that does not verify."""
 
 
 NOT_AN_ANSWER = _NotAnAnswer()
@@ -365,11 +404,13 @@ def _save_batches(documents: Sequence[Dict[str, Any]]) -> Iterator[List[Dict[str
         yield batch
 
 
-def open_store(settings: AppSettings, app_dir: Path, splunkd: Optional[Splunkd]) -> Tuple[Optional[AnswerStore], str]:
+def open_store(settings: AppSettings, app_dir: Path, splunkd: Optional[Splunkd],
+               token: Callable[[], Optional[str]]) -> Tuple[Optional[AnswerStore], str]:
     """The answer store ``cache_store`` asks for, and which one it is
     ("kvstore", "file" or "" for none). The one place the app reads that
-    setting. ``splunkd`` is None when the run has no session (no KV store).
-    Raises ``ConfigurationError`` for a bad setting."""
+    setting. ``splunkd`` is None when the run has no session (no KV store);
+    ``token`` gives the appliance's API token once read (the KV store's
+    seal). Raises ``ConfigurationError`` for a bad setting."""
     def local() -> Optional[AnswerStore]:
         return app_cache(settings, app_dir)
 
@@ -388,4 +429,4 @@ def open_store(settings: AppSettings, app_dir: Path, splunkd: Optional[Splunkd])
             clustered = False
         if not clustered:
             return local(), "file"
-    return KVStoreAnswers(splunkd, cache, fallback=local), "kvstore"
+    return KVStoreAnswers(splunkd, cache, token=token, fallback=local), "kvstore"
