@@ -255,6 +255,20 @@ def test_memo_keeps_later_chunks_from_asking_again_and_is_bounded(version, splun
 
 
 @pytest.mark.parametrize("version", PYTHONS)
+def test_a_later_chunk_reads_what_the_search_kept_in_the_cache(version, splunk_app, simulator, splunkd, corpus):
+    """The cache file is written on a thread of its own (writes.py): a chunk
+    reads every answer kept before it, so a hash is asked once a search even
+    with nothing remembered in memory."""
+    sha1 = corpus.samples[0]["sha1"]
+    configure(splunk_app, {"url": simulator.url, "cache_store": "file"}, {"memo_size": "0"})
+    run = run_command(splunk_app, python(version), ["field=h"], [[{"h": sha1}], [{"h": sha1}], [{"h": sha1}]],
+                      splunkd.uri, SESSION_KEY)
+
+    assert [record["rl_status"] for record in run.records] == ["found"] * 3
+    assert looked_up(simulator) == [sha1]
+
+
+@pytest.mark.parametrize("version", PYTHONS)
 def test_misconfiguration_and_missing_field_are_reported(version, splunk_app, splunkd, corpus):
     configure(splunk_app, {"url": "", "verfiy_tls": "false"})
     run = run_command(splunk_app, python(version), ["field=sha1"], [[{"sha256": corpus.samples[0]["sha256"]}]],

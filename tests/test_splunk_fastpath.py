@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
 from connector_tools.splunk.build import PINS_FILE
@@ -198,6 +200,22 @@ def test_a_value_of_several_items_is_never_written_without_its_mv_column():
     assert text.record({"a": ["one"], "b": ["x", "y"]}, columns) == 'one,"x\ny",$x$;$y$'
     with pytest.raises(ValueError, match="a has several values but no __mv_ column"):
         text.record({"a": ["x", "y"], "b": []}, columns)
+
+
+CELL_VALUES = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False),
+                        st.text(alphabet=st.sampled_from('ab ,"\r\n$;\tü✓'), max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CELL_VALUES, max_size=8))
+def test_output_cells_are_the_csv_writers_own(values):
+    """The command quotes its output cells itself (the csv writer copies
+    them a character at a time); the text is the csv writer's, quotes,
+    line breaks, empty cells and numbers included."""
+    for dialect in (csv.excel, csv.unix_dialect):  # splunklib's rules; and others, left to the csv writer
+        line = io.StringIO()
+        csv.writer(line, dialect=dialect).writerow(values)
+        assert CsvText(dialect).cells(values) + dialect.lineterminator == line.getvalue()
 
 
 PLAIN_BODIES = [
