@@ -3,11 +3,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from conftest import TOKEN
+from connector.simulator.server import Simulator
 
 SCRIPT = str(Path(sys.executable).parent / "spectra-connector")
 
@@ -145,3 +147,46 @@ def test_the_simulator_command_serves_until_stopped(corpus):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class GatedSimulator(Simulator):
+    """Answers the first ``open_for`` requests; holds every later one until
+    ``gate`` is set (or 30 s have passed, noted in ``held_too_long``)."""
+
+    def __init__(self, *args, open_for: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_for, self.arrived, self.held_too_long = open_for, 0, False
+        self.gate = threading.Event()
+        self._arrival_lock = threading.Lock()
+
+    def answer(self, path, headers, raw):
+        with self._arrival_lock:
+            self.arrived += 1
+            held = self.arrived > self.open_for
+        if held and not self.gate.wait(30):
+            self.held_too_long = True
+        return super().answer(path, headers, raw)
+
+
+def test_jsonl_lines_go_out_while_later_batches_are_still_unanswered(corpus):
+    """The first two batches' records are written, in input order, while the
+    appliance holds every later request: the output does not wait for the last batch."""
+    hashes = corpus.hashes("sha1")[:300]
+    with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
+        process = subprocess.Popen([SCRIPT, "get-report", "--hash-file", "-", "--format", "jsonl", "--url", simulator.url,
+                                    "--batch-size", "50", "--max-connections", "2", "--no-cache"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN))
+        process.stdin.write("\n".join(hashes))
+        process.stdin.close()
+        try:
+            # 50 of the first 100 records: what a full pipe buffer surely holds of them.
+            early = [json.loads(process.stdout.readline()) for _ in range(50)]
+            answered_then = simulator.requests_served
+        finally:
+            simulator.gate.set()
+        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
+        assert process.wait(60) == 0, process.stderr.read()
+    assert not simulator.held_too_long and answered_then == 2
+    assert [record["rl_hash"] for record in early + rest] == hashes
+    assert {record["rl_status"] for record in early + rest} == {"found"}
