@@ -136,7 +136,8 @@ class EnrichRun:
         alerts = [line.alert for line in window if line.alert is not None]
         if self.progress:
             self.progress.note(f"looking up the hashes of {len(alerts)} alerts")
-        enriched = iter(self.enricher.enrich(alerts))
+        # Lazily: each alert is enriched and written as its lookups arrive.
+        enriched = self.enricher.enrich_stream(alerts)
         for line in window:
             sink.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
             sink.write(b"\n")

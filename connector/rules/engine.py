@@ -31,9 +31,9 @@ import copy
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ..actions import ActionRequest, build_records, parse_question
+from ..actions import ActionRequest, iter_records, parse_question
 from ..flatten import empty_record
 from ..hashes import hash_type, lookup_keys
 from ..lookup import ERROR, FOUND, NOT_FOUND
@@ -242,15 +242,35 @@ class AlertEnricher:
 
     def enrich(self, alerts: Sequence[Any]) -> List[Any]:
         """The window's alerts enriched, in the same order, one for one."""
+        return list(self.enrich_stream(alerts))
+
+    def enrich_stream(self, alerts: Sequence[Any]) -> Iterator[Any]:
+        """``enrich``'s alerts one at a time, in order: each as soon as the
+        records of its hashes, and of every alert's before it, are known, so
+        that the rules run and the output is written while later batches of
+        the window are still on their way."""
         found = [_HashesOf(alert) for alert in alerts]
-        wanted = dict.fromkeys(value for each in found if isinstance(each.alert, dict)
-                               for value in each.hashes_in(self.rules.hash_fields))
-        records = self._records(list(wanted))
+        wanted: Dict[str, None] = {}
+        needed = []  # for each alert, how many of the window's hashes in order it waits for
+        for each in found:
+            if isinstance(each.alert, dict):
+                wanted.update(dict.fromkeys(each.hashes_in(self.rules.hash_fields)))
+            needed.append(len(wanted))
         self._note_reached(found)
-        results = [_apply(each, self.rules, records) for each in found]
-        for result in results:
-            self.stats.count(result)
-        return [result.alert for result in results]
+        records: Dict[str, Record] = {}
+        position = 0
+        for value, record in zip(wanted, self._records(list(wanted))):
+            records[value] = record
+            while position < len(found) and needed[position] <= len(records):
+                yield self._applied(found[position], records)
+                position += 1
+        for each in found[position:]:
+            yield self._applied(each, records)
+
+    def _applied(self, found: "_HashesOf", records: Mapping[str, Record]) -> Any:
+        result = _apply(found, self.rules, records)
+        self.stats.count(result)
+        return result.alert
 
     def _note_reached(self, found: Sequence[_HashesOf]) -> None:
         # Only the paths not yet reached are asked about: once each is, this costs nothing.
@@ -274,12 +294,15 @@ class AlertEnricher:
         return (f"hash_fields path(s) that reached no field in any of the {self.stats.alerts} alerts: "
                 f"{', '.join(named)}; check their spelling against the alerts")
 
-    def _records(self, hashes: List[str]) -> Dict[str, Record]:
+    def _records(self, hashes: List[str]) -> Iterator[Record]:
+        """The records of ``hashes``, in their order, as their batches arrive."""
         if not hashes:
-            return {}
+            return
         self.stats.unique_hashes += len(hashes)
         before = self.lookups.requests
-        records = build_records(ActionRequest(tuple(hashes), self.question), self.lookups, self.with_summary)
-        self.stats.add_requests(self.lookups.requests.since(before))
-        self.stats.failed_hashes += sum(record["status"] == ERROR for record in records)
-        return dict(zip(hashes, records))
+        try:
+            for record in iter_records(ActionRequest(tuple(hashes), self.question), self.lookups, self.with_summary):
+                self.stats.failed_hashes += record["status"] == ERROR
+                yield record
+        finally:
+            self.stats.add_requests(self.lookups.requests.since(before))
