@@ -130,14 +130,17 @@ def write_json(payload: Any, out: TextIO) -> None:
         json.dump(payload, out, indent=2)
         out.write("\n")
         return
-    members = []
-    for key, value in payload.items():
+    out.write("{")
+    for position, (key, value) in enumerate(payload.items()):
+        out.write(f"{',' if position else ''}\n  {json.dumps(key)}: ")
         if key == "data":
-            text = "[\n" + ",\n".join("    " + json.dumps(item) for item in value) + "\n  ]"
+            out.write("[")
+            for index, item in enumerate(value):  # a line at a time: the document is never all in memory
+                out.write(f"{',' if index else ''}\n    {json.dumps(item)}")
+            out.write("\n  ]")
         else:  # JSON text holds no raw line break but those indent makes
-            text = json.dumps(value, indent=2).replace("\n", "\n  ")
-        members.append(f"  {json.dumps(key)}: {text}")
-    out.write("{\n" + ",\n".join(members) + "\n}\n")
+            out.write(json.dumps(value, indent=2).replace("\n", "\n  "))
+    out.write("\n}\n")
 
 
 def write_jsonl(records: Iterable[Dict[str, Any]], prefix: str, out: TextIO) -> None:
