@@ -72,12 +72,18 @@ class _HashesOf:
         self.alert = alert
         self._values: Dict[str, List[Any]] = {}
         self._hashes: Dict[str, List[str]] = {}
+        self._in: Dict[Tuple[str, ...], List[str]] = {}  # rules mostly share their paths
 
     def hashes_in(self, paths: Sequence[str]) -> List[str]:
-        found: Dict[str, None] = {}
-        for path in paths:
-            found.update(dict.fromkeys(self._hashes_at(path)))
-        return list(found)
+        """The distinct hashes the paths reach, in order (the same list for the same paths)."""
+        key = paths if isinstance(paths, tuple) else tuple(paths)
+        known = self._in.get(key)
+        if known is None:
+            found: Dict[str, None] = {}
+            for path in key:
+                found.update(dict.fromkeys(self._hashes_at(path)))
+            known = self._in[key] = list(found)
+        return known
 
     def reaches(self, path: str) -> bool:
         """Whether the path reaches any value, a hash or not."""
@@ -144,9 +150,19 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
     return AlertResult(enriched, hashes, outcomes)
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def json_copy(value: Any) -> Any:
     """A deep copy of a JSON value: alerts and records are made of dicts,
-    lists and immutable scalars, which copy.deepcopy copies several times slower."""
+    lists and immutable scalars, which copy.deepcopy copies several times slower.
+    A scalar inside is taken as it is, without a call for it: most values
+    of a record are scalars, and a call each was most of the copy's time."""
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) in _SCALARS else json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _SCALARS else json_copy(item) for item in value]
     if isinstance(value, dict):
         return {key: json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
