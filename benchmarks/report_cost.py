@@ -26,6 +26,15 @@ class Cost(NamedTuple):
         return (self.validate + self.flatten) / self.loads
 
 
+def _steps(raw: List[bytes], items: List[Dict[str, Any]], with_summary: bool) -> Dict[str, Callable[[], Any]]:
+    """What is timed for one kind of report, each step over every report."""
+    return {
+        "loads": lambda: [json.loads(text) for text in raw],
+        "validate": lambda: [violation("result-item", item) for item in items],
+        "flatten": lambda: [flatten(item["sha1"], "sha1", item, with_summary) for item in items],
+    }
+
+
 def _per_report(steps: Dict[str, Callable[[], Any]], count: int, rounds: int = 15) -> Dict[str, float]:
     """Microseconds per report of each step: the best of several rounds,
     the steps taking turns, so that other load on the machine weighs on
@@ -46,11 +55,7 @@ def measure(samples: int = 300) -> List[Cost]:
         items: List[Dict[str, Any]] = [{name: sample[name] for name in asked if name in sample}
                                        for sample in corpus.samples]
         raw = [json.dumps(item).encode() for item in items]
-        best = _per_report({
-            "loads": lambda: [json.loads(text) for text in raw],
-            "validate": lambda: [violation("result-item", item) for item in items],
-            "flatten": lambda: [flatten(item["sha1"], "sha1", item, with_summary) for item in items],
-        }, len(items))
+        best = _per_report(_steps(raw, items, with_summary), len(items))
         costs.append(Cost(label, sum(map(len, raw)) // len(raw), **best))
     return costs
 

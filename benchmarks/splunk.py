@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from scp import Chunk, encode_records, run_command
-from splunk_harness import SESSION_KEY, build_package, configure, install_app, python, token_credentials
+from splunk_harness import SESSION_KEY, configure, install_app, python, token_credentials
 from kvstore_standin import KVStore
 from splunkd_standin import SplunkdStandIn
 

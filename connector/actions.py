@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union, cast
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
 from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
-from .lookup import ERROR, FOUND, NOT_FOUND, Answer, Question
+from .lookup import Answer, Question
+from .names import STATUSES, Action, ResultStatus, Status
 from .service import LookupService, Requests
 from .params import parse_bool, split_list
 from .text import quoted, shortened
@@ -26,8 +27,6 @@ from .verdict import Thresholds, verdict_summary, with_verdicts
 
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
-INVALID = "invalid"  # a record status only: an invalid hash is never looked up
-STATUSES = (FOUND, NOT_FOUND, INVALID, ERROR)
 
 @dataclass(frozen=True)
 class ActionRequest:
@@ -51,7 +50,7 @@ class ActionResult:
     @property
     def ok(self) -> bool:
         """Every hash got an answer: found, not_found or invalid."""
-        return self.status == "success"
+        return self.status == ResultStatus.SUCCESS
 
     def to_dict(self) -> Dict[str, Any]:
         return {"action": self.action, "status": self.status, "message": self.message,
@@ -86,9 +85,9 @@ def _checked(params: Mapping[str, Any], schema: str,
 
 def request_of(action: str, params: Mapping[str, Any]) -> ActionRequest:
     """The parsed parameters of a lookup action; raises ``InputError``."""
-    if action == "file_reputation":
+    if action == Action.FILE_REPUTATION:
         return parse_reputation_request(params)
-    return parse_request(params, with_summary=action == "get_summary")
+    return parse_request(params, with_summary=action == Action.GET_SUMMARY)
 
 
 def parse_question(params: Mapping[str, Any], with_summary: bool) -> Question:
@@ -137,18 +136,18 @@ Lookups = Union[LookupService, SpectraAnalyzeClient]
 
 def get_report(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """Classification, risk score, threat name and tags of every hash."""
-    return run("get_report", params, lookups)
+    return run(Action.GET_REPORT, params, lookups)
 
 
 def get_summary(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """``get_report`` plus the threat indicator summary of every hash."""
-    return run("get_summary", params, lookups)
+    return run(Action.GET_SUMMARY, params, lookups)
 
 
 def file_reputation(params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
                     ) -> ActionResult:
     """``get_report``'s records, each with its normalized verdict, and the verdicts counted."""
-    return run("file_reputation", params, lookups, thresholds)
+    return run(Action.FILE_REPUTATION, params, lookups, thresholds)
 
 
 def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds(), *,
@@ -165,8 +164,8 @@ def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Th
     request = request_of(action, params)
     before = service.requests
     records = []
-    for record in iter_records(request, service, action == "get_summary"):
-        if action == "file_reputation":
+    for record in iter_records(request, service, action == Action.GET_SUMMARY):
+        if action == Action.FILE_REPUTATION:
             with_verdicts((record,), thresholds)
         records.append(record)
         if each is not None and service.failure is None:
@@ -179,8 +178,8 @@ def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Th
 def lookup_records(action: str, request: ActionRequest, lookups: LookupService,
                    thresholds: Thresholds = Thresholds()) -> List[Dict[str, Any]]:
     """The records of a lookup action: ``build_records``, with verdicts for ``file_reputation``."""
-    records = build_records(request, lookups, action == "get_summary")
-    if action == "file_reputation":
+    records = build_records(request, lookups, action == Action.GET_SUMMARY)
+    if action == Action.FILE_REPUTATION:
         with_verdicts(records, thresholds)
     return records
 
@@ -222,20 +221,20 @@ def iter_records(request: ActionRequest, lookups: LookupService, with_summary: b
 
 def invalid_record(value: str, with_summary: bool) -> Dict[str, Any]:
     """The record of an item that is not a hash, which it repeats, cut."""
-    return empty_record(shortened(value), None, INVALID, invalid_reason(value), with_summary)
+    return empty_record(shortened(value), None, Status.INVALID, invalid_reason(value), with_summary)
 
 
 def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
     """Every distinct reason among error records, a failed batch's or a single bad report's."""
-    return list(dict.fromkeys(record["error"] for record in records if record["status"] == ERROR))
+    return list(dict.fromkeys(record["error"] for record in records if record["status"] == Status.ERROR))
 
 
 def record_of(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
     """The record of one valid hash from its answer (None: it got none)."""
-    if answer is not None and answer.status == FOUND:
-        return flatten(value, kind, answer.item, with_summary)
+    if answer is not None and answer.status == Status.FOUND:
+        return flatten(value, kind, cast(Dict[str, Any], answer.item), with_summary)  # found: it has its report
     if answer is None:
-        return empty_record(value, kind, ERROR, "no answer for this hash", with_summary)
+        return empty_record(value, kind, Status.ERROR, "no answer for this hash", with_summary)
     return empty_record(value, kind, answer.status, answer.error, with_summary)
 
 
@@ -253,20 +252,21 @@ def summarize(action: str, records: List[Dict[str, Any]], errors: List[str],
         "requests_attempted": requests.attempted,
         "requests_answered": requests.answered,
     }
-    if action == "file_reputation":
+    if action == Action.FILE_REPUTATION:
         summary.update(verdict_summary(records))
     # Failed when no lookup got through: a typo among hashes the appliance
     # could not answer (a refused token, say) must not make the run look partly good.
-    failed = by_status.get(ERROR, 0)
-    answered = by_status.get(FOUND, 0) + by_status.get(NOT_FOUND, 0)
-    status = "success" if not failed else ("partial" if answered else "failed")
-    return ActionResult(action=action, status=status, message=_message(summary, errors),
+    failed = by_status.get(Status.ERROR, 0)
+    answered = by_status.get(Status.FOUND, 0) + by_status.get(Status.NOT_FOUND, 0)
+    status = ResultStatus.SUCCESS if not failed else (ResultStatus.PARTIAL if answered else ResultStatus.FAILED)
+    # Plain values in the result, as in its records.
+    return ActionResult(action=Action(action).value, status=status.value, message=_message(summary, errors),
                         records=records, summary=summary, errors=errors)
 
 
 def _message(summary: Dict[str, Any], errors: List[str]) -> str:
     counts = summary["by_status"]
-    parts = [f"{counts['found']} found"]
+    parts = [f"{counts[Status.FOUND]} found"]
     verdicts = ", ".join(f"{count} {name}" for name, count in summary["by_classification"].items())
     if verdicts:
         parts[0] += f" ({verdicts})"
@@ -278,8 +278,9 @@ def _message(summary: Dict[str, Any], errors: List[str]) -> str:
     return message
 
 
-ACTIONS: Dict[str, Callable[..., ActionResult]] = {"get_report": get_report, "get_summary": get_summary,
-                                                   "file_reputation": file_reputation}
+ACTIONS: Dict[str, Callable[..., ActionResult]] = {Action.GET_REPORT.value: get_report,
+                                                   Action.GET_SUMMARY.value: get_summary,
+                                                   Action.FILE_REPUTATION.value: file_reputation}
 
 
 def run_action(action: str, params: Mapping[str, Any], lookups: Lookups,
@@ -309,9 +310,9 @@ def check_connectivity(params: Mapping[str, Any], lookups: Lookups) -> ActionRes
     client.list_samples([CONNECTIVITY_HASH], ["sha1"])
     entries = _cache_entries(lookups)
     kept = "no cache" if entries is None else f"{entries} answer(s) in the cache"
-    return ActionResult(action="test_connectivity", status="success",
+    return ActionResult(action=Action.TEST_CONNECTIVITY.value, status=ResultStatus.SUCCESS.value,
                         message=f"connected to {client.config.url}: the appliance accepted the API token; {kept}",
-                        records=[], summary=dict(summarize("test_connectivity", [], []).summary,
+                        records=[], summary=dict(summarize(Action.TEST_CONNECTIVITY, [], []).summary,
                                                  cache_entries=entries))
 
 
@@ -322,7 +323,7 @@ def clear_cache(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
         raise InputError("clear_cache takes no parameters")
     before = _cache_entries(lookups)
     if before is None:
-        return ActionResult(action="clear_cache", status="success", message="no cache: the cache setting is off",
+        return ActionResult(action=Action.CLEAR_CACHE.value, status=ResultStatus.SUCCESS.value, message="no cache: the cache setting is off",
                             records=[], summary={"cleared": 0, "cache_entries": None})
     assert isinstance(lookups, LookupService) and lookups.store is not None  # _cache_entries found it
     lookups.store.clear()
@@ -330,7 +331,8 @@ def clear_cache(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     message = f"cleared {before - after} answer(s) from the cache"
     if after:  # the store warned why it could not
         message += f"; {after} could not be dropped"
-    return ActionResult(action="clear_cache", status="success" if not after else "failed", message=message,
+    return ActionResult(action=Action.CLEAR_CACHE.value,
+                        status=(ResultStatus.SUCCESS if not after else ResultStatus.FAILED).value, message=message,
                         records=[], summary={"cleared": before - after, "cache_entries": after})
 
 
@@ -340,5 +342,5 @@ def _cache_entries(lookups: Lookups) -> Optional[int]:
     return None if store is None else store.count()
 
 
-ACTIONS["test_connectivity"] = check_connectivity
-ACTIONS["clear_cache"] = clear_cache
+ACTIONS[Action.TEST_CONNECTIVITY.value] = check_connectivity
+ACTIONS[Action.CLEAR_CACHE.value] = clear_cache

@@ -24,7 +24,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Protocol, Sequence
 
 from .config import CacheSettings
-from .lookup import FOUND, NOT_FOUND, Answer, Question
+from .lookup import Answer, Question
+from .names import Status
 from .validation import violation
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class AnswerStore(Protocol):
 def lifetime(settings: CacheSettings, status: str) -> Optional[float]:
     """Seconds an answer of ``status`` is kept: found ``ttl``, not_found
     ``not_found_ttl``; None for what is never kept (errors)."""
-    return {FOUND: settings.ttl, NOT_FOUND: settings.not_found_ttl}.get(status)
+    return {Status.FOUND.value: settings.ttl, Status.NOT_FOUND.value: settings.not_found_ttl}.get(status)
 
 
 def scope_of(url: str, question: Question) -> str:
@@ -143,7 +144,7 @@ class ResultCache:
                 rows = self._db.execute(
                     f"SELECT hash, status, item FROM answers_v1 WHERE scope = ? AND hash IN ({_marks(len(chunk))}) "
                     "AND ((status = ? AND stored_at > ?) OR (status = ? AND stored_at > ?))",
-                    [scope, *chunk, FOUND, found_since, NOT_FOUND, not_found_since])
+                    [scope, *chunk, Status.FOUND.value, found_since, Status.NOT_FOUND.value, not_found_since])
                 for value, status, item in rows:
                     answer = kept_answer(status, item)
                     if answer is not None:
@@ -205,28 +206,28 @@ class ResultCache:
 
 def _rows(scope: str, answers: Mapping[str, Answer], now: float) -> Iterable[tuple]:
     for value, answer in answers.items():
-        if answer.status in (FOUND, NOT_FOUND):
-            yield scope, value, answer.status, item_text(answer), now
+        if answer.status in (Status.FOUND, Status.NOT_FOUND):
+            yield scope, value, answer.status.value, item_text(answer), now
 
 
 def item_text(answer: Answer) -> Optional[str]:
     """A found answer's report as a store keeps it: compact JSON text."""
-    return json.dumps(answer.item, separators=(",", ":")) if answer.status == FOUND else None
+    return json.dumps(answer.item, separators=(",", ":")) if answer.status == Status.FOUND else None
 
 
 def kept_answer(status: Any, item: Optional[str]) -> Optional[Answer]:
     """A kept answer, or None when what was kept cannot be trusted (a file on
     disk, a document any app may have written): then the appliance is asked
     again."""
-    if status == NOT_FOUND:
-        return Answer(NOT_FOUND)
-    if status != FOUND or not isinstance(item, str):
+    if status == Status.NOT_FOUND:
+        return Answer(Status.NOT_FOUND)
+    if status != Status.FOUND or not isinstance(item, str):
         return None
     try:
         report = json.loads(item)
     except ValueError:
         return None
-    return None if violation("result-item", report) else Answer(FOUND, item=report)
+    return None if violation("result-item", report) else Answer(Status.FOUND, item=report)
 
 
 def _marks(count: int) -> str:

@@ -21,7 +21,7 @@ import urllib3
 
 from .config import Config
 from .errors import (ApplianceError, AuthenticationError, BadRequestError, ConfigurationError, EndpointNotFoundError,
-                     MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError,
+                     MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError, SpectraAnalyzeError,
                      TLSVerificationError, TransportError, excerpt)
 from .retry import RETRY_STATUSES, Breaker, parse_retry_after
 from .text import replace_lone_surrogates
@@ -228,14 +228,15 @@ class SpectraAnalyzeClient:
         text = excerpt(self._body(response, limit=4096).decode("utf-8", "replace"), self.config.token)
         error = self._status_error(status, text, response.headers.get("Location"))
         if status in RETRY_STATUSES:
+            assert isinstance(error, ApplianceError)  # 429 and 5xx map to ApplianceError subclasses
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
             raise _Retryable(error, retry_after)
         raise error
 
-    def _status_error(self, status: int, text: str, location: Optional[str]) -> Exception:
+    def _status_error(self, status: int, text: str, location: Optional[str]) -> SpectraAnalyzeError:
         """The one place that maps an HTTP status to an exception."""
         detail = f" (HTTP {status}: {text})" if text else f" (HTTP {status})"
-        kwargs = {"status": status, "body_excerpt": text}
+        kwargs: Dict[str, Any] = {"status": status, "body_excerpt": text}
         if status in (401, 403):
             return AuthenticationError(f"the appliance refused the API token{detail}; check the token "
                                        f"configured for {self.config.url}", **kwargs)
@@ -386,7 +387,7 @@ def _read_environment(config: Config) -> Dict[str, Any]:
     CURL_CA_BUNDLE while verification is on without a ca_bundle), taken
     once by requests' own rules: ``proxies`` and ``verify``."""
     with requests.Session() as probe:
-        return probe.merge_environment_settings(config.url, {}, None, config.tls_verify, None)
+        return dict(probe.merge_environment_settings(config.url, {}, None, config.tls_verify, None))
 
 
 def _too_large(cap: int) -> MalformedResponseError:

@@ -4,8 +4,9 @@ The keys, and their order, come from ``schemas/record.schema.json``.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Union
 
+from .names import Status
 from .validation import load_schema
 
 _RECORD = load_schema("record")
@@ -21,9 +22,10 @@ SOURCE_FIELDS = ("md5", "sha1", "sha256", "sha512", "classification", "riskscore
 
 _EMPTY_REPORT = dict.fromkeys(REPORT_KEYS)
 _EMPTY_SUMMARY = dict.fromkeys(SUMMARY_KEYS)
+_FOUND = Status.FOUND.value
 
 
-def empty_record(value: str, kind: Optional[str], status: str, error: Optional[str] = None,
+def empty_record(value: str, kind: Optional[str], status: Union[Status, str], error: Optional[str] = None,
                  with_summary: bool = False) -> Dict[str, Any]:
     """A record with no verdict: not_found, invalid or error."""
     record = dict(_EMPTY_REPORT)
@@ -32,7 +34,8 @@ def empty_record(value: str, kind: Optional[str], status: str, error: Optional[s
     for key in LIST_KEYS:
         if key in record:
             record[key] = []  # a fresh list each time: records are handed out and may be changed
-    record["hash"], record["hash_type"], record["status"], record["error"] = value, kind, status, error
+    # str(): the plain value; platforms write a record's values by their exact class.
+    record["hash"], record["hash_type"], record["status"], record["error"] = value, kind, str(status), error
     return record
 
 
@@ -54,7 +57,7 @@ def flatten(value: str, kind: str, item: Mapping[str, Any], with_summary: bool =
     groups = item.get("tags")
     ticore, user, merged = _tags(groups)
     record = {
-        "hash": value, "hash_type": kind, "status": "found", "error": None,
+        "hash": value, "hash_type": kind, "status": _FOUND, "error": None,
         "classification": classification.lower() if isinstance(classification, str) else None,
         "riskscore": item.get("riskscore"),
         "threat_name": threat_name, "threat_platform": platform, "threat_type": threat_type,

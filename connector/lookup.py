@@ -18,9 +18,8 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Se
 from .client import SpectraAnalyzeClient
 from .errors import ApplianceError, ConfigurationError
 from .hashes import HASH_TYPES, hash_type
+from .names import Status
 from .validation import violation
-
-FOUND, NOT_FOUND, ERROR = "found", "not_found", "error"
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Answer(NamedTuple):
     """The appliance's answer for one hash. A named tuple, not a frozen
     dataclass: one is made per hash, and a tuple is made in half the time."""
 
-    status: str
+    status: Status  # FOUND, NOT_FOUND or ERROR
     item: Optional[Dict[str, Any]] = None
     error: Optional[str] = None
 
@@ -134,7 +133,7 @@ def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str], quest
                                     skip_reanalysis=question.skip_reanalysis,
                                     include_network_threat_intelligence=question.include_network_threat_intelligence)
     except ApplianceError as err:
-        failed = Answer(ERROR, error=str(err))
+        failed = Answer(Status.ERROR, error=str(err))
         return {value: failed for value in values}
     return match_items(kind, values, items)
 
@@ -153,10 +152,10 @@ def match_items(kind: str, values: Sequence[str], items: Sequence[Dict[str, Any]
             unmatched += 1
             continue
         problem = violation("result-item", item)
-        answers[key] = Answer(ERROR, error=f"the appliance's report does not match the documented format: "
-                                             f"{problem}") if problem else Answer(FOUND, item=item)
-    missing = Answer(ERROR, error=f"{unmatched} result(s) from the appliance could not be matched to a hash; "
-                                  "this one's answer is unknown") if unmatched else Answer(NOT_FOUND)
+        answers[key] = Answer(Status.ERROR, error=f"the appliance's report does not match the documented format: "
+                                             f"{problem}") if problem else Answer(Status.FOUND, item=item)
+    missing = Answer(Status.ERROR, error=f"{unmatched} result(s) from the appliance could not be matched to a hash; "
+                                  "this one's answer is unknown") if unmatched else Answer(Status.NOT_FOUND)
     for value in values:
         answers.setdefault(value, missing)
     return answers

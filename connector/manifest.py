@@ -9,31 +9,38 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, overload
 
 from .errors import SpectraAnalyzeError
 from .validation import load_schema, violation
 
-_PACKAGE = Path(__file__).resolve().parent
-# An installed package carries the manifest in connector/meta/; a checkout
-# keeps it at the top level.
-_MANIFEST_PATHS = (_PACKAGE / "meta" / "package.json", _PACKAGE.parent / "package.json")
+
+# Package data (in a checkout a link to the top-level package.json).
+_MANIFEST = resources.files("connector") / "package.json"
 
 
 @lru_cache(maxsize=None)
 def load_manifest() -> Dict[str, Any]:
     """The validated manifest. Raises ``SpectraAnalyzeError`` when it is
     missing or does not match its schema (a packaging mistake)."""
-    for path in _MANIFEST_PATHS:
-        if path.is_file():
-            with open(path, encoding="utf-8") as handle:
-                manifest = json.load(handle)
-            problem = violation("package", manifest)
-            if problem:
-                raise SpectraAnalyzeError(f"package.json does not match schemas/package.schema.json: {problem}")
-            return manifest
-    raise SpectraAnalyzeError("package.json is missing; reinstall the package")
+    try:
+        manifest = json.loads(_MANIFEST.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpectraAnalyzeError("package.json is missing; reinstall the package") from None
+    problem = violation("package", manifest)
+    if problem:
+        raise SpectraAnalyzeError(f"package.json does not match schemas/package.schema.json: {problem}")
+    return manifest
+
+
+@overload
+def schema_of(reference: str) -> Dict[str, Any]: ...
+@overload
+def schema_of(reference: None) -> None: ...
+@overload
+def schema_of(reference: Optional[str]) -> Optional[Dict[str, Any]]: ...
 
 
 def schema_of(reference: Optional[str]) -> Optional[Dict[str, Any]]:

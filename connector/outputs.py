@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 from .actions import ActionResult
 from .flatten import RECORD_KEYS
+from .names import ResultStatus
 from .validation import load_schema
 
 _SUMMARY = load_schema("action-summary")
@@ -42,4 +43,4 @@ def result_document(result: ActionResult) -> Dict[str, Any]:
 
 def failed_document(action: str, message: str) -> Dict[str, Any]:
     """The document of an action that could not run at all (bad input or configuration)."""
-    return {"action": action, "status": "failed", "message": message, "summary": {}, "data": []}
+    return {"action": action, "status": ResultStatus.FAILED.value, "message": message, "summary": {}, "data": []}

@@ -27,7 +27,8 @@ from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Uni
 from .cache import AnswerStore, scope_of
 from .client import SpectraAnalyzeClient
 from .errors import ConfigurationError
-from .lookup import ERROR, Answer, Question, lookup
+from .lookup import Answer, Question, lookup
+from .names import Status
 
 # Answers kept in the store in one transaction: some 20 batches of the default size.
 WRITE_GROUP = 2000
@@ -145,5 +146,5 @@ class LookupService:
         return None if self.failure is not None else self._client
 
     def _refused(self, hashes: Sequence[str]) -> Dict[str, Answer]:
-        failed = Answer(ERROR, error=str(self.failure))
+        failed = Answer(Status.ERROR, error=str(self.failure))
         return {value: failed for value in hashes}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import codecs
 import io
 import sys
-from typing import BinaryIO, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Iterator, List, Optional, Tuple, cast
 
 from .errors import InputError
 
@@ -91,14 +91,15 @@ def utf8_lines(stream: BinaryIO) -> Iterator[bytes]:
     they are (a BOM dropped), UTF-16 ones (with a BOM) re-encoded, their
     undecodable bytes kept as bytes, so that the line is not valid UTF-8 and
     its reader says so."""
-    if not hasattr(stream, "peek"):
-        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
-    encoding, skip = encoding_of(stream.peek(4)[:4])  # type: ignore[attr-defined]
-    stream.read(skip)
+    # A buffered stream can peek at the BOM without consuming the first line.
+    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(cast(io.RawIOBase, stream))
+    reader = cast(io.BufferedReader, buffered)
+    encoding, skip = encoding_of(reader.peek(4)[:4])
+    reader.read(skip)
     if encoding == "utf-8":
-        yield from stream
+        yield from reader
         return
-    text = io.TextIOWrapper(stream, encoding=encoding, errors=_KEPT, newline="")  # type: ignore[arg-type]
+    text = io.TextIOWrapper(reader, encoding=encoding, errors=_KEPT, newline="")
     try:
         for line in text:
             yield line.encode("utf-8", "surrogatepass")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib import resources
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet
@@ -17,10 +18,6 @@ import fastjsonschema
 
 from .text import quoted, shortened
 
-_PACKAGE = Path(__file__).resolve().parent
-# Installed (and vendored) packages carry the schemas inside the package; a
-# checkout keeps them at the top level.
-_SCHEMA_DIRS = (_PACKAGE / "schemas", _PACKAGE.parent / "schemas")
 _LOCAL_DEFINITION = "#/definitions/"
 # Checked once per answer of the appliance, so their definitions are inlined
 # (see inline_definitions). Any other schema compiles as it is: inlining the
@@ -29,17 +26,15 @@ _INLINED = frozenset(("response", "result-item"))
 
 
 def schema_dir() -> Path:
-    for folder in _SCHEMA_DIRS:
-        if (folder / "record.schema.json").is_file():
-            return folder
-    raise FileNotFoundError("the connector's JSON Schemas are missing; reinstall the package")
+    """The folder of the schemas: package data, ``connector/schemas`` (in a
+    checkout a link to the top-level ``schemas/``, copied into a built package)."""
+    return Path(str(resources.files("connector") / "schemas"))
 
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> Dict[str, Any]:
     """A schema by its short name, e.g. ``record`` for ``record.schema.json``."""
-    with open(schema_dir() / f"{name}.schema.json", encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads((resources.files("connector") / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=None)
@@ -89,7 +84,8 @@ def violation(name: str, instance: Any, *, partial: bool = False) -> str:
 def describe(err: "fastjsonschema.JsonSchemaValueException") -> str:
     """A message naming the offending place and, where the schema has one,
     what it expects (the schema's own description)."""
-    where = err.name[len("data"):].lstrip(".") if err.name.startswith("data") else err.name
+    name = err.name or "data"
+    where = name[len("data"):].lstrip(".") if name.startswith("data") else name
     value, definition = err.value, err.definition or {}
     if err.rule == "required" and isinstance(value, dict):
         missing = [key for key in definition["required"] if key not in value]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Mapping
 
 from .errors import ConfigurationError
-from .lookup import FOUND, NOT_FOUND
+from .names import Status
 from .manifest import load_manifest
 from .settings import DEFAULTS, SETTING, parse_settings
 from .validation import load_schema
@@ -75,9 +75,9 @@ class Thresholds:
 def verdict_of(record: Mapping[str, Any], thresholds: Thresholds = Thresholds()) -> Verdict:
     """The verdict of one record (``schemas/record.schema.json``); score and
     label None for an error or invalid record."""
-    if record["status"] == NOT_FOUND:
+    if record["status"] == Status.NOT_FOUND:
         return _verdict(0, "not on the appliance", thresholds)
-    if record["status"] != FOUND:
+    if record["status"] != Status.FOUND:
         return {"score": None, "label": None, "reason": f"no verdict: {record['status']}: {record.get('error')}",
                 "source": source()}
     classification, risk = record.get("classification"), record.get("riskscore")

@@ -1,5 +1,10 @@
-"""Shared fixtures: the embedded simulator over real HTTP on loopback."""
+"""Shared fixtures: the embedded simulator over real HTTP on loopback, the
+built Splunk app and a stand-in splunkd. Plain helpers are in helpers.py."""
 from __future__ import annotations
+
+import fcntl
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -7,18 +12,7 @@ from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.simulator.corpus import Corpus
 from connector.simulator.server import Simulator
-
-TOKEN = "sentinel-token-5f3c9a1e7d"
-
-
-class Clock:
-    """Wall-clock time that a test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from helpers import TOKEN, FakeTime
 
 # Modules that build apps, run AppInspect or start the commands as processes
 # (splunkd's SCP v2, the CLI, the SOAR runner): `make test` runs them,
@@ -63,10 +57,23 @@ def client(config):
 
 
 @pytest.fixture(scope="session")
-def splunk_package(tmp_path_factory):
-    """The Splunk app's .tgz, built once per test run."""
+def splunk_package(tmp_path_factory, worker_id):
+    """The Splunk app's .tgz, built once per test run, also when pytest-xdist
+    runs it in several workers: the first to take the lock builds it (one
+    builder at a time also keeps the shared wheel cache whole)."""
     from splunk_harness import build_package
-    return build_package(tmp_path_factory.mktemp("splunk-package"))
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # the run's folder, above the workers' own
+    with open(shared / "splunk-package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = shared / "splunk-package.path"
+        if built.exists():
+            return Path(built.read_text(encoding="utf-8"))
+        output = shared / "splunk-package"
+        output.mkdir()
+        package = build_package(output)
+        built.write_text(str(package), encoding="utf-8")
+        return package
 
 
 @pytest.fixture
@@ -76,8 +83,40 @@ def splunk_app(splunk_package, tmp_path):
     return install_app(splunk_package, tmp_path / "splunk")
 
 
+@pytest.fixture
+def app(splunk_app, simulator):
+    """The installed app, configured for the simulator; retries kept short."""
+    from splunk_harness import configure
+    configure(splunk_app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
+    return splunk_app
+
+
+@pytest.fixture
+def splunkd():
+    """A stand-in splunkd holding the token in storage/passwords."""
+    from splunk_harness import SESSION_KEY, token_credentials
+    from splunkd_standin import SplunkdStandIn
+    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as standin:
+        yield standin
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
 @pytest.fixture(autouse=True)
 def user_cache_home(tmp_path_factory, monkeypatch):
     """The CLI keeps answers in the user's cache folder: each test gets a
     fresh one, never the real one."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+
+
+@pytest.fixture(autouse=True)
+def subprocesses_only_in_slow_tests(request, monkeypatch):
+    """The fast loop (``make test-fast``: ``-m "not slow"``) starts no
+    process: a test that does must say so with ``@pytest.mark.slow``."""
+    if request.node.get_closest_marker("slow") is None:
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} starts a subprocess: mark it @pytest.mark.slow")
+        monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)

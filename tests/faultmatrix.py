@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.hashes import hash_type, normalize
 from connector.simulator.corpus import Corpus
 from connector.simulator.faults import LIST_PATH, Blackhole, FaultSchedule

@@ -8,17 +8,21 @@ tests (and the benchmarks and fault tests that reuse them).
 """
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional
 
 APP_ID = "spectra_analyze"
 SESSION_KEY = "splunkd-session-7b1e44c0a9"
 REALM, USERNAME = "spectra_analyze", "api_token"
+ACTION = "spectra_analyze_enrich"  # the alert action
+SHIPPED_RULES = "splunk-triage.json"
 # Splunk 9 runs apps on Python 3.9, Splunk 10 offers 3.13; both come from pyenv.
 PYTHON_VERSIONS = {"3.9": "3.9.18", "3.13": "3.13.0"}
 
@@ -135,3 +139,77 @@ def _write_conf(path: Path, stanzas: Dict[str, Dict[str, str]]) -> None:
         return f"{key} = " + value.replace("\n", "\\\n") + "\n"
     path.write_text("".join(f"[{name}]\n" + "".join(line(key, value) for key, value in fields.items()) + "\n"
                             for name, fields in stanzas.items()), encoding="utf-8")
+
+
+# The alert action, run as splunkd runs it.
+
+def write_results(path: Path, results: List[Dict[str, Any]]) -> Path:
+    """The alert's results as splunkd writes them: gzip CSV, a multivalue
+    field as its values on lines plus a ``__mv_`` column of ``$a$;$b$``."""
+    columns = list(dict.fromkeys(key for result in results for key in result))
+    for key in [key for key in columns if any(isinstance(result.get(key), list) for result in results)]:
+        columns.append("__mv_" + key)
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        for result in results:
+            row = {}
+            for key, value in result.items():
+                if isinstance(value, list):
+                    row[key] = "\n".join(value)
+                    row["__mv_" + key] = ";".join("$" + item.replace("$", "$$") + "$" for item in value)
+                else:
+                    row[key] = value
+            writer.writerow(row)
+    return path
+
+
+def payload_for(results_file: Path, splunkd_uri: str, **configuration: str) -> Dict[str, Any]:
+    return {
+        "app": "search", "owner": "admin", "results_file": str(results_file),
+        "results_link": "http://sh1:8000/app/search/search?q=%7Cloadjob%20scheduler__admin__search__RMD5",
+        "search_uri": "/servicesNS/admin/search/saved/searches/Malware%20hashes", "server_host": "sh1",
+        "server_uri": splunkd_uri, "session_key": SESSION_KEY, "sid": "scheduler__admin__search__RMD5_at_1",
+        "search_name": "Malware hashes",
+        "configuration": dict({"rules_file": SHIPPED_RULES, "index": "alerts"}, **configuration),
+        "result": {},
+    }
+
+
+def execute(app_dir: Path, version: str, payload: Dict[str, Any], **environ: str) -> subprocess.CompletedProcess:
+    """The payload goes in as splunkd writes it, UTF-8 with every character
+    as it is (a lone surrogate as its JSON escape); stderr must be UTF-8."""
+    env = dict({"PATH": os.environ.get("PATH", ""), "SPLUNK_HOME": str(app_dir.parent.parent.parent)}, **environ)
+    run = subprocess.run([python(version), str(app_dir / "bin" / f"{ACTION}.py"), "--execute"],
+                         input=json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace"), capture_output=True, env=env,
+                         timeout=120)
+    run.stderr = run.stderr.decode("utf-8")
+    return run
+
+
+def events_of(splunkd: Any) -> List[Dict[str, Any]]:
+    """The events splunkd received, a line each (props.conf breaks lines at CR and LF only; str.splitlines would
+    also break at U+2028 and others, which JSON leaves unescaped)."""
+    return [json.loads(line.decode("utf-8")) for _, body in splunkd.received for line in body.splitlines()]
+
+
+def alert_results(corpus, count=240):
+    """Results of a hash-hunting search: CIM file_hash, sha256 and multivalue
+    md5 fields, unknown hashes, results without a hash, Splunk's internal fields."""
+    malicious = corpus.hashes("sha256", "malicious")
+    goodware = corpus.hashes("sha1", "goodware")
+    md5s = corpus.hashes("md5")
+    results = []
+    for index in range(count):
+        result = {"_time": f"{1700000000 + index}.250", "_raw": f"event {index} file=C:\\\\x{index}.exe",
+                  "host": f"ws-{index % 7:02d}", "source": "WinEventLog:Sysmon", "sourcetype": "xmlwineventlog",
+                  "_cd": f"1:{index}", "_bkt": "main~1~X", "severity": "low", "n": str(index)}
+        shape = index % 4
+        if shape == 0:
+            result["file_hash"] = malicious[index % 150]
+        elif shape == 1:
+            result["sha1"] = goodware[index]
+        elif shape == 2:
+            result["md5"] = [md5s[index], md5s[index + 1], "ab" * 16]
+        results.append(result)
+    return results

@@ -60,7 +60,7 @@ def written_by_splunklib(record, keys):
 
 
 def records():
-    keys = ["field_%d" % index for index in range(len(VALUES))]
+    keys = [f"field_{index}" for index in range(len(VALUES))]
     return [dict(zip(keys, VALUES))] + [{"only": value} for value in VALUES]
 
 

@@ -1,4 +1,4 @@
-"""``connector.packaging``, what both app builders share, on real files:
+"""``connector_tools.packaging``, what both app builders share, on real files:
 pins, the wheel cache, the core copy, the pure check and the ``.tgz``.
 The built apps themselves are tested in ``test_splunk_package.py`` and
 ``soar/test_soar_package.py``."""
@@ -13,7 +13,7 @@ from typing import Dict
 
 import pytest
 
-from connector.packaging import (BuildError, check_pure, copy_core, pinned_wheels, read_pins, unpack_wheel,
+from connector_tools.packaging import (BuildError, check_pure, copy_core, pinned_wheels, read_pins, unpack_wheel,
                                  write_tgz)
 from connector.validation import schema_dir
 
@@ -74,6 +74,7 @@ def test_each_python_gets_its_own_pins_from_the_cache_without_a_download(tmp_pat
         pinned_wheels(pins, "3.9", old, provided={"requests"})  # a file, not a folder
 
 
+@pytest.mark.slow
 def test_a_cached_wheel_with_another_hash_is_not_taken(tmp_path, offline):
     cache = tmp_path / "cache"
     wheel = make_wheel(cache, "fastjsonschema-2.21.2-py3-none-any.whl", {"fastjsonschema/__init__.py": "\n"})

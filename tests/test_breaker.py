@@ -8,7 +8,7 @@ import random
 import pytest
 import requests
 
-from conftest import TOKEN
+from helpers import TOKEN, FakeTime, closed_port_url
 from connector.actions import run
 from connector.client import LIST_PATH, SpectraAnalyzeClient
 from connector.config import Config
@@ -16,8 +16,6 @@ from connector.errors import ServerError, TransportError
 from connector.retry import Breaker, RetryPolicy
 from connector.simulator.faults import FaultSchedule
 from connector.simulator.server import Simulator
-from test_client import FakeTime
-from test_splunk_command import closed_port_url
 
 BASE = "https://a1000.example.com"
 SHA1 = "3ecb56536b58d2e2ec0779d1c28a9f20024d6b66"
@@ -76,7 +74,7 @@ def test_answers_between_failures_keep_it_closed(requests_mock):
                 {"status_code": 503}, {"status_code": 503}, {"json": PAGE}]
     requests_mock.post(BASE + LIST_PATH, outcomes)
     with client_of(BASE, fake_time) as client:
-        for outcome in outcomes[:-1]:
+        for _ in outcomes[:-1]:
             with pytest.raises(ServerError) as raised:
                 client.list_samples([SHA1])
             assert not str(raised.value).startswith("not sent")

@@ -12,8 +12,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from conftest import TOKEN, Clock
-from test_cli import cli
+from helpers import TOKEN, Clock, cli
 from connector.actions import run
 from connector.cache import ResultCache, open_cache
 from connector.client import SpectraAnalyzeClient
@@ -243,6 +242,7 @@ def test_several_processes_share_one_file(simulator, corpus, tmp_path):
     assert len(asked(simulator, 0)) < 4 * 15 * 40  # the processes answered each other's questions
 
 
+@pytest.mark.slow
 def test_the_cli_keeps_answers_in_the_user_cache_folder(simulator, corpus, tmp_path):
     env = {"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN}
     hashes = [corpus.samples[0]["sha1"], MISSING]

@@ -2,22 +2,12 @@
 import json
 import os
 import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN
-from connector.simulator.server import Simulator
+from helpers import SCRIPT, TOKEN, GatedSimulator, cli
 
-SCRIPT = str(Path(sys.executable).parent / "spectra-connector")
-
-
-def cli(*args, env=None, stdin=""):
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRA_ANALYZE_")}
-    environment.update(env or {})
-    return subprocess.run([SCRIPT, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60)
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 @pytest.fixture
@@ -147,25 +137,6 @@ def test_the_simulator_command_serves_until_stopped(corpus):
     finally:
         server.terminate()
         server.wait(timeout=10)
-
-
-class GatedSimulator(Simulator):
-    """Answers the first ``open_for`` requests; holds every later one until
-    ``gate`` is set (or 30 s have passed, noted in ``held_too_long``)."""
-
-    def __init__(self, *args, open_for: int, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.open_for, self.arrived, self.held_too_long = open_for, 0, False
-        self.gate = threading.Event()
-        self._arrival_lock = threading.Lock()
-
-    def answer(self, path, headers, raw):
-        with self._arrival_lock:
-            self.arrived += 1
-            held = self.arrived > self.open_for
-        if held and not self.gate.wait(30):
-            self.held_too_long = True
-        return super().answer(path, headers, raw)
 
 
 def test_jsonl_lines_go_out_while_later_batches_are_still_unanswered(corpus):

@@ -22,26 +22,6 @@ SHA1 = "3ecb56536b58d2e2ec0779d1c28a9f20024d6b66"
 PAGE = {"count": 1, "next": None, "previous": None, "results": [{"sha1": SHA1, "classification": "malicious"}]}
 
 
-class FakeTime:
-    """An injectable clock whose sleep only advances time."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_time():
-    return FakeTime()
-
-
 def make_client(fake_time, **settings):
     config = Config(url=BASE, token=TOKEN, **settings)
     return SpectraAnalyzeClient(config, clock=fake_time.clock, sleep=fake_time.sleep,

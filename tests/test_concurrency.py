@@ -3,11 +3,11 @@ and the records keep the input order: measured on the simulator's side."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List
+from typing import List
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.actions import build_records, parse_request, run
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.docs import SECTIONS, render
-from connector.splunk.build import APP_SOURCE
+from connector_tools.docs import SECTIONS, render
+from connector_tools.splunk.build import APP_SOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -21,7 +21,7 @@ FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 def test_docs_tables_are_generated_from_the_schemas():
     for page in [*DOCS, APP_SOURCE / "README.md"]:
         text = page.read_text(encoding="utf-8")
-        assert render(text) == text, f"run: python -m connector.docs {page.relative_to(ROOT)}"
+        assert render(text) == text, f"run: python -m connector_tools.docs {page.relative_to(ROOT)}"
 
 
 def test_each_generated_table_has_one_page():

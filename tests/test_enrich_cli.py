@@ -8,26 +8,25 @@ import os
 import pty
 import random
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import SCRIPT, TOKEN, GatedSimulator
 
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator
 
-from conftest import TOKEN
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIAGE = ROOT / "playbooks" / "rules" / "malware-triage.json"
-CONSOLE_SCRIPT = Path(sys.executable).with_name("spectra-connector")
 WORST_FIRST = {"malicious": 0, "suspicious": 1, "error": 2, "not_found": 3, "goodware": 5}
 
 
 def enrich(simulator_url, *args, stdin=b"", token=TOKEN, stderr=subprocess.PIPE):
     env = dict(os.environ, SPECTRA_ANALYZE_URL=simulator_url, SPECTRA_ANALYZE_TOKEN=token)
-    return subprocess.run([str(CONSOLE_SCRIPT), "enrich", *args], input=stdin, stdout=subprocess.PIPE,
+    return subprocess.run([SCRIPT, "enrich", *args], input=stdin, stdout=subprocess.PIPE,
                           stderr=stderr, env=env, timeout=120, check=False)
 
 
@@ -111,7 +110,7 @@ def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simul
     assert matches["malicious-to-incident"] > 100 and matches["unknown-to-submission"] > 100
     assert run.stderr.decode().splitlines()[-1] == (
         f"spectra-connector: enrich: {len(alerts)} alerts (2000 with hashes), "
-        f"{sum(len(json.loads(l).get('enrichment', {}).get('records', [])) for l in lines)} hashes "
+        f"{sum(len(json.loads(line).get('enrichment', {}).get('records', [])) for line in lines)} hashes "
         f"({len(unique)} looked up), {requests} lookup requests ({requests} answered), 0 failed lookups, 0 rule lookup errors; "
         f"matches: unknown-to-submission {matches['unknown-to-submission']}, "
         f"malicious-to-incident {matches['malicious-to-incident']}, "
@@ -369,13 +368,11 @@ def test_alerts_go_out_while_later_batches_of_their_window_are_still_unanswered(
     """One window of 300 alerts: the alerts whose hashes the first two batches
     answered are enriched and written while the appliance holds every later
     request; then every alert comes out, in order, with the summary last."""
-    from test_cli import GatedSimulator
-
     hashes = corpus.hashes("sha1")[:300]
     alerts = "".join(json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n"
                      for index, value in enumerate(hashes))
     with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
-        process = subprocess.Popen([str(CONSOLE_SCRIPT), "enrich", "--rules", str(TRIAGE), "--url", simulator.url,
+        process = subprocess.Popen([SCRIPT, "enrich", "--rules", str(TRIAGE), "--url", simulator.url,
                                     "--batch-size", "50", "--max-connections", "2", "--no-cache", "--no-progress"],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN))

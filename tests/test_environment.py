@@ -11,7 +11,7 @@ from typing import Iterator, List
 import pytest
 
 from certs import Authority
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config

@@ -13,7 +13,7 @@ from connector.config import Config
 from connector.errors import AuthenticationError
 from faultmatrix import (CASE_IDS, CASES, PROCESS_TIME_BOUND, RECOVERS, SETTINGS, STOPS, TIME_BOUND, appliance,
                          assert_no_token, check_records, hash_mix)
-from test_cli import cli
+from helpers import cli
 
 LOG_LINE = re.compile(r"^spectra-connector: (DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
 
@@ -67,6 +67,7 @@ def cli_flags():
     return [part for key, value in SETTINGS.items() for part in (names[key], value)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 @pytest.mark.slow
 def test_cli(case, corpus):

@@ -5,7 +5,9 @@ import subprocess
 import pytest
 
 from connector.simulator.faults import FAULTS, TRANSIENT, FaultSchedule
-from test_cli import SCRIPT, cli
+from helpers import SCRIPT, cli
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 def drawn(schedule, count):

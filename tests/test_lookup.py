@@ -11,7 +11,7 @@ from connector.hashes import hash_type
 from connector.lookup import match_items, plan_batches
 from connector.simulator.server import Simulator
 
-from conftest import TOKEN
+from helpers import TOKEN
 
 
 def mixed_hashes(corpus, count):

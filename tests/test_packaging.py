@@ -22,6 +22,8 @@ def installed(tmp_path_factory):
     return target
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("pip-installs-the-checkout")  # see test_splunk_package.py
 def test_an_installed_package_finds_its_schemas(installed, tmp_path):
     probe = ("import connector, connector.validation as v, connector.actions as a;"
              "print(connector.__file__); print(v.schema_dir()); print(len(a.SUPPORTED_FIELDS))")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.actions import STATUSES, build_records, distinct_errors, parse_request, run, summarize
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
@@ -358,7 +358,7 @@ class CannedAppliance:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self):
         self.server.shutdown()

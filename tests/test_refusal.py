@@ -9,40 +9,22 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
-from conftest import TOKEN
-from connector.simulator.server import Simulator
+from helpers import CONNECTIONS, TOKEN, CountingSimulator, closed_port_url
 from scp import run_command
-from splunk_harness import SESSION_KEY, configure, python, token_credentials
+from splunk_harness import (SESSION_KEY, configure, events_of, execute, payload_for, python, token_credentials,
+                            write_results)
 from splunkd_standin import SplunkdStandIn
-from test_splunk_alert_action import events_of, execute, payload_for, write_results
 
-CONNECTIONS = 4
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 BATCHES = 400  # one hash a batch
 WRONG_TOKEN = "refused-token-8d2f61c0"
 CLI = str(Path(sys.executable).parent / "spectra-connector")
-
-
-class CountingSimulator(Simulator):
-    """Counts every request that reaches it, refused ones too, and answers
-    each after a delay, so that several are in flight at once."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.attempts = 0
-        self._attempts_lock = threading.Lock()
-
-    def answer(self, path, headers, raw):
-        with self._attempts_lock:
-            self.attempts += 1
-        time.sleep(0.02)
-        return super().answer(path, headers, raw)
 
 
 @pytest.fixture
@@ -117,7 +99,6 @@ def test_splunk_alert_action(version, splunk_app, appliance, hashes, tmp_path):
 
 
 def test_unreachable_appliance_is_said_once_with_attempted_and_answered_requests(hashes):
-    from test_splunk_command import closed_port_url
 
     done = cli("get-report", "--hash-file", "-", "--format", "json", "--max-attempts", "2",
                "--retry-deadline", "1", *connection_flags(closed_port_url()), stdin="\n".join(hashes[:40]),

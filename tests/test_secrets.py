@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
@@ -13,7 +13,7 @@ from connector.retry import RetryPolicy
 from connector.simulator.faults import FaultSchedule
 from connector.simulator.server import Simulator
 from faultmatrix import assert_no_token
-from test_cli import cli
+from helpers import cli
 
 PROXY_PASSWORD = "proxy-password-8d2f61"
 
@@ -71,12 +71,14 @@ def test_a_proxy_password_stays_out_of_errors_and_logs(corpus, caplog):
     ([f"--token={TOKEN}"], "the token is never taken as a flag"),
     (["--token-file", TOKEN], "--token-file: cannot read the file given"),
 ], ids=["token", "token=", "token-file"])
+@pytest.mark.slow
 def test_cli_refuses_a_token_given_as_a_flag_without_echoing_it(corpus, simulator, flags, message):
     done = cli("get-report", corpus.hashes("sha1")[0], "--url", simulator.url, *flags)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert_no_token(done.stdout, done.stderr)
 
 
+@pytest.mark.slow
 def test_cli_never_prints_the_token(corpus, simulator, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)

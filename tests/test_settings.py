@@ -11,7 +11,7 @@ import pytest
 from connector.config import CacheSettings, Config, cache_settings
 from connector.errors import ConfigurationError
 from connector.settings import SETTINGS, Kind, Setting, Surface, on, parse_settings, shown
-from connector.splunk.spec import DEFAULT_PATH, SPEC_PATH, default_text, spec_text
+from connector_tools.splunk.spec import DEFAULT_PATH, SPEC_PATH, default_text, spec_text
 
 TOKEN = "settings-token-5c9e1f0a"
 AS_TEXT = {"url": "https://a1000.example.com", "token": TOKEN, "verify_tls": "false", "ca_bundle": "", "proxy": "",
@@ -90,10 +90,11 @@ def test_the_table_refuses_what_no_platform_could_carry():
 
 
 def test_the_splunk_conf_files_are_generated_from_the_table():
-    assert SPEC_PATH.read_text(encoding="utf-8") == spec_text(), "run: python -m connector.splunk.spec"
-    assert DEFAULT_PATH.read_text(encoding="utf-8") == default_text(), "run: python -m connector.splunk.spec"
+    assert SPEC_PATH.read_text(encoding="utf-8") == spec_text(), "run: python -m connector_tools.splunk.spec"
+    assert DEFAULT_PATH.read_text(encoding="utf-8") == default_text(), "run: python -m connector_tools.splunk.spec"
 
 
+@pytest.mark.slow
 def test_the_command_line_help_comes_from_the_table():
     script = Path(sys.executable).with_name("spectra-connector")
     completed = subprocess.run([str(script), "get-report", "--help"], capture_output=True, text=True, timeout=60)

@@ -3,7 +3,7 @@ import requests
 
 from connector.simulator.server import EXPLICIT_ONLY, LIST_PATH, STATUS_PATH
 
-from conftest import TOKEN
+from helpers import TOKEN
 
 
 def post(simulator, body=None, token=TOKEN, path=LIST_PATH, **kwargs):

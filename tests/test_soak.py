@@ -1,6 +1,9 @@
 """The soak, small enough for every test run (`make soak` runs 1,000,000 events)."""
+import pytest
+
 from soak import run_soak
 
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 def test_every_event_comes_out_with_faults_injected_and_memory_stays_flat(splunk_app):
     # A memo smaller than the pool keeps lookups (and so faults) going to the last chunk.

@@ -5,107 +5,25 @@ appliance simulator and a stand-in splunkd (storage/passwords and
 receivers/simple) on loopback."""
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import math
-import os
 import re
 import socket
 import subprocess
 import threading
 from collections import Counter
-from pathlib import Path
-from typing import Any, Dict, List
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.hashes import hash_type
 from connector.rules import hashes_in, load_rules
-from splunk_harness import SESSION_KEY, configure, python, token_credentials
+from splunk_harness import (ACTION, SESSION_KEY, SHIPPED_RULES, alert_results, configure, events_of, execute, payload_for,
+                            python, token_credentials, write_results)
 from splunkd_standin import SplunkdStandIn
 
-ACTION = "spectra_analyze_enrich"
-SHIPPED_RULES = "splunk-triage.json"
-
-
-@pytest.fixture
-def app(splunk_app, simulator):
-    configure(splunk_app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
-    return splunk_app
-
-
-def write_results(path: Path, results: List[Dict[str, Any]]) -> Path:
-    """The alert's results as splunkd writes them: gzip CSV, a multivalue
-    field as its values on lines plus a ``__mv_`` column of ``$a$;$b$``."""
-    columns = list(dict.fromkeys(key for result in results for key in result))
-    for key in [key for key in columns if any(isinstance(result.get(key), list) for result in results)]:
-        columns.append("__mv_" + key)
-    with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        for result in results:
-            row = {}
-            for key, value in result.items():
-                if isinstance(value, list):
-                    row[key] = "\n".join(value)
-                    row["__mv_" + key] = ";".join("$" + item.replace("$", "$$") + "$" for item in value)
-                else:
-                    row[key] = value
-            writer.writerow(row)
-    return path
-
-
-def payload_for(results_file: Path, splunkd_uri: str, **configuration: str) -> Dict[str, Any]:
-    return {
-        "app": "search", "owner": "admin", "results_file": str(results_file),
-        "results_link": "http://sh1:8000/app/search/search?q=%7Cloadjob%20scheduler__admin__search__RMD5",
-        "search_uri": "/servicesNS/admin/search/saved/searches/Malware%20hashes", "server_host": "sh1",
-        "server_uri": splunkd_uri, "session_key": SESSION_KEY, "sid": "scheduler__admin__search__RMD5_at_1",
-        "search_name": "Malware hashes",
-        "configuration": dict({"rules_file": SHIPPED_RULES, "index": "alerts"}, **configuration),
-        "result": {},
-    }
-
-
-def execute(app_dir: Path, version: str, payload: Dict[str, Any], **environ: str) -> subprocess.CompletedProcess:
-    """The payload goes in as splunkd writes it, UTF-8 with every character
-    as it is (a lone surrogate as its JSON escape); stderr must be UTF-8."""
-    env = dict({"PATH": os.environ.get("PATH", ""), "SPLUNK_HOME": str(app_dir.parent.parent.parent)}, **environ)
-    run = subprocess.run([python(version), str(app_dir / "bin" / f"{ACTION}.py"), "--execute"],
-                         input=json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace"), capture_output=True, env=env,
-                         timeout=120)
-    run.stderr = run.stderr.decode("utf-8")
-    return run
-
-
-def events_of(splunkd: SplunkdStandIn) -> List[Dict[str, Any]]:
-    """The events splunkd received, a line each (props.conf breaks lines at CR and LF only; str.splitlines would
-    also break at U+2028 and others, which JSON leaves unescaped)."""
-    return [json.loads(line.decode("utf-8")) for _, body in splunkd.received for line in body.splitlines()]
-
-
-def alert_results(corpus, count=240):
-    """Results of a hash-hunting search: CIM file_hash, sha256 and multivalue
-    md5 fields, unknown hashes, results without a hash, Splunk's internal fields."""
-    malicious = corpus.hashes("sha256", "malicious")
-    goodware = corpus.hashes("sha1", "goodware")
-    md5s = corpus.hashes("md5")
-    results = []
-    for index in range(count):
-        result = {"_time": f"{1700000000 + index}.250", "_raw": f"event {index} file=C:\\\\x{index}.exe",
-                  "host": "ws-%02d" % (index % 7), "source": "WinEventLog:Sysmon", "sourcetype": "xmlwineventlog",
-                  "_cd": f"1:{index}", "_bkt": "main~1~X", "severity": "low", "n": str(index)}
-        shape = index % 4
-        if shape == 0:
-            result["file_hash"] = malicious[index % 150]
-        elif shape == 1:
-            result["sha1"] = goodware[index]
-        elif shape == 2:
-            result["md5"] = [md5s[index], md5s[index + 1], "ab" * 16]
-        results.append(result)
-    return results
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
@@ -248,10 +166,10 @@ def test_only_execute_mode_and_a_json_payload(app, tmp_path):
 
 
 def test_the_conf_the_spec_and_the_form_declare_the_parameters_the_code_reads(splunk_app):
-    """The built app's alert_actions.conf (ucc-gen's, from connector/splunk/ucc.py): a plain custom alert
+    """The built app's alert_actions.conf (ucc-gen's, from connector_tools/splunk/ucc.py): a plain custom alert
     action, and an adaptive response action for Enterprise Security (param._cam)."""
     from connector.splunk.alert_action import DEFAULT_SOURCETYPE, PARAMETERS
-    from connector.splunk.build import APP_SOURCE
+    from connector_tools.splunk.build import APP_SOURCE
     from connector.splunk.conf import parse_conf
     stanza = parse_conf((splunk_app / "default" / "alert_actions.conf").read_text())[ACTION]
     assert (stanza["is_custom"], stanza["payload_format"]) == ("1", "json")

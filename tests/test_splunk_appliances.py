@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from certs import Authority
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.simulator.server import Simulator
 from scp import run_command
 from splunk_harness import (SESSION_KEY, UCC_ACCOUNT_CONF, add_appliance, configure, delete_ucc_stanza, python,

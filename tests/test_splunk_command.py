@@ -5,13 +5,12 @@ real HTTP servers on loopback."""
 from __future__ import annotations
 
 import re
-import socket
 from collections import Counter
 from typing import Any, Dict, List
 
 import pytest
 
-from conftest import TOKEN
+from helpers import PYTHONS, TOKEN, closed_port_url
 from connector.simulator.faults import FaultSchedule
 from connector.simulator.server import Simulator
 from connector.actions import get_report, get_summary
@@ -20,20 +19,7 @@ from scp import run_command
 from splunk_harness import SESSION_KEY, configure, python, token_credentials
 from splunkd_standin import SplunkdStandIn
 
-PYTHONS = ["3.9", "3.13"]
-
-
-@pytest.fixture
-def splunkd():
-    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as standin:
-        yield standin
-
-
-@pytest.fixture
-def app(splunk_app, simulator):
-    """The installed app, configured for the simulator; retries kept short."""
-    configure(splunk_app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
-    return splunk_app
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 def as_splunk(value: Any) -> Any:
@@ -51,13 +37,6 @@ def expected_fields(records: List[Dict[str, Any]], prefix: str = "rl_") -> List[
 
 def looked_up(simulator) -> List[str]:
     return [value for body in simulator.bodies for value in body["hash_values"]]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize("version", PYTHONS)

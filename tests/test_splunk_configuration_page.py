@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import TOKEN
+from helpers import TOKEN
 from scp import run_command
 from splunk_harness import SESSION_KEY, python
 from splunkd_standin import SplunkdStandIn

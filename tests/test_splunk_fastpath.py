@@ -17,12 +17,12 @@ from typing import Dict, List
 import pytest
 
 from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
-from connector.splunk.build import PINS_FILE
+from connector_tools.splunk.build import PINS_FILE
 from connector.splunk.chunk import Chunk, CsvText, Layout, OutputColumns
 from connector.splunk.pipes import PIPE_SIZE, widen_pipes
 from scp import encode_records, run_command
 from splunk_harness import SESSION_KEY, python
-from test_splunk_command import PYTHONS, app, splunkd  # noqa: F401 (fixtures)
+from helpers import PYTHONS
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,6 +51,7 @@ def pinned_splunklib() -> str:
     return next(line.split("==")[1].split()[0] for line in pins.splitlines() if line.startswith("splunk-sdk=="))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
 def test_vendored_splunklib_is_the_one_the_fast_path_was_written_for(version, splunk_app):
     done = subprocess.run([python(version), str(HERE / "splunklib_contract.py"), str(splunk_app / "bin" / "lib")],
@@ -72,8 +73,9 @@ def cells_by_name(body: str) -> List[Dict[str, str]]:
     return [dict(zip(rows[0], row)) for row in rows[1:]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_input_fields_pass_through_cell_for_cell(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_input_fields_pass_through_cell_for_cell(version, app, simulator, splunkd, corpus):
     sha1 = corpus.samples[0]["sha1"]
     events = [
         {"sha1": sha1, "text": 'a,b "quoted"\r\nnext line', "who": "Zoë ✓ 日本", "tags": ["x,y", 'q"q', "$d$", "n\nl"]},
@@ -90,8 +92,9 @@ def test_input_fields_pass_through_cell_for_cell(version, app, simulator, splunk
     assert run.records[0]["tags"] == events[0]["tags"] and run.records[1]["tags"] == ["", "only"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_fields_named_like_output_fields_are_replaced(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_fields_named_like_output_fields_are_replaced(version, app, simulator, splunkd, corpus):
     sha1 = corpus.samples[1]["sha1"]
     # rl_status comes with an __mv_ column, which goes with it though the output's rl_status has none
     events = [{"rl_status": ["stale", "older"], "rl_tags": ["old", "tags"], "sha1": sha1},
@@ -106,8 +109,9 @@ def test_fields_named_like_output_fields_are_replaced(version, app, simulator, s
     assert "old" not in run.records[0]["rl_tags"] and run.records[1]["rl_tags"] == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_the_hash_field_may_be_an_output_field_or_multivalue_only(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_the_hash_field_may_be_an_output_field_or_multivalue_only(version, app, simulator, splunkd, corpus):
     first, second = corpus.samples[2]["sha1"], corpus.samples[3]["md5"]
     body = f"rl_hash,__mv_rl_hash,n\r\n{first},,1\r\n,${first}$;${second}$,2\r\n"
     run = run_command(app, python(version), ["field=rl_hash"], [body], splunkd.uri, SESSION_KEY)
@@ -118,8 +122,9 @@ def test_the_hash_field_may_be_an_output_field_or_multivalue_only(version, app, 
     assert run.records[1]["rl_hash"] == [first, second] and run.records[1]["rl_status"] == ["found", "found"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_empty_and_ragged_chunks_lose_no_event(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_empty_and_ragged_chunks_lose_no_event(version, app, simulator, splunkd, corpus):
     sha1 = corpus.samples[4]["sha1"]
     header_only = "sha1,n\r\n"
     ragged = f"sha1,n,extra\r\n{sha1},1\r\n{sha1},2,x,surplus\r\n\r\n"
@@ -133,8 +138,9 @@ def test_empty_and_ragged_chunks_lose_no_event(version, app, simulator, splunkd,
     assert [record["extra"] for record in run.records[:3]] == ["", "x", ""]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_a_chunk_larger_than_maxresultrows_comes_back_whole(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_a_chunk_larger_than_maxresultrows_comes_back_whole(version, app, simulator, splunkd, corpus):
     events = [{"sha1": sample["sha1"], "n": str(index)} for index, sample in enumerate(corpus.samples[:7])]
     run = run_command(app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY, maxresultrows=3)
 
@@ -144,8 +150,9 @@ def test_a_chunk_larger_than_maxresultrows_comes_back_whole(version, app, simula
     assert {record["rl_status"] for record in run.records} == {"found"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_every_event_gets_every_output_field(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_every_event_gets_every_output_field(version, app, simulator, splunkd, corpus):
     events = [{"other": "x"}, {"sha1": corpus.samples[5]["sha1"]}, {"sha1": "zz"}]
     run = run_command(app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY)
 
@@ -160,8 +167,9 @@ def multivalue_columns(body: str) -> List[str]:
     return sorted(name[len("__mv_"):] for name in header if name.startswith("__mv_rl_"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
-def test_only_output_fields_of_several_values_have_an_mv_column(version, app, simulator, splunkd, corpus):  # noqa: F811
+def test_only_output_fields_of_several_values_have_an_mv_column(version, app, simulator, splunkd, corpus):
     """Tags and indicators always; every output field in a chunk with an
     event of several hashes (its outputs are aligned lists), and only there."""
     first, second = corpus.samples[6]["sha1"], corpus.samples[7]["sha1"]

@@ -9,13 +9,14 @@ import time
 import pytest
 
 from certs import Authority
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.simulator.server import Simulator
 from faultmatrix import (CASE_IDS, CASES, PROCESS_TIME_BOUND, RECOVERS, STOPS, appliance, assert_no_token,
                          check_records, hash_mix)
 from scp import run_command
 from splunk_harness import SESSION_KEY, configure, python
-from test_splunk_command import splunkd  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 def as_record(event):
@@ -24,7 +25,7 @@ def as_record(event):
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_splunk_command(case, corpus, splunk_app, splunkd):  # noqa: F811
+def test_splunk_command(case, corpus, splunk_app, splunkd):
     mix = hash_mix(corpus)
     events = [{"h": value, "n": str(index)} for index, value in enumerate(mix)] + [{"n": "no hash"}]
     with appliance(case, corpus) as target:
@@ -62,7 +63,7 @@ def authority(tmp_path_factory):
     return Authority(tmp_path_factory.mktemp("ca"))
 
 
-def test_tls_is_verified_by_default_ca_bundle_works_and_the_opt_out_warns(corpus, splunk_app, splunkd,  # noqa: F811
+def test_tls_is_verified_by_default_ca_bundle_works_and_the_opt_out_warns(corpus, splunk_app, splunkd,
                                                                           authority):
     sha1 = corpus.hashes("sha1")[0]
     with Simulator(TOKEN, corpus=corpus, tls=authority.server_context()) as server:

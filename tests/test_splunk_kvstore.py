@@ -5,13 +5,11 @@ sides."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Dict, List
-from urllib.parse import quote
 
 import pytest
 
-from conftest import TOKEN, Clock
+from helpers import TOKEN, Clock
 from kvstore_standin import INITIALIZING, MAX_DOCUMENTS_PER_BATCH_SAVE, KVStore
 from splunkd_standin import SplunkdStandIn
 from connector.actions import run

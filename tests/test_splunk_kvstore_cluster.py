@@ -5,21 +5,22 @@ runs it (SCP v2, a subprocess), the alert action as splunkd runs it too."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 from kvstore_standin import INITIALIZING, KVStore
 from scp import run_command
-from splunk_harness import SESSION_KEY, configure, install_app, python, token_credentials
+from splunk_harness import (SESSION_KEY, alert_results, configure, events_of, execute, install_app, payload_for, python,
+                            token_credentials, write_results)
 from splunkd_standin import SplunkdStandIn
-from test_splunk_alert_action import alert_results, events_of, execute, payload_for, write_results
 from connector.splunk.kvstore import COLLECTION
 
 VERSION = "3.9"  # the failure cases; the shared cache itself on both Splunk Pythons
 MEMBER_ROLES = ("search_head", "kv_store", "shc_member")
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 
 @pytest.fixture

@@ -12,12 +12,14 @@ import pytest
 
 from checkout import pip_install_checkout
 from connector import __version__
-from connector.packaging import canonical_name, read_pins
-from connector.splunk.build import APP_SOURCE, HANDLERS_ONLY, PINS_FILE
+from connector_tools.packaging import canonical_name, read_pins
+from connector_tools.splunk.build import APP_SOURCE, HANDLERS_ONLY, PINS_FILE
 from connector.flatten import RECORD_KEYS
 from connector.splunk.conf import APPLIANCE_KEYS, COMMAND_KEYS, parse_conf
 from connector.splunk.options import ACTIONS
 from splunk_harness import APP_ID, build_package
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 ROOT = Path(__file__).resolve().parent.parent
 APPINSPECT = ROOT / ".venv-appinspect" / "bin" / "splunk-appinspect"
@@ -62,13 +64,15 @@ def test_package_vendors_the_pinned_releases_and_the_connector(members):
         assert f"{lib}connector/schemas/{schema}.schema.json" in members
     assert f"{lib}connector/splunk/command.py" in members
     assert not [name for name in members if name.startswith((f"{lib}connector/cli/", f"{lib}connector/simulator/",
-                                                             f"{lib}connector/splunk/app/", f"{lib}connector/splunk/build"))]
+                                                             f"{lib}connector_tools/", f"{lib}connector/package.json"))]
 
 
 def test_build_is_reproducible(splunk_package, tmp_path):
     assert build_package(tmp_path).read_bytes() == splunk_package.read_bytes()
 
 
+# pip builds the checkout in its build/ folder: one such install at a time, on one worker.
+@pytest.mark.xdist_group("pip-installs-the-checkout")
 def test_an_installed_package_builds_the_same_app(splunk_package, tmp_path):
     """The app tree and the pins are package data: pip-installed (not
     editable), the package builds the very same .tgz."""
@@ -125,5 +129,5 @@ def test_the_app_readme_is_the_one_splunk_reference(members, splunk_package):
     for option in ("field", "action", "fields", "prefix", "skip_reanalysis", "batch_size"):
         assert f"| `{option}` |" in app_readme, option
     page = (ROOT / "docs" / "splunk.md").read_text()
-    assert "](../connector/splunk/app/README.md)" in page
+    assert "](../connector_tools/splunk/app/README.md)" in page
     assert "## Store the API token" not in page and "| `skip_reanalysis` |" not in page

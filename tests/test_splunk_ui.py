@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.flatten import RECORD_KEYS
 from connector.rules import load_rules
 from connector.splunk.conf import parse_conf
@@ -27,9 +27,11 @@ from connector.splunk.options import parse_options
 from connector.validation import schema_dir
 from scp import run_command
 from spl_subset import MissingField, Unsupported, run, split_pipeline
-from splunk_harness import SESSION_KEY, configure, python, token_credentials
+from splunk_harness import (SESSION_KEY, alert_results, configure, events_of, execute, payload_for, python,
+                            token_credentials, write_results)
 from splunkd_standin import SplunkdStandIn
-from test_splunk_alert_action import alert_results, events_of, execute, payload_for, write_results
+
+pytestmark = pytest.mark.slow  # the built app, and the command run as a process
 
 VIEWS = "default/data/ui/views"
 LOOKUP_VIEW, OVERVIEW_VIEW = "spectra_analyze_lookup", "spectra_analyze_overview"
@@ -77,7 +79,7 @@ def view_searches(app: Path, view: str) -> Dict[str, str]:
 def hash_field_names() -> set:
     """The hash fields the app knows: the shipped rules file's, and each hash
     type of the record schema."""
-    rules = load_rules(Path(__file__).resolve().parent.parent / "connector/splunk/app/rules/splunk-triage.json")
+    rules = load_rules(Path(__file__).resolve().parent.parent / "connector_tools/splunk/app/rules/splunk-triage.json")
     record = json.loads((schema_dir() / "record.schema.json").read_text())
     return set(rules.hash_fields) | {kind for kind in record["properties"]["hash_type"]["enum"] if kind}
 

@@ -7,14 +7,14 @@ import subprocess
 import pytest
 
 from certs import Authority
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import TLSVerificationError
 from connector.simulator.server import Simulator
 from faultmatrix import assert_no_token
-from test_cli import SCRIPT, cli
+from helpers import SCRIPT, cli
 
 OFF_WARNING = "TLS certificate verification is OFF"
 
@@ -86,6 +86,7 @@ def test_platform_settings_turn_verification_off_only_on_purpose(https, authorit
     assert Config.from_settings(dict(base, verify_tls="false")).tls_verify is False
 
 
+@pytest.mark.slow
 def test_cli_default_ca_bundle_and_insecure(https, authority, corpus):
     env = {"SPECTRA_ANALYZE_URL": https.url, "SPECTRA_ANALYZE_TOKEN": TOKEN}
     hashes = three_hashes(corpus)
@@ -104,6 +105,7 @@ def test_cli_default_ca_bundle_and_insecure(https, authority, corpus):
     assert_no_token(done.stdout, done.stderr)
 
 
+@pytest.mark.slow
 def test_the_simulator_command_serves_https(authority, corpus, tmp_path):
     certificate, key = authority.issue(["127.0.0.1"], stem="command")
     server = subprocess.Popen([SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10",

@@ -8,14 +8,10 @@ import codecs
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import SCRIPT, TOKEN
 
-from conftest import TOKEN
-
-SCRIPT = str(Path(sys.executable).parent / "spectra-connector")
 # How each writer starts a file and encodes its text.
 WRITERS = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE, "utf-8": codecs.BOM_UTF8}
 

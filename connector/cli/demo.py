@@ -9,6 +9,7 @@ from typing import Any, List
 from ..actions import run
 from ..client import SpectraAnalyzeClient
 from ..config import Config
+from ..names import Action
 from ..simulator.server import Simulator
 from ..service import LookupService
 from .common import EXIT_FAILED, EXIT_OK, add_verbosity
@@ -43,12 +44,12 @@ def handle(args: argparse.Namespace) -> int:
         hashes = demo_hashes(server)
         config = Config(url=server.url, token=token)
         with LookupService(SpectraAnalyzeClient(config)) as lookups:
-            report = run("get_report", {"hashes": hashes}, lookups)
+            report = run(Action.GET_REPORT, {"hashes": hashes}, lookups)
             out.write("\n$ spectra-connector get-report " + " ".join(h[:12] + "..." if len(h) > 12 else h
                                                                     for h in hashes) + "\n\n")
             write_table(report, out)
             summary_hashes = [server.corpus.samples[1]["sha1"], hashes[1]]  # the vendor page's summary sample first
-            summary = run("get_summary", {"hashes": summary_hashes}, lookups)
+            summary = run(Action.GET_SUMMARY, {"hashes": summary_hashes}, lookups)
             out.write("\n$ spectra-connector get-summary " + " ".join(summary_hashes) + "\n\n")
             write_table(summary, out)
             for record in summary.records:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator, List, Optional, TextIO
+from typing import Any, BinaryIO, Iterator, List, Optional, TextIO, cast
 
 from ..client import SpectraAnalyzeClient
 from ..rules import AlertEnricher, load_rules
@@ -83,7 +83,9 @@ def parse_line(number: int, raw: bytes) -> Line:
     except UnicodeDecodeError:
         line.problem = "not UTF-8 text"
     except ValueError as err:
-        line.problem = f"not JSON ({err.msg} at column {err.colno})"
+        # Not always a JSONDecodeError: an integer of too many digits is a plain ValueError.
+        where = f"{err.msg} at column {err.colno}" if isinstance(err, json.JSONDecodeError) else str(err)
+        line.problem = f"not JSON ({where})"
     else:
         if isinstance(value, dict):
             line.alert = value
@@ -229,7 +231,7 @@ def _output(path: str) -> Iterator[BinaryIO]:
         raise UsageError(f"--output: cannot write in {folder}: {err.strerror}") from None
     try:
         with handle:
-            yield handle
+            yield cast(BinaryIO, handle)
         os.chmod(handle.name, 0o666 & ~_umask())
         os.replace(handle.name, path)
     except BaseException:

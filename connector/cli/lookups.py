@@ -8,6 +8,7 @@ from typing import Any, Dict, List, TextIO
 from ..actions import ActionResult, run
 from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
+from ..names import Action
 from ..service import LookupService
 from ..textfiles import read_lines
 from .common import (EXIT_FAILED, EXIT_OK, JsonLines, UsageError, add_connection_options, config_from,
@@ -17,8 +18,8 @@ FORMATS = ("table", "json", "jsonl")
 
 
 def register(subparsers: Any) -> None:
-    for name, action, what in (("get-report", "get_report", "classification, risk score, threat name and tags"),
-                               ("get-summary", "get_summary", "the report plus its threat indicator summary")):
+    for name, action, what in (("get-report", Action.GET_REPORT, "classification, risk score, threat name and tags"),
+                               ("get-summary", Action.GET_SUMMARY, "the report plus its threat indicator summary")):
         parser = subparsers.add_parser(name, help=f"look up {what} of file hashes",
                                        description=f"Look up {what} of file hashes on the appliance.")
         add_lookup_options(parser)
@@ -84,7 +85,7 @@ def report(result: ActionResult, fmt: str, prefix: str, out: TextIO, written: bo
 def write_table(result: ActionResult, out: TextIO) -> None:
     columns = [("HASH", "hash"), ("STATUS", "status"), ("CLASSIFICATION", "classification"),
                ("RISK", "riskscore"), ("THREAT NAME", "threat_name")]
-    if result.action == "get_summary":
+    if result.action == Action.GET_SUMMARY:
         columns.append(("INDICATORS", "indicator_count"))
     rows = [[header for header, _ in columns]]
     rows += [[_cell(record, key) for _, key in columns] for record in result.records]

@@ -36,9 +36,9 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from ..actions import ActionRequest, iter_records, parse_question
 from ..flatten import empty_record
 from ..hashes import hash_type, lookup_keys
-from ..lookup import ERROR, FOUND, NOT_FOUND
+from ..names import Action, Status
 from ..service import LookupService, Requests
-from .model import GET_SUMMARY, Rule, RuleSet
+from .model import Rule, RuleSet
 from .paths import set_value, values_at
 
 Record = Mapping[str, Any]
@@ -46,13 +46,13 @@ MATCHED, NOT_MATCHED, LOOKUP_ERROR = "matched", "not_matched", "lookup_error"
 OUTCOMES = (MATCHED, NOT_MATCHED, LOOKUP_ERROR)
 
 # Worst first; a classification ranks found records, a status the others.
-_RANK_OF = {"malicious": 0, "suspicious": 1, ERROR: 2, NOT_FOUND: 3, "goodware": 5, "known": 5}
+_RANK_OF = {"malicious": 0, "suspicious": 1, Status.ERROR.value: 2, Status.NOT_FOUND.value: 3, "goodware": 5, "known": 5}
 _OTHER_VERDICT = 4  # unknown, unclassified or none
 
 
 def verdict_rank(record: Record) -> Tuple[int, int]:
     """Sort key putting the record that matters most first."""
-    key = record.get("classification") if record["status"] == FOUND else record["status"]
+    key = record.get("classification") if record["status"] == Status.FOUND else record["status"]
     score = record.get("riskscore")
     return _RANK_OF.get(key or "", _OTHER_VERDICT), -score if isinstance(score, int) else 1
 
@@ -121,7 +121,7 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
     hashes = found.hashes_in(rules.hash_fields) if isinstance(alert, dict) else []
     if not hashes:
         return AlertResult(alert)
-    with_summary = rules.action == GET_SUMMARY
+    with_summary = rules.action == Action.GET_SUMMARY
     known = {value: records.get(value) or _unanswered(value, with_summary) for value in hashes}
     enriched = json_copy(alert)
     verdict = min(known.values(), key=verdict_rank)
@@ -175,11 +175,11 @@ def json_copy(value: Any) -> Any:
 def judge(rule: Rule, records: Sequence[Record]) -> Tuple[str, Record]:
     """The rule's outcome on an alert's records and the record behind it."""
     ranked = sorted(records, key=verdict_rank)
-    answered = [record for record in ranked if record["status"] != ERROR]
-    failed = [record for record in ranked if record["status"] == ERROR]
+    answered = [record for record in ranked if record["status"] != Status.ERROR]
+    failed = [record for record in ranked if record["status"] == Status.ERROR]
     passes = rule.when or (lambda record: True)
     if rule.match == "worst":
-        if ranked[0]["status"] == ERROR:
+        if ranked[0]["status"] == Status.ERROR:
             return LOOKUP_ERROR, ranked[0]
         return (MATCHED if passes(ranked[0]) else NOT_MATCHED), ranked[0]
     if rule.match == "any":
@@ -194,7 +194,7 @@ def judge(rule: Rule, records: Sequence[Record]) -> Tuple[str, Record]:
 
 
 def _unanswered(value: str, with_summary: bool) -> Dict[str, Any]:
-    return empty_record(value, hash_type(value), ERROR, "no answer for this hash", with_summary)
+    return empty_record(value, hash_type(value), Status.ERROR, "no answer for this hash", with_summary)
 
 
 @dataclass
@@ -246,7 +246,7 @@ class AlertEnricher:
     def __init__(self, rules: RuleSet, lookups: LookupService) -> None:
         self.rules = rules
         self.lookups = lookups
-        self.with_summary = rules.action == GET_SUMMARY
+        self.with_summary = rules.action == Action.GET_SUMMARY
         self.question = parse_question({"fields": list(rules.fields) if rules.fields else None}, self.with_summary)
         self.stats = EnrichmentStats(tuple(rule.name for rule in rules.rules))
         self._unreached = dict.fromkeys(rules.hash_fields)  # hash_fields paths no alert has had yet
@@ -318,7 +318,7 @@ class AlertEnricher:
         before = self.lookups.requests
         try:
             for record in iter_records(ActionRequest(tuple(hashes), self.question), self.lookups, self.with_summary):
-                self.stats.failed_hashes += record["status"] == ERROR
+                self.stats.failed_hashes += record["status"] == Status.ERROR
                 yield record
         finally:
             self.stats.add_requests(self.lookups.requests.since(before))

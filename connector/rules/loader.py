@@ -20,7 +20,8 @@ from ..textfiles import TextFileError, read_text
 from ..validation import validator
 from .conditions import MAX_NESTING, check_field, compile_condition
 from .effects import Effects, Targets, compile_effects
-from .model import GET_REPORT, GET_SUMMARY, Rule, RuleSet
+from ..names import Action
+from .model import Rule, RuleSet
 from .problems import RuleProblem, RulesError, Where, hint, location, near_miss
 from .templates import FieldCheck
 
@@ -88,8 +89,8 @@ def _compile_rule(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> Rule:
         raise RuleProblem((), 'missing "hash_fields": name the alert fields that hold hashes, '
                               'on the rule or in "defaults"')
     lookup_where, lookup = _setting(spec, defaults, "lookup")
-    action = (lookup or {}).get("action", GET_REPORT)
-    with_summary = action == GET_SUMMARY
+    action = (lookup or {}).get("action", Action.GET_REPORT.value)
+    with_summary = action == Action.GET_SUMMARY
     check: FieldCheck = partial(check_field, with_summary=with_summary)
     on_error_where, on_error = _setting(spec, defaults, "on_error")
     return Rule(
@@ -129,7 +130,7 @@ def _lookup_fields(fields: Optional[Sequence[str]], where: Where) -> Optional[Tu
 def _schema_problem(err: "fastjsonschema.JsonSchemaValueException") -> Tuple[Where, str]:
     """The path (after fastjsonschema's ``data``) and the problem in plain words."""
     steps: Where = tuple(int(step) if step.isdigit() else step for step in err.path[1:])
-    rule, value, node = err.rule, err.value, err.definition if isinstance(err.definition, dict) else {}
+    rule, value, node = err.rule or "", err.value, err.definition if isinstance(err.definition, dict) else {}
     own = node.get("errorMessage")
     if rule == "propertyNames":
         pattern = re.compile(err.rule_definition["pattern"])
@@ -156,7 +157,7 @@ def _generic_problem(rule: str, value: Any, expected: Any, node: Mapping[str, An
         return f'unknown field "{extra}"' + hint(extra, allowed)
     if rule == "type":
         kinds = expected if isinstance(expected, list) else [expected]
-        return f"must be {' or '.join(_TYPE_NAMES.get(kind, kind) for kind in kinds)}; got {_show(value)}"
+        return f"must be {' or '.join(_TYPE_NAMES.get(kind, str(kind)) for kind in kinds)}; got {_show(value)}"
     if rule == "enum":
         choices = [str(choice) for choice in expected]
         if isinstance(value, str) and near_miss(value, choices):

@@ -6,11 +6,9 @@ from functools import cached_property
 from typing import Optional, Tuple
 
 from ..flatten import SOURCE_FIELDS
+from ..names import Action
 from .conditions import Predicate
 from .effects import Effects, Targets
-
-GET_REPORT, GET_SUMMARY = "get_report", "get_summary"
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -41,7 +39,8 @@ class RuleSet:
     @property
     def action(self) -> str:
         """get_summary when any rule needs the summary: one lookup serves all rules."""
-        return GET_SUMMARY if any(rule.action == GET_SUMMARY for rule in self.rules) else GET_REPORT
+        summary = any(rule.action == Action.GET_SUMMARY for rule in self.rules)
+        return (Action.GET_SUMMARY if summary else Action.GET_REPORT).value
 
     @property
     def fields(self) -> Optional[Tuple[str, ...]]:

@@ -10,7 +10,7 @@ at each level the longest run of segments that is a key wins.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Iterator, List, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 
 def values_at(node: Any, path: str) -> List[Any]:
@@ -42,7 +42,7 @@ def _walk(node: Any, segments: Sequence[str]) -> Iterator[Any]:
             yield from _walk(node[key], rest)
 
 
-def _longest_key(node: dict, segments: Sequence[str]) -> Optional[Tuple[str, Sequence[str]]]:
+def _longest_key(node: Mapping[str, Any], segments: Sequence[str]) -> Optional[Tuple[str, Sequence[str]]]:
     for key, rest in _cuts(tuple(segments)):
         if key in node:
             return key, rest

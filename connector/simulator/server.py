@@ -35,6 +35,11 @@ class ApiError(Exception):
         self.payload = payload
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # failed handshakes, clients that hang up: nothing to tell
+
+
 class Simulator:
     """Serve the simulated appliance in a background thread.
 
@@ -57,9 +62,8 @@ class Simulator:
         self.faults = faults or FaultSchedule()
         self.scheme = "https" if tls else "http"
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _QuietServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._server.handle_error = lambda request, address: None  # failed handshakes, clients that hang up
         if tls:
             # The handshake happens in the request's thread, so a stalled client cannot block accept().
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
@@ -71,7 +75,7 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"{self.scheme}://{host}:{port}"
 
     def start(self) -> "Simulator":
@@ -121,7 +125,7 @@ class Simulator:
     def _status(self, body: Dict[str, List[str]], query: str) -> Dict[str, Any]:
         """Whether each sample is processed, optionally only those of one status."""
         values, kind = _hashes_of(body)
-        wanted = (parse_qs(query).get("status") or [None])[0]
+        wanted = next(iter(parse_qs(query).get("status") or []), None)
         statuses = {value: "processed" if self.corpus.find(kind, value.lower()) else "not_found"
                     for value in values}
         return {"hash_type": kind, "results": [{"hash_value": value, "status": status}
@@ -161,7 +165,9 @@ def _hashes_of(body: Dict[str, List[str]]) -> Tuple[List[str], str]:
         raise ApiError(400, {"hash_values": [f"Malformed hash: {bad}"]})
     if len(kinds) > 1:
         raise ApiError(400, {"hash_values": ["All hashes in a request must be of the same type."]})
-    return values, kinds.pop()
+    kind = kinds.pop()
+    assert kind is not None  # checked above
+    return values, kind
 
 
 def _select(sample: Dict[str, Any], fields: List[str]) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Splunk SOAR: the connector adapter (``adapter``) and the app's main module
-(``app_main``), both shipped in the app; the app JSON generator
-(``app_json``), the app's reference docs (``docs``) and the ``.tgz``
-builder (``build``)."""
+"""Splunk SOAR: the connector adapter (``adapter``) and the custom result
+view (``view``), both shipped in the app. The app's main modules, its JSON
+generator, its reference docs and its ``.tgz`` builder are in
+``connector_tools.soar``."""

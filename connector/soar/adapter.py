@@ -28,11 +28,12 @@ from ..config import Config
 from ..errors import ConfigurationError, InputError, SpectraAnalyzeError
 from ..lookup import Question
 from ..manifest import action_spec, schema_of
+from ..names import Action, ResultStatus
 from ..outputs import summary_of
 from ..service import LookupService, Requests
 from ..verdict import Thresholds
 
-LOOKUP_ACTIONS = ("get_report", "get_summary", "file_reputation")
+LOOKUP_ACTIONS = (Action.GET_REPORT, Action.GET_SUMMARY, Action.FILE_REPUTATION)
 # Each lookup action's parameters, by name, from its schema.
 PARAMETERS: Dict[str, Dict[str, Dict[str, Any]]] = {
     action: (schema_of(action_spec(action)["parameters"]) or {"properties": {}})["properties"]
@@ -86,11 +87,11 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def handle_action(self, param: Dict[str, Any]) -> bool:
         action = self.get_action_identifier()
-        if action == "test_connectivity":
+        if action == Action.TEST_CONNECTIVITY:
             return self._test_connectivity(self.add_action_result(SoarResult(dict(param))))
         if action in LOOKUP_ACTIONS:
             return self._lookup(action, param, self.add_action_result(SoarResult(with_defaults(action, param))))
-        if action == "clear_cache":
+        if action == Action.CLEAR_CACHE:
             return self._clear_cache(self.add_action_result(SoarResult(dict(param))))
         result = self.add_action_result(SoarResult(dict(param)))
         return result.set_status(phantom.APP_ERROR, f"this app has no action {action!r}")
@@ -106,7 +107,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
             client = self._lookups.client()
             self.save_progress(f"Connecting to {client.config.url} "
                                f"(TLS verification {'on' if client.config.verify_tls else 'OFF'})")
-            outcome = run_action("test_connectivity", {}, self._lookups)
+            outcome = run_action(Action.TEST_CONNECTIVITY, {}, self._lookups)
         except SpectraAnalyzeError as err:
             self.save_progress("Test Connectivity Failed")
             return result.set_status(phantom.APP_ERROR, f"Test Connectivity Failed: {err}")
@@ -116,7 +117,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
 
     def _clear_cache(self, result: SoarResult) -> bool:
         assert self._lookups is not None  # initialize made it
-        outcome = run_action("clear_cache", {}, self._lookups)
+        outcome = run_action(Action.CLEAR_CACHE, {}, self._lookups)
         result.update_summary(outcome.summary)
         self.save_progress(outcome.message)
         return result.set_status(phantom.APP_SUCCESS if outcome.ok else phantom.APP_ERROR, outcome.message)
@@ -133,7 +134,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
             result.add_data(record)
         result.update_summary(summary_of(outcome))
         self.save_progress(outcome.message)
-        status = phantom.APP_ERROR if outcome.status == "failed" else phantom.APP_SUCCESS
+        status = phantom.APP_ERROR if outcome.status == ResultStatus.FAILED else phantom.APP_SUCCESS
         return result.set_status(status, outcome.message)
 
 

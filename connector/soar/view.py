@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
+from ..names import Action, Status
+
 TEMPLATE = "spectra_analyze_view.html"
 # The order of the rows: what needs attention first, what vouches for a file last.
-_RANK = {"malicious": 0, "suspicious": 1, "unknown": 2, "not_found": 3, "error": 4, "invalid": 5, "goodware": 6}
-_TITLES = {"get_report": "get report", "get_summary": "get summary", "file_reputation": "file reputation"}
+_RANK = {"malicious": 0, "suspicious": 1, "unknown": 2, Status.NOT_FOUND: 3, Status.ERROR: 4, Status.INVALID: 5,
+         "goodware": 6}
+_TITLES = {action: action.value.replace("_", " ")
+           for action in (Action.GET_REPORT, Action.GET_SUMMARY, Action.FILE_REPUTATION)}
 
 
 def display_view(provides: str, all_app_runs: Sequence[Tuple[Any, Sequence[Any]]], context: Dict[str, Any]) -> str:
@@ -42,7 +46,7 @@ def rows(records: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
 
 def _order(record: Mapping[str, Any], index: int) -> Tuple[int, int, int]:
     verdict = record.get("verdict") or {}
-    kind = record.get("classification") if record.get("status") == "found" else record.get("status")
+    kind = record.get("classification") if record.get("status") == Status.FOUND else record.get("status")
     score = verdict.get("score") if verdict.get("score") is not None else record.get("riskscore")
     return (_RANK.get(str(kind), 2), -(score if isinstance(score, int) else -1), index)
 
@@ -50,7 +54,7 @@ def _order(record: Mapping[str, Any], index: int) -> Tuple[int, int, int]:
 def _row(record: Mapping[str, Any]) -> Dict[str, Any]:
     verdict = record.get("verdict") or {}
     status = record.get("status")
-    found = status == "found"
+    found = status == Status.FOUND
     return {
         "hash": record.get("hash"),
         "kind": (record.get("classification") or "unknown") if found else status,

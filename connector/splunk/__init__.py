@@ -1,5 +1,6 @@
 """The Splunk adapter: the ``spectraanalyze`` streaming search command and
-the packaging of the Splunk app that carries it.
+the enrichment alert action. The app's source tree and its builder are in
+``connector_tools.splunk``.
 
 ``command`` needs splunklib, which only the built app carries (in
 ``bin/lib``); the other modules run anywhere.

@@ -37,7 +37,7 @@ import socket
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple, cast
 from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
@@ -85,7 +85,7 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
         say("ERROR", f"{ACTION}: splunkd runs this script with --execute and a JSON payload on stdin")
         return EXIT_USAGE
     try:
-        payload = read_payload(getattr(stdin, "buffer", stdin))
+        payload = read_payload(cast(BinaryIO, getattr(stdin, "buffer", stdin)))
         secrets.add(payload["session_key"])
         params = parse_parameters(payload.get("configuration") or {})
         rules = load_rules(rules_path(app_dir, params["rules_file"]))

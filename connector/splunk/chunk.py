@@ -26,7 +26,7 @@ import io
 from itertools import chain, repeat
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, Callable, Hashable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Hashable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 MULTIVALUE = "__mv_"
 FieldValue = Union[str, List[str], None]  # an event's value of a field: None when it has none
@@ -100,7 +100,7 @@ def field_value(key: Hashable, decode: Callable[[str], List[str]]) -> FieldValue
     empty, otherwise the cell."""
     if key is None or isinstance(key, str):
         return key
-    single, multi = key
+    single, multi = cast(Tuple[str, str], key)  # the cell and its __mv_ cell
     return decode(multi) if multi else single
 
 
@@ -203,6 +203,7 @@ class Layout:
         in C either way, but for the rare replaced column."""
         starts = {key: cells + self._separator for key, cells in rendered.items()}
         prefixes = map(starts.__getitem__, keys)
+        pieces: Iterable[Tuple[str, ...]]
         if len(self.kept) < self._input_width:
             kept = self.kept
             pieces = zip(prefixes, map(self._text.line, [[row[index] for index in kept] for row in chunk.rows]))

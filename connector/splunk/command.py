@@ -99,6 +99,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         started = time.monotonic()
         events = Chunk.read(chunk[1], CsvDialect)
         enricher = self._enricher or self._start()
+        assert self._options is not None  # prepare() ran
         keys = list(map(events.key_of(self._options.field), events.rows))
         distinct = list(dict.fromkeys(keys))
         outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct],
@@ -149,6 +150,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         those that may hold several values (one layout or two a search)."""
         known = (tuple(keys), tuple(multivalue))
         if known not in self._columns:
+            assert self._options is not None  # prepare() ran
             self._columns[known] = OutputColumns([self._options.prefix + key for key in keys], keys, multivalue)
         return self._columns[known]
 
@@ -156,6 +158,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         """The client for this search: the appliance's settings, plus its token
         and the proxy's password read through the search's session. Raises
         ``ConfigurationError``."""
+        assert self._options is not None  # _start() read them, or the lookups fail before connecting
         appliance = self._appliance
         assert appliance is not None  # _start() chose it, or the lookups fail before connecting
         values = connection_settings(appliance, self._splunkd(), lambda: read_token(self.service, self.app_dir.name),
@@ -175,6 +178,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def _report(self, outcome: ChunkOutcome, elapsed: float) -> None:
         enricher = self._enricher
+        assert enricher is not None  # the chunk started it
         log.info("search %s chunk %d: %d events, %d distinct hashes, %d remembered, %d looked up, %d errors, "
                  "%.3fs", self._sid, self._chunks, outcome.events, outcome.hashes, outcome.memo_hits,
                  outcome.looked_up, outcome.failed, elapsed)
@@ -198,6 +202,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def _finish(self) -> None:
         enricher = self._enricher
+        assert enricher is not None and self._options is not None  # a chunk came first
         if self._events and not enricher.hash_seen:
             self._tell(self.write_warning, f"none of the {self._events} events has a value in the field "
                                            f"{self._options.field!r}; check the field name")

@@ -24,12 +24,11 @@ from ..actions import invalid_record, record_of
 from ..errors import ConfigurationError
 from ..flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS, empty_record
 from ..hashes import hash_type, lookup_keys
-from ..lookup import FOUND, NOT_FOUND
+from ..names import Status
 from ..service import LookupService
 from .chunk import FieldValue
 from .options import CommandOptions
 
-NO_HASH = "no_hash"
 Record = Dict[str, Any]
 
 
@@ -93,7 +92,7 @@ class EventEnricher:
         self.keys = RECORD_KEYS if options.with_summary else REPORT_KEYS
         self.list_keys = tuple(key for key in self.keys if key in LIST_KEYS)
         self._render = render
-        self._no_hash = self._answered(empty_record("", None, NO_HASH, None, options.with_summary))
+        self._no_hash = self._answered(empty_record("", None, Status.NO_HASH, None, options.with_summary))
 
     @property
     def failure(self) -> Optional[ConfigurationError]:
@@ -157,8 +156,8 @@ class EventEnricher:
         errors: Dict[str, None] = {}
         for batch in self.lookups.answers(wanted, self.options.question):
             for key, answer in batch.items():
-                answers[key] = answered = self._answered(record_of(key, hash_type(key), answer, with_summary))
-                if answer.status in (FOUND, NOT_FOUND):
+                answers[key] = answered = self._answered(record_of(key, hash_type(key) or "", answer, with_summary))
+                if answer.status in (Status.FOUND, Status.NOT_FOUND):
                     self.memo.put(key, answered)
                 else:
                     outcome.failed += 1
@@ -178,12 +177,15 @@ class EventEnricher:
         return merged
 
 
+_NO_KEY: List[Optional[str]] = [None]  # an empty item keeps its place
+
+
 def _keys(value: FieldValue) -> List[Optional[str]]:
     """The lookup keys of a field value. An empty item of a multivalue field
     keeps its place (None, answered no_hash) so that the outputs line up with
     the field."""
     if isinstance(value, list):
-        return [key for item in value for key in (lookup_keys(item) or [None])]
+        return [key for item in value for key in (lookup_keys(item) or _NO_KEY)]
     if not value:
         return []
     if hash_type(value):  # the usual value: one hash, as the memo keeps it, checked once

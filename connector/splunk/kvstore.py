@@ -116,7 +116,7 @@ class Splunkd:
                                f"{excerpt(raw.decode('utf-8', 'replace'), self._key)}") from None
 
     def _connection(self) -> http.client.HTTPConnection:
-        host, port = self._parts.hostname, self._parts.port
+        host, port = self._parts.hostname or "", self._parts.port
         if self._parts.scheme == "http":
             return http.client.HTTPConnection(host, port, timeout=self.timeout)
         context = ssl.create_default_context()
@@ -185,7 +185,7 @@ class KVStoreAnswers:
                     answer = self._fresh(document, now) if document["_key"] in wanted else NOT_AN_ANSWER
                     if answer is NOT_AN_ANSWER:
                         ignored += 1
-                    elif answer is not None:
+                    elif isinstance(answer, Answer):
                         answers[wanted[document["_key"]]] = answer
         except KVStoreError as err:
             self._leave("cannot be read", err)
@@ -294,7 +294,7 @@ class KVStoreAnswers:
         kept_for = lifetime(self.settings, answer.status)
         if kept_for is None:
             return None
-        return {"_key": _key(scope, value), "status": answer.status, "item": item_text(answer), "stored": now,
+        return {"_key": _key(scope, value), "status": answer.status.value, "item": item_text(answer), "stored": now,
                 "expires": now + kept_for}
 
     @staticmethod

@@ -18,7 +18,7 @@ from phantom import base_connector  # noqa: E402
 
 
 from connector.simulator.server import Simulator  # noqa: E402
-from connector.soar.build import APP_FOLDER, assemble_app  # noqa: E402
+from connector_tools.soar.build import APP_FOLDER, assemble_app  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -139,7 +139,7 @@ def run(spec: Dict[str, Any]) -> Dict[str, Any]:
     for name, action_json in spec["actions"]:
         connector = connector_class()
         progress: List[str] = []
-        connector.save_progress = lambda message, *args, **kwargs: progress.append(str(message))
+        connector.save_progress = lambda message, *args, progress=progress, **kwargs: progress.append(str(message))
         connector._handle_action(json.dumps(action_json), None)
         runs[name] = {"progress": progress, "results": [
             {"status": result.get_status(), "message": result.get_message(), "parameter": result.get_param(),

@@ -5,23 +5,25 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from helpers import SCRIPT
+
+from connector.validation import load_schema, violation
+from connector_tools.soar.app_json import configuration
+
 from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_port
 
-from connector.soar.app_json import configuration
-from connector.validation import load_schema, violation
+pytestmark = pytest.mark.slow  # every test here starts a process
 
-SCRIPT = Path(sys.executable).with_name("spectra-connector")
 
 
 def runner(*args: str, stdin: str = "", env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRA_ANALYZE_")}
     environment.update(env or {})
-    return subprocess.run([str(SCRIPT), "action", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([SCRIPT, "action", *args], input=stdin, capture_output=True, text=True,
                           env=environment, timeout=60)
 
 
@@ -120,7 +122,7 @@ def test_unknown_settings_are_named(tmp_path, simulator):
 
 
 def test_help_lists_the_manifest_actions():
-    completed = subprocess.run([str(SCRIPT), "action", "--help"], capture_output=True, text=True, timeout=60)
+    completed = subprocess.run([SCRIPT, "action", "--help"], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0
     for name in ("get_report", "get_summary", "test_connectivity"):
         assert name in completed.stdout

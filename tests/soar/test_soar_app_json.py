@@ -12,9 +12,9 @@ from .soar_support import ASSET, absent_sha1
 
 from connector import __version__
 from connector.hashes import HASH_TYPES
-from connector.docs import render
-from connector.soar.docs import SECTIONS
-from connector.soar.app_json import APP_JSON
+from connector_tools.docs import render
+from connector_tools.soar.docs import SECTIONS
+from connector_tools.soar.app_json import APP_JSON
 
 SOAR_PAGE = Path(__file__).resolve().parents[2] / "docs" / "soar.md"
 TOP_LEVEL = ("appid", "name", "description", "type", "product_vendor", "product_name", "product_version_regex",
@@ -116,7 +116,7 @@ def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
 
 def test_docs_carry_the_generated_reference():
     text = SOAR_PAGE.read_text(encoding="utf-8")
-    assert render(text, SECTIONS) == text, "docs/soar.md's SOAR reference is stale: run python -m connector.soar.docs"
+    assert render(text, SECTIONS) == text, "docs/soar.md's SOAR reference is stale: run python -m connector_tools.soar.docs"
     assert "`action_result.data.*.threat_name`" in text and "`action_result.data.*.verdict.label`" in text
 
 

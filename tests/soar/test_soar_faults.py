@@ -12,7 +12,7 @@ import time
 import pytest
 
 from certs import Authority
-from conftest import TOKEN
+from helpers import TOKEN
 from connector.simulator.server import Simulator
 from faultmatrix import (CASE_IDS, CASES, RECOVERS, STOPS, TIME_BOUND, appliance, assert_no_token, check_records,
                          hash_mix)

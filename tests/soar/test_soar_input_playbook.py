@@ -17,7 +17,7 @@ from .soar_support import ASSET, TOKEN, absent_sha1, closed_port
 from connector.hashes import HASH_TYPES
 from connector.simulator.corpus import Corpus
 from connector.simulator.server import Simulator
-from connector.soar.app_json import APP_JSON
+from connector_tools.soar.app_json import APP_JSON
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 NAME = "spectra_analyze_identifier_reputation_analysis"

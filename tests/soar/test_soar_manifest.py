@@ -13,7 +13,7 @@ from connector.verdict import Thresholds
 from connector.config import CacheSettings, Config
 from connector.errors import SpectraAnalyzeError
 from connector.manifest import load_manifest, schema_of
-from connector.soar.app_json import configuration
+from connector_tools.soar.app_json import configuration
 from connector.validation import load_schema, violation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def test_a_broken_manifest_is_a_clear_error(tmp_path, monkeypatch, manifest):
 
     broken = tmp_path / "package.json"
     broken.write_text(json.dumps(dict(manifest, version="one")))
-    monkeypatch.setattr(module, "_MANIFEST_PATHS", (broken,))
+    monkeypatch.setattr(module, "_MANIFEST", broken)
     load_manifest.cache_clear()
     try:
         with pytest.raises(SpectraAnalyzeError, match="version"):

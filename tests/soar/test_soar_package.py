@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
+from checkout import pip_install_checkout
+from helpers import SCRIPT
 
 import connector
-from checkout import pip_install_checkout
+from connector_tools.packaging import read_pins
+from connector_tools.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
+from connector_tools.soar.build import APP_FOLDER, PINS_FILE
+
 from .soar_support import STANDIN, TOKEN, absent_sha1
 
-from connector.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
-from connector.packaging import read_pins
-from connector.soar.build import APP_FOLDER, PINS_FILE
+pytestmark = pytest.mark.slow  # every test here starts a process
 
-SCRIPT = Path(sys.executable).with_name("spectra-connector")
 # What a SOAR host provides to apps; the app must bring everything else.
 SOAR_LIBRARIES = ("requests",)  # with urllib3, idna, certifi and charset-normalizer
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
@@ -58,7 +60,7 @@ def interpreters() -> List[Tuple[str, str]]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("dist")
-    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(output)], capture_output=True,
+    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(output)], capture_output=True,
                                text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert completed.returncode == 0, completed.stderr
     tgz = Path(completed.stdout.strip().splitlines()[-1])
@@ -173,7 +175,7 @@ def test_offline_build_takes_the_pinned_wheels_from_the_cache(unpacked, tmp_path
     cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
         (cache / wheel.name).write_bytes(wheel.read_bytes())
-    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist"),
+    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist"),
                                 "--wheel-cache", str(cache)],
                                capture_output=True, text=True, timeout=300, env=offline())
     assert completed.returncode == 0, completed.stderr
@@ -183,7 +185,7 @@ def test_offline_build_takes_the_pinned_wheels_from_the_cache(unpacked, tmp_path
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist2"),
+    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist2"),
                                 "--wheel-cache", str(empty)],
                                capture_output=True, text=True, timeout=300, env=offline())
     assert completed.returncode == 1
@@ -197,7 +199,7 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
     cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
         (cache / wheel.name).write_bytes(wheel.read_bytes() + b"tampered")
-    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(tmp_path / "dist"),
+    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist"),
                                 "--wheel-cache", str(cache)],
                                capture_output=True, text=True, timeout=300, env=offline())
     assert completed.returncode == 1
@@ -205,6 +207,8 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
     assert not (tmp_path / "dist").exists()
 
 
+# pip builds the checkout in its build/ folder: one such install at a time, on one worker.
+@pytest.mark.xdist_group("pip-installs-the-checkout")
 def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
     """The pins and logos are package data: pip-installed (not editable), the
     package builds an app with the same files, from a filled cache, offline."""

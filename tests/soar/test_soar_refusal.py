@@ -3,7 +3,7 @@ starts, however many parameter sets and batches the run carries; counted on
 the server's side."""
 from __future__ import annotations
 
-from test_refusal import CONNECTIONS, CountingSimulator
+from helpers import CONNECTIONS, CountingSimulator
 
 from .soar_support import ASSET, TOKEN
 

@@ -13,21 +13,23 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from helpers import SCRIPT
+
+from connector_tools.soar.app_json import APP_JSON
+from connector_tools.soar.build import APP_FOLDER
+
 from .soar_support import TOKEN, absent_sha1, assert_secret_kept
 
-from connector.soar.app_json import APP_JSON
-from connector.soar.build import APP_FOLDER
+pytestmark = pytest.mark.slow  # the built app, checked by the SDK in a process of its own
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_PYTHON = ROOT / ".venv-soarsdk" / "bin" / "python"
 HARNESS = Path(__file__).resolve().with_name("sdk_harness.py")
-SCRIPT = Path(sys.executable).with_name("spectra-connector")
 
 
 def sdk(*arguments: str, stdin: str = "", timeout: int = 300, **kwargs: Any) -> subprocess.CompletedProcess:
@@ -40,7 +42,7 @@ def sdk(*arguments: str, stdin: str = "", timeout: int = 300, **kwargs: Any) -> 
 def built_app(tmp_path_factory) -> Path:
     """The app folder of the built .tgz, as SOAR unpacks it."""
     output = tmp_path_factory.mktemp("dist")
-    completed = subprocess.run([str(SCRIPT), "build-soar-app", "--output", str(output)], capture_output=True,
+    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(output)], capture_output=True,
                                text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert completed.returncode == 0, completed.stderr
     target = tmp_path_factory.mktemp("unpacked")

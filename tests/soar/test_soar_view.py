@@ -19,9 +19,11 @@ from .soar_support import ASSET, TOKEN, absent_sha1
 
 from connector.simulator.corpus import VENDOR_SUMMARY_SHA1, Corpus
 from connector.simulator.server import Simulator
-from connector.soar.app_json import APP_JSON
+from connector_tools.soar.app_json import APP_JSON
 from phantom.action_result import ActionResult
 import phantom.app as phantom
+
+pytestmark = pytest.mark.slow  # headless Chromium
 
 HOSTILE_NAME = "Win32.Trojan.<img src=x onerror=\"document.title='pwned'\">"
 HOSTILE_TAG = "<script>document.title='pwned'</script>"

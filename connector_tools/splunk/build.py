@@ -11,7 +11,7 @@ virtual environment of its own, made once beside the wheel cache
 ``vendor.txt``, and ``lib/``, where the generated handlers look, the wheels.
 
 The wheels come from the wheel cache the app builders share
-(``connector.packaging``). Pinned, hashed wheels make the app the same
+(``connector_tools.packaging``). Pinned, hashed wheels make the app the same
 whichever Python builds it (the build environment's own packages may be newer
 releases that no longer run on Splunk's Python 3.9, or compiled ones).
 """
@@ -29,7 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
-from .. import __version__
+from connector import __version__
+
 from ..packaging import (DEV_ONLY, BuildError, check_pure, copy_core, default_wheel_cache, never_shipped,
                          pinned_wheels, unpack_wheel, wheel_name, write_tgz)
 from .ucc import global_config
@@ -39,8 +40,7 @@ HERE = Path(__file__).resolve().parent
 APP_SOURCE = HERE / "app"
 PINS_FILE = HERE / "vendor.txt"
 # What of the core serves development or other platforms only.
-LEAVE_OUT = DEV_ONLY + ("soar", "splunk/app", "splunk/build.py", "splunk/spec.py", "splunk/vendor.txt",
-                        "splunk/appinspect.expect.yaml")
+LEAVE_OUT = DEV_ONLY + ("soar", "package.json")
 DROPPED_FROM_WHEELS = ("splunklib/ai/",)  # splunk-sdk's AI package: Python 3.13 syntax, not needed
 # Splunk 9 runs apps on Python 3.9; the pins run on 3.13 (Splunk 10) as well.
 SPLUNK_PYTHON = "3.9"

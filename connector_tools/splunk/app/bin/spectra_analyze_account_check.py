@@ -34,4 +34,4 @@ class AccountCheck(AdminExternalHandler):
             proxy = proxy_url(saved_tabs(app_dir).get(PROXY_TAB, {}), splunkd)
             check_account(self.callerArgs.id, dict(fields), app_dir, proxy)
         except SpectraAnalyzeError as err:
-            raise RestError(400, f"the appliance was not saved: {err}")
+            raise RestError(400, f"the appliance was not saved: {err}") from None

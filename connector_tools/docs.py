@@ -1,6 +1,6 @@
 """Reference tables for the pages of ``docs/``, generated from the schemas and
 the settings table so the docs never restate them by hand. ``python -m
-connector.docs [PAGE...]`` rewrites the marked sections of the pages given
+connector_tools.docs [PAGE...]`` rewrites the marked sections of the pages given
 (default: every page of ``docs/``); a test checks they are current."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from .settings import SETTINGS, Setting, Surface, shown
-from .splunk.conf import COMMAND_SETTINGS
+from connector.settings import SETTINGS, Setting, Surface, shown
+from connector.splunk.conf import COMMAND_SETTINGS
+from connector.validation import load_schema
+
 from .splunk.spec import settings_tables
-from .validation import load_schema
 
 
 def _row(cells: List[str]) -> str:
@@ -111,9 +112,13 @@ SECTIONS: Dict[str, Callable[[], str]] = {
 def render(page: str, sections: Dict[str, Callable[[], str]] = SECTIONS) -> str:
     """The page with every ``<!-- BEGIN name -->...<!-- END name -->`` section regenerated."""
     for name, build in sections.items():
-        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
-        page = pattern.sub(lambda match: match.group(1) + build() + "\n" + match.group(2), page)
+        page = _replace_section(page, name, build())
     return page
+
+
+def _replace_section(page: str, name: str, text: str) -> str:
+    pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
+    return pattern.sub(lambda match: match.group(1) + text + "\n" + match.group(2), page)
 
 
 def main(argv: List[str]) -> int:

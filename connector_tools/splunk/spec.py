@@ -1,7 +1,7 @@
 """The app's ``default/spectra_analyze.conf`` and ``README/spectra_analyze.conf.spec``,
 generated from the settings tables (``connector.settings`` and the command's
 own in ``conf``), so neither restates a default or a range by hand.
-``python -m connector.splunk.spec`` rewrites both; a test keeps them current.
+``python -m connector_tools.splunk.spec`` rewrites both; a test keeps them current.
 The app README's tables of the same settings come from ``settings_tables``.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Dict, List
 
-from ..settings import Kind, Setting, shown
-from .conf import CONF_NAME, STANZAS
+from connector.settings import Kind, Setting, shown
+from connector.splunk.conf import CONF_NAME, STANZAS
 
 APP_SOURCE = Path(__file__).resolve().parent / "app"
 SPEC_PATH = APP_SOURCE / "README" / f"{CONF_NAME}.conf.spec"

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
-from ..hashes import HASH_TYPES
-from ..manifest import load_manifest, output_keys, schema_of, summary_schemas
-from ..settings import Kind, Surface, on, plain
+from connector.hashes import HASH_TYPES
+from connector.manifest import load_manifest, output_keys, schema_of, summary_schemas
+from connector.settings import Kind, Surface, on, plain
 
 MAIN_MODULE = "spectra_analyze_connector.py"
 VIEW_MODULE = "spectra_analyze_view.py"

@@ -30,14 +30,14 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import AbstractSet, Iterator, List, NamedTuple, Optional, Sequence
 
-from .errors import SpectraAnalyzeError
-from .validation import schema_dir
+import connector
+from connector.errors import SpectraAnalyzeError
 
 DISTRIBUTION = "spectra-analyze-connector"
-CORE = Path(__file__).resolve().parent
+CORE = Path(connector.__file__).resolve().parent
 WHEEL_CACHE_ENV = "SPECTRA_CONNECTOR_WHEEL_CACHE"
-# Parts of the core that build, document or simulate, and that no app runs.
-DEV_ONLY = ("cli", "simulator", "meta", "docs.py", "packaging.py")
+# Parts of the core that no app runs: the command line and the simulator.
+DEV_ONLY = ("cli", "simulator")
 COMPILED_SUFFIXES = (".so", ".pyd", ".dll", ".dylib")
 _PIN = re.compile(r'^([A-Za-z0-9._-]+)==(\S+)(?:\s*;\s*python_version\s*==\s*"(\d+\.\d+)")?'
                   r"\s+--hash=sha256:([0-9a-f]{64})$")
@@ -115,8 +115,13 @@ def runtime_requirements() -> List[str]:
         declared = metadata.requires(DISTRIBUTION) or []
     except metadata.PackageNotFoundError:
         raise BuildError(f"{DISTRIBUTION} is not installed: pip install it to build the apps") from None
-    return [canonical_name(re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement).group(0))
-            for requirement in declared if "extra ==" not in requirement]
+    return [canonical_name(_requirement_name(requirement)) for requirement in declared if "extra ==" not in requirement]
+
+
+def _requirement_name(requirement: str) -> str:
+    """The distribution a requirement names: what comes before its version or markers."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return match.group(0) if match else requirement
 
 
 def default_wheel_cache() -> Path:
@@ -213,17 +218,14 @@ def unpack_wheel(wheel: Path, lib: Path, leave_out: Sequence[str] = ()) -> None:
 
 
 def copy_core(target: Path, leave_out: Sequence[str]) -> None:
-    """The connector package as it runs here into ``target``, without the
-    paths of ``leave_out`` (relative to the package, ``/``-separated, glob
-    patterns allowed), and with its JSON Schemas under ``schemas/``."""
+    """The connector package as it runs here into ``target``, its JSON Schemas
+    under ``schemas/`` among it, without the paths of ``leave_out`` (relative
+    to the package, ``/``-separated, glob patterns allowed)."""
     def ignore(folder: str, names: List[str]) -> List[str]:
         relative = PurePosixPath(Path(folder).relative_to(CORE).as_posix())
         return [name for name in names if never_shipped(name) or _matches(str(relative / name), leave_out)]
 
-    shutil.copytree(CORE, target, ignore=ignore)
-    schemas = target / "schemas"
-    shutil.rmtree(schemas, ignore_errors=True)  # an installed package carries a copy
-    shutil.copytree(schema_dir(), schemas, ignore=ignored_files)
+    shutil.copytree(CORE, target, ignore=ignore)  # links followed: schemas/ is a link in a checkout
 
 
 def _matches(path: str, patterns: Sequence[str]) -> bool:

@@ -5,7 +5,7 @@ SOAR ships requests (with urllib3, idna, certifi and charset-normalizer);
 every other runtime dependency travels in the app as the pure-Python wheels
 pinned in ``vendor.txt``, one set for each Python SOAR runs apps on (a
 dependency's newest release may have left 3.9 behind), taken from the wheel
-cache the app builders share (``connector.packaging``). The core travels as
+cache the app builders share (``connector_tools.packaging``). The core travels as
 plain modules in the app folder rather than as a wheel: SOAR puts the app
 folder first on the path of the app's own process, while wheels go into an
 environment all apps share.
@@ -18,20 +18,20 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
-from ..manifest import load_manifest
+from connector.manifest import load_manifest
+from connector.soar.view import TEMPLATE
+
 from ..packaging import DEV_ONLY, check_pure, copy_core, pinned_wheels, wheel_name, write_tgz
 from .app_json import APP_JSON, LOGO, LOGO_DARK, MAIN_MODULE, VIEW_MODULE, Wheel, app_json, soar_pythons
-from .view import TEMPLATE
 
 APP_FOLDER = "spectra_analyze"
 PLATFORM_PROVIDED = frozenset({"requests"})
-_SOAR = Path(__file__).resolve().parent
-PINS_FILE = _SOAR / "vendor.txt"
-# What of the core builds the app or serves Splunk: connector/soar/ keeps its
-# runtime (the adapter, the view); the main module, the view module, the view's
-# template and the logos go to the app's top.
-LEAVE_OUT = DEV_ONLY + ("splunk", "soar/app_json.py", "soar/app_main.py", "soar/view_main.py", "soar/build.py",
-                        "soar/docs.py", "soar/*.svg", "soar/vendor.txt", "soar/templates")
+HERE = Path(__file__).resolve().parent
+# The files at the app folder's top: the main modules, the view's template, the logos.
+APP_SOURCE = HERE / "app"
+PINS_FILE = HERE / "vendor.txt"
+# What of the core serves Splunk only.
+LEAVE_OUT = DEV_ONLY + ("splunk",)
 
 
 def build_app(output: Path, wheel_cache: Optional[Path] = None,
@@ -39,7 +39,7 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
     """Build the app into ``output`` and return the ``.tgz``'s path.
     ``wheel_cache``: the folder of pinned wheels (default: the shared one)."""
     version = load_manifest()["version"]
-    wheels = {}
+    wheels: Dict[str, Sequence[Path]] = {}
     for python in soar_pythons():
         wheels[python] = pinned_wheels(PINS_FILE, python, wheel_cache, provided=PLATFORM_PROVIDED)
         progress(f"Python {python}: " + (", ".join(path.name for path in wheels[python]) or "no dependency wheels"))
@@ -53,17 +53,12 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
 def assemble_app(folder: Path, wheels: Dict[str, Sequence[Path]]) -> Path:
     """Write the app folder, with the dependency wheels of each SOAR Python."""
     copy_core(folder / "connector", LEAVE_OUT)
-    # The manifest too, where an installed package keeps it: the connector reads
-    # each action's parameter schema and the product's name (a verdict's source) from it.
-    (folder / "connector" / "meta").mkdir()
-    (folder / "connector" / "meta" / "package.json").write_text(json.dumps(load_manifest(), indent=2) + "\n",
-                                                                 encoding="utf-8")
-    shutil.copy(_SOAR / "app_main.py", folder / MAIN_MODULE)
-    shutil.copy(_SOAR / "view_main.py", folder / VIEW_MODULE)
-    shutil.copy(_SOAR / "templates" / TEMPLATE, folder / TEMPLATE)
+    shutil.copy(APP_SOURCE / "app_main.py", folder / MAIN_MODULE)
+    shutil.copy(APP_SOURCE / "view_main.py", folder / VIEW_MODULE)
+    shutil.copy(APP_SOURCE / "templates" / TEMPLATE, folder / TEMPLATE)
     (folder / "__init__.py").write_text('"""The Spectra Analyze app for Splunk SOAR."""\n', encoding="utf-8")
     for logo in (LOGO, LOGO_DARK):
-        shutil.copy(_SOAR / logo, folder / logo)
+        shutil.copy(APP_SOURCE / logo, folder / logo)
     entries = {python: [_place_wheel(wheel, folder) for wheel in files] for python, files in wheels.items()}
     (folder / APP_JSON).write_text(json.dumps(app_json(entries), indent=4) + "\n", encoding="utf-8")
     return folder

@@ -1,6 +1,6 @@
 """The SOAR app's reference (actions, parameters, data paths) as Markdown,
 generated from ``package.json`` like the app JSON itself. docs/soar.md carries
-it in its ``soar-reference`` section; ``python -m connector.soar.docs
+it in its ``soar-reference`` section; ``python -m connector_tools.soar.docs
 docs/soar.md`` rewrites that section, and a test keeps it current."""
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
+from connector.manifest import load_manifest
+from connector_tools.soar.app_json import DataPath, data_paths, parameters
+
 from .. import docs
-from ..manifest import load_manifest
-from .app_json import DataPath, data_paths, parameters
 
 def reference() -> str:
     """The actions, then the parameters of each parameter schema and the data

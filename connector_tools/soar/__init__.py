@@ -1,0 +1,1 @@
+"""The SOAR app: its pins, builder and reference docs."""

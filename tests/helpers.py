@@ -1,0 +1,95 @@
+"""Plain helpers several test modules share (fixtures live in conftest.py)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from connector.simulator.server import Simulator
+
+TOKEN = "sentinel-token-5f3c9a1e7d"
+# The console script installed next to the interpreter running the tests.
+SCRIPT = str(Path(sys.executable).parent / "spectra-connector")
+# Splunk 9 runs apps on Python 3.9, Splunk 10 offers 3.13.
+PYTHONS = ["3.9", "3.13"]
+CONNECTIONS = 4  # in flight at once in the refusal tests
+
+
+def cli(*args: str, env: Optional[Dict[str, str]] = None, stdin: str = "") -> subprocess.CompletedProcess:
+    """The console script in a subprocess, without the caller's SPECTRA_ANALYZE_* settings."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRA_ANALYZE_")}
+    environment.update(env or {})
+    return subprocess.run([SCRIPT, *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60)
+
+
+class Clock:
+    """Wall-clock time that a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeTime:
+    """An injectable clock whose sleep only advances time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: List[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class CountingSimulator(Simulator):
+    """Counts every request that reaches it, refused ones too, and answers
+    each after a delay, so that several are in flight at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempts = 0
+        self._attempts_lock = threading.Lock()
+
+    def answer(self, path, headers, raw):
+        with self._attempts_lock:
+            self.attempts += 1
+        time.sleep(0.02)
+        return super().answer(path, headers, raw)
+
+
+class GatedSimulator(Simulator):
+    """Answers the first ``open_for`` requests; holds every later one until
+    ``gate`` is set (or 30 s have passed, noted in ``held_too_long``)."""
+
+    def __init__(self, *args: Any, open_for: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_for, self.arrived, self.held_too_long = open_for, 0, False
+        self.gate = threading.Event()
+        self._arrival_lock = threading.Lock()
+
+    def answer(self, path: str, headers: Any, raw: bytes) -> Tuple[int, Any]:
+        with self._arrival_lock:
+            self.arrived += 1
+            held = self.arrived > self.open_for
+        if held and not self.gate.wait(30):
+            self.held_too_long = True
+        return super().answer(path, headers, raw)
