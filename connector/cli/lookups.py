@@ -60,7 +60,11 @@ def handle(args: argparse.Namespace) -> int:
     # later batches are still on their way; the other formats need them all.
     each = JsonLines(args.prefix, sys.stdout) if fmt == "jsonl" else None
     with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
-        result = run(args.action, params, lookups, each=each)
+        try:
+            result = run(args.action, params, lookups, each=each)
+        finally:
+            if each is not None:
+                each.flush()
     return report(result, fmt, args.prefix, sys.stdout, written=each is not None)
 
 

@@ -125,7 +125,7 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
     known = {value: records.get(value) or _unanswered(value, with_summary) for value in hashes}
     enriched = json_copy(alert)
     verdict = min(known.values(), key=verdict_rank)
-    enriched.update((rules.prefix + key, json_copy(value)) for key, value in verdict.items())
+    enriched.update((rules.prefix + key, value) for key, value in json_copy(verdict).items())
     entries, outcomes = [], {}
     for rule in rules.rules:
         own = [known[value] for value in found.hashes_in(rule.hash_fields)]
@@ -145,7 +145,7 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
         "verdict_hash": verdict["hash"],
         "matched": [name for name, outcome in outcomes.items() if outcome == MATCHED],
         "rules": entries,
-        "records": [json_copy(dict(record)) for record in known.values()],
+        "records": [json_copy(record if type(record) is dict else dict(record)) for record in known.values()],
     })
     return AlertResult(enriched, hashes, outcomes)
 

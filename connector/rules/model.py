@@ -36,7 +36,7 @@ class RuleSet:
     targets: Targets = Targets()
     source: str = "rules"
 
-    @property
+    @cached_property
     def action(self) -> str:
         """get_summary when any rule needs the summary: one lookup serves all rules."""
         summary = any(rule.action == Action.GET_SUMMARY for rule in self.rules)
