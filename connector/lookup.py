@@ -67,12 +67,13 @@ def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Questi
     every other batch would be refused alike, so none starts after that; the
     ones already in flight finish and their answers come first."""
     batches = plan_batches(hashes, client.config.batch_size)
-    workers = min(client.config.max_connections, len(batches))
-    if workers <= 1:
+    if len(batches) <= 1:  # nothing to overlap: no thread
         for kind, values in batches:
             yield _run_batch(client, kind, values, question)
         return
-    yield from _on_connections(client, batches, question, workers)
+    # One connection too gets a worker of its own: the next batch is asked
+    # while the caller deals with the last one.
+    yield from _on_connections(client, batches, question, max(1, min(client.config.max_connections, len(batches))))
 
 
 _DONE = object()  # what a connection's worker says when it takes no more batches

@@ -113,11 +113,12 @@ def test_answers_come_as_their_batch_arrives(corpus, tmp_path, cached):
         assert seen_at[:len(known)] == [0] * len(known)  # before any request
 
 
-def test_connections_go_on_while_the_caller_holds_a_batch(simulator, corpus):
+@pytest.mark.parametrize("connections", [1, 2])
+def test_connections_go_on_while_the_caller_holds_a_batch(simulator, corpus, connections):
     """The caller keeps the first batch for as long as it likes (writing
     records, a cache transaction): every other batch is still asked meanwhile."""
     hashes = corpus.hashes("sha1")[:200]
-    config = Config(url=simulator.url, token=TOKEN, batch_size=10, max_connections=2)
+    config = Config(url=simulator.url, token=TOKEN, batch_size=10, max_connections=connections)
     all_served = threading.Event()
     with LookupService(SpectraAnalyzeClient(config)) as lookups:
         handed: List[str] = []
