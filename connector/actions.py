@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union, cast
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union, cast
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
@@ -150,16 +150,26 @@ def file_reputation(params: Mapping[str, Any], lookups: Lookups, thresholds: Thr
     return run(Action.FILE_REPUTATION, params, lookups, thresholds)
 
 
-def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
-        ) -> ActionResult:
+def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds(), *,
+        each: Optional[Callable[[Dict[str, Any]], None]] = None) -> ActionResult:
     """Run a lookup action through ``lookups`` (a client alone: straight to
     the appliance, nothing kept). Raises ``InputError`` for bad parameters and
     ``ConfigurationError`` when the appliance cannot be used at all; a failed
-    batch becomes error records, never an exception."""
+    batch becomes error records, never an exception.
+
+    ``each``, when given, gets every record in input order as soon as it is
+    known (``iter_records``), so that an output can be written while later
+    batches are still on their way; none after the appliance refused the run."""
     service = lookups if isinstance(lookups, LookupService) else LookupService(lookups)
     request = request_of(action, params)
     before = service.requests
-    records = lookup_records(action, request, service, thresholds)
+    records = []
+    for record in iter_records(request, service, action == Action.GET_SUMMARY):
+        if action == Action.FILE_REPUTATION:
+            with_verdicts((record,), thresholds)
+        records.append(record)
+        if each is not None and service.failure is None:
+            each(record)
     if service.failure is not None:
         raise service.failure
     return summarize(action, records, distinct_errors(records), service.requests.since(before))
@@ -177,23 +187,36 @@ def lookup_records(action: str, request: ActionRequest, lookups: LookupService,
 def build_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> List[Dict[str, Any]]:
     """One record per input hash, in input order. A hash given many times is
     looked up, checked and flattened once; its other records are copies."""
+    return list(iter_records(request, lookups, with_summary))
+
+
+def iter_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> Iterator[Dict[str, Any]]:
+    """``build_records``' records one at a time, in input order: each as soon
+    as the answers of its hash and of every hash before it have arrived
+    (batches arrive in any order). A report is let go once flattened."""
     keys = [lookup_key(value) for value in request.hashes]
     kinds = {key: hash_type(key) for key in dict.fromkeys(keys)}
     answers: Dict[str, Answer] = {}
-    for batch in lookups.answers([key for key, kind in kinds.items() if kind], request.question):
-        answers.update(batch)
     made: Dict[str, Dict[str, Any]] = {}
-    records = []
-    for value in keys:
+    position = 0
+
+    def record_at(value: str) -> Dict[str, Any]:
         kind = kinds[value]
         if kind is None:
-            records.append(invalid_record(value, with_summary))
-        elif value in made:
-            records.append(copy_record(made[value]))
-        else:
-            made[value] = record_of(value, kind, answers.get(value), with_summary)
-            records.append(made[value])
-    return records
+            return invalid_record(value, with_summary)
+        if value in made:
+            return copy_record(made[value])
+        made[value] = record_of(value, kind, answers.pop(value, None), with_summary)
+        return made[value]
+
+    for batch in lookups.answers([key for key, kind in kinds.items() if kind], request.question):
+        answers.update(batch)
+        while position < len(keys) and (keys[position] in answers or keys[position] in made
+                                        or kinds[keys[position]] is None):
+            yield record_at(keys[position])
+            position += 1
+    for value in keys[position:]:
+        yield record_at(value)
 
 
 def invalid_record(value: str, with_summary: bool) -> Dict[str, Any]:

@@ -9,10 +9,11 @@ after one is refused.
 """
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from .client import SpectraAnalyzeClient
 from .errors import ApplianceError, ConfigurationError
@@ -66,33 +67,65 @@ def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Questi
     every other batch would be refused alike, so none starts after that; the
     ones already in flight finish and their answers come first."""
     batches = plan_batches(hashes, client.config.batch_size)
-    workers = min(client.config.max_connections, len(batches))
-    if workers <= 1:
+    if len(batches) <= 1:  # nothing to overlap: no thread
         for kind, values in batches:
             yield _run_batch(client, kind, values, question)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spectra-batch") as pool:
-        waiting = iter(batches)
+    # One connection too gets a worker of its own: the next batch is asked
+    # while the caller deals with the last one.
+    yield from _on_connections(client, batches, question, max(1, min(client.config.max_connections, len(batches))))
 
-        def start(count: int) -> Set["Future[Dict[str, Answer]]"]:
-            return {pool.submit(_run_batch, client, kind, values, question)
-                    for kind, values in islice(waiting, count)}
 
-        running = start(workers)
-        refused: Optional[ConfigurationError] = None
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            arrived = []
-            for future in done:
+_DONE = object()  # what a connection's worker says when it takes no more batches
+
+
+def _on_connections(client: SpectraAnalyzeClient, batches: List[Tuple[str, List[str]]], question: Question,
+                    workers: int) -> Iterator[Dict[str, Answer]]:
+    """``lookup`` over several connections. Each worker takes the next batch
+    as soon as its own is answered, whatever the caller is doing with the
+    answers: a caller that spends longer on a batch (records, cache writes,
+    output) than the appliance takes to answer one leaves no connection idle.
+    Answers wait in a queue meanwhile, at most the lookup's own."""
+    waiting = iter(batches)
+    taking = threading.Lock()
+    stop = threading.Event()  # a refusal, or the caller stopped reading
+    arrived: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            while True:
+                with taking:
+                    batch = None if stop.is_set() else next(waiting, None)
+                if batch is None:
+                    return
                 try:
-                    arrived.append(future.result())
-                except ConfigurationError as err:
-                    refused = refused or err
-            if refused is None:
-                running |= start(len(done))  # before handing answers over: the connections stay busy
-            yield from arrived
-        if refused is not None:
-            raise refused
+                    arrived.put(_run_batch(client, batch[0], batch[1], question))
+                except BaseException as err:  # a refusal, or a bug the caller must see
+                    stop.set()
+                    arrived.put(err)
+        finally:
+            arrived.put(_DONE)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spectra-batch") as pool:
+        for _ in range(workers):
+            pool.submit(work)
+        refused: Optional[ConfigurationError] = None
+        try:
+            finished = 0
+            while finished < workers:
+                item = arrived.get()
+                if item is _DONE:
+                    finished += 1
+                elif isinstance(item, ConfigurationError):
+                    refused = refused or item  # the batches in flight finish, and their answers come first
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            stop.set()  # no batch starts once the caller stops reading (or fails)
+    if refused is not None:
+        raise refused
 
 
 def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str], question: Question) -> Dict[str, Answer]:

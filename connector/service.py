@@ -7,7 +7,11 @@ its client and its answer store, and asks it for answers::
     adapter -> LookupService.answers -> AnswerStore.get -> lookup -> client.list_samples -> HTTP
 
 Answers come a batch at a time as they arrive: first those the store kept,
-then the appliance's, each batch kept in the store before it is handed over.
+then the appliance's. The appliance's are kept in the store as they arrive,
+``WRITE_GROUP`` answers a transaction, and all of them by the time the lookup
+ends (or its reader stops): a transaction on a SQLite file costs a few
+milliseconds, about as long as the appliance takes to answer a batch over
+several connections, so one a batch would hold every later batch up.
 
 The service owns the one state that outlives a lookup: a refusal (a refused
 token, a URL that is not an appliance, a certificate that cannot be
@@ -26,6 +30,8 @@ from .errors import ConfigurationError
 from .lookup import Answer, Question, lookup
 from .names import Status
 
+# Answers kept in the store in one transaction: some 20 batches of the default size.
+WRITE_GROUP = 2000
 Connect = Callable[[], SpectraAnalyzeClient]
 
 
@@ -110,10 +116,14 @@ class LookupService:
         unanswered = dict.fromkeys(value for value in wanted if value not in kept)
         if not unanswered:
             return
+        pending: Dict[str, Answer] = {}
         try:
             for batch in lookup(client, list(unanswered), question):
                 if self.store is not None:
-                    self.store.put(scope, batch)
+                    pending.update(batch)
+                    if len(pending) >= WRITE_GROUP:
+                        self.store.put(scope, pending)
+                        pending = {}
                 for value in batch:
                     unanswered.pop(value, None)
                 yield batch
@@ -121,6 +131,8 @@ class LookupService:
             self.failure = err
         finally:
             if self.store is not None:
+                if pending:
+                    self.store.put(scope, pending)
                 self.store.trim()
         if unanswered and self.failure is not None:
             yield self._refused(list(unanswered))

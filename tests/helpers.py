@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from connector.simulator.server import Simulator
 
@@ -73,4 +73,23 @@ class CountingSimulator(Simulator):
         with self._attempts_lock:
             self.attempts += 1
         time.sleep(0.02)
+        return super().answer(path, headers, raw)
+
+
+class GatedSimulator(Simulator):
+    """Answers the first ``open_for`` requests; holds every later one until
+    ``gate`` is set (or 30 s have passed, noted in ``held_too_long``)."""
+
+    def __init__(self, *args: Any, open_for: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_for, self.arrived, self.held_too_long = open_for, 0, False
+        self.gate = threading.Event()
+        self._arrival_lock = threading.Lock()
+
+    def answer(self, path: str, headers: Any, raw: bytes) -> Tuple[int, Any]:
+        with self._arrival_lock:
+            self.arrived += 1
+            held = self.arrived > self.open_for
+        if held and not self.gate.wait(30):
+            self.held_too_long = True
         return super().answer(path, headers, raw)

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from helpers import SCRIPT, TOKEN, cli
+from helpers import SCRIPT, TOKEN, GatedSimulator, cli
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -137,3 +137,27 @@ def test_the_simulator_command_serves_until_stopped(corpus):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_jsonl_lines_go_out_while_later_batches_are_still_unanswered(corpus):
+    """The first two batches' records are written, in input order, while the
+    appliance holds every later request: the output does not wait for the last batch."""
+    hashes = corpus.hashes("sha1")[:300]
+    with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
+        process = subprocess.Popen([SCRIPT, "get-report", "--hash-file", "-", "--format", "jsonl", "--url", simulator.url,
+                                    "--batch-size", "50", "--max-connections", "2", "--no-cache"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN))
+        process.stdin.write("\n".join(hashes))
+        process.stdin.close()
+        try:
+            # 50 of the first 100 records: what a full pipe buffer surely holds of them.
+            early = [json.loads(process.stdout.readline()) for _ in range(50)]
+            answered_then = simulator.requests_served
+        finally:
+            simulator.gate.set()
+        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
+        assert process.wait(60) == 0, process.stderr.read()
+    assert not simulator.held_too_long and answered_then == 2
+    assert [record["rl_hash"] for record in early + rest] == hashes
+    assert {record["rl_status"] for record in early + rest} == {"found"}

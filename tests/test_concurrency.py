@@ -111,3 +111,42 @@ def test_answers_come_as_their_batch_arrives(corpus, tmp_path, cached):
     if cached:
         assert sorted(handed[:len(known)]) == sorted(known)  # kept answers first,
         assert seen_at[:len(known)] == [0] * len(known)  # before any request
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_connections_go_on_while_the_caller_holds_a_batch(simulator, corpus, connections):
+    """The caller keeps the first batch for as long as it likes (writing
+    records, a cache transaction): every other batch is still asked meanwhile."""
+    hashes = corpus.hashes("sha1")[:200]
+    config = Config(url=simulator.url, token=TOKEN, batch_size=10, max_connections=connections)
+    all_served = threading.Event()
+    with LookupService(SpectraAnalyzeClient(config)) as lookups:
+        handed: List[str] = []
+        for index, batch in enumerate(lookups.answers(hashes, parse_request({"hashes": hashes}).question)):
+            if index == 0:  # the caller is busy with its first batch until all 20 requests are answered
+                for _ in range(600):
+                    if simulator.requests_served == 20:
+                        all_served.set()
+                        break
+                    threading.Event().wait(0.05)
+            handed += batch
+    assert all_served.is_set() and sorted(handed) == sorted(hashes)
+
+
+def test_answers_are_kept_in_groups_and_all_by_the_end(simulator, corpus, tmp_path):
+    """More answers than one write group, and a reader that stops after the
+    first batch: what arrived is kept either way, asked once."""
+    hashes = corpus.hashes("sha1")[:2100]
+    config = Config(url=simulator.url, token=TOKEN, batch_size=100, max_connections=2)
+    question = parse_request({"hashes": hashes}).question
+    with LookupService(SpectraAnalyzeClient(config), store=ResultCache(CacheSettings(str(tmp_path)))) as lookups:
+        reader = lookups.answers(hashes[:300], question)
+        first = next(reader)
+        reader.close()  # the reader stops here
+        assert lookups.store is not None and lookups.store.count() >= len(first)
+        handed = {value for batch in lookups.answers(hashes, question) for value in batch}
+        assert handed == set(hashes) and lookups.store.count() == len(hashes)
+    with LookupService(SpectraAnalyzeClient(config), store=ResultCache(CacheSettings(str(tmp_path)))) as lookups:
+        served = simulator.requests_served
+        assert {value for batch in lookups.answers(hashes, question) for value in batch} == set(hashes)
+        assert simulator.requests_served == served and lookups.kept == len(hashes)

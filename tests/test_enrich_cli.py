@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import SCRIPT, TOKEN
+from helpers import SCRIPT, TOKEN, GatedSimulator
 
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator
@@ -362,3 +362,33 @@ def test_a_capitalised_value_for_a_lower_case_verdict_field_is_refused_at_load(c
         f'lower case: write the value in lower case ("suspicious", not "Suspicious"), or set "ignore_case": true; '
         f'got {wrong}\n')
     assert simulator.requests_served == 0
+
+
+def test_alerts_go_out_while_later_batches_of_their_window_are_still_unanswered(corpus):
+    """One window of 300 alerts: the alerts whose hashes the first two batches
+    answered are enriched and written while the appliance holds every later
+    request; then every alert comes out, in order, with the summary last."""
+    hashes = corpus.hashes("sha1")[:300]
+    alerts = "".join(json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n"
+                     for index, value in enumerate(hashes))
+    with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
+        process = subprocess.Popen([SCRIPT, "enrich", "--rules", str(TRIAGE), "--url", simulator.url,
+                                    "--batch-size", "50", "--max-connections", "2", "--no-cache", "--no-progress"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN))
+        process.stdin.write(alerts.encode())
+        process.stdin.close()
+        try:
+            # 30 of the first 100 alerts: what a full pipe buffer surely holds of them.
+            early = [json.loads(process.stdout.readline()) for _ in range(30)]
+            answered_then = simulator.requests_served
+        finally:
+            simulator.gate.set()
+        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
+        assert process.wait(60) == 0
+        summary = process.stderr.read().decode().splitlines()[-1]
+    assert not simulator.held_too_long and answered_then == 2
+    assert [alert["id"] for alert in early + rest] == list(range(300))
+    assert all(alert["rl_status"] == "found" for alert in early + rest)
+    assert summary.startswith("spectra-connector: enrich: 300 alerts (300 with hashes), 300 hashes (300 looked up), "
+                              "6 lookup requests (6 answered), 0 failed lookups")

@@ -138,10 +138,12 @@ class EnrichRun:
         alerts = [line.alert for line in window if line.alert is not None]
         if self.progress:
             self.progress.note(f"looking up the hashes of {len(alerts)} alerts")
-        enriched = iter(self.enricher.enrich(alerts))
+        # Lazily: each alert is enriched and written as its lookups arrive.
+        enriched = self.enricher.enrich_stream(alerts)
+        lines = Chunks(sink)
         for line in window:
-            sink.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
-            sink.write(b"\n")
+            lines.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
+        lines.flush()
         if self.progress:
             self.progress.wrote(len(window))
 
@@ -173,6 +175,32 @@ class EnrichRun:
         print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
               file=err)
         return EXIT_FAILED if fatal or stats.failed_hashes else EXIT_OK
+
+
+class Chunks:
+    """Lines written to ``sink`` in chunks of about ``SIZE`` bytes. Speed
+    only: each write that reaches the file lets the lookup's threads take
+    the interpreter, and getting it back cost more than the write itself,
+    once every three lines with the file's own 8 KB buffer."""
+
+    SIZE = 65536
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self._lines: List[bytes] = []
+        self._size = 0
+
+    def write(self, line: bytes) -> None:
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._size >= self.SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            self._lines.append(b"")  # the last line's end
+            self.sink.write(b"\n".join(self._lines))
+            self._lines, self._size = [], 0
 
 
 def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:

@@ -11,8 +11,8 @@ from ..client import SpectraAnalyzeClient
 from ..names import Action
 from ..service import LookupService
 from ..textfiles import read_lines
-from .common import (EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from, write_json,
-                     write_jsonl)
+from .common import (EXIT_FAILED, EXIT_OK, JsonLines, UsageError, add_connection_options, config_from,
+                     write_json, write_jsonl)
 
 FORMATS = ("table", "json", "jsonl")
 
@@ -55,20 +55,30 @@ def lookup_params(args: argparse.Namespace) -> Dict[str, Any]:
 def handle(args: argparse.Namespace) -> int:
     params = lookup_params(args)
     config = config_from(args)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
+    # JSON lines go out as their records are known, in input order, while
+    # later batches are still on their way; the other formats need them all.
+    each = JsonLines(args.prefix, sys.stdout) if fmt == "jsonl" else None
     with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
-        result = run(args.action, params, lookups)
-    return report(result, args.format, args.prefix, sys.stdout)
+        try:
+            result = run(args.action, params, lookups, each=each)
+        finally:
+            if each is not None:
+                each.flush()
+    return report(result, fmt, args.prefix, sys.stdout, written=each is not None)
 
 
-def report(result: ActionResult, fmt: str, prefix: str, out: TextIO) -> int:
-    """Write a result in a format; the exit status says whether every hash got an answer."""
+def report(result: ActionResult, fmt: str, prefix: str, out: TextIO, written: bool = False) -> int:
+    """Write a result in a format (``written``: its records are out already);
+    the exit status says whether every hash got an answer."""
     fmt = fmt or ("table" if out.isatty() else "jsonl")
     if fmt == "json":
         payload = result.to_dict()
         payload["data"] = [{prefix + key: value for key, value in record.items()} for record in result.records]
         write_json(payload, out)
     elif fmt == "jsonl":
-        write_jsonl(result.records, prefix, out)
+        if not written:
+            write_jsonl(result.records, prefix, out)
     else:
         write_table(result, out)
     if not result.ok:

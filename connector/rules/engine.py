@@ -31,9 +31,9 @@ import copy
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ..actions import ActionRequest, build_records, parse_question
+from ..actions import ActionRequest, iter_records, parse_question
 from ..flatten import empty_record
 from ..hashes import hash_type, lookup_keys
 from ..names import Action, Status
@@ -72,12 +72,18 @@ class _HashesOf:
         self.alert = alert
         self._values: Dict[str, List[Any]] = {}
         self._hashes: Dict[str, List[str]] = {}
+        self._in: Dict[Tuple[str, ...], List[str]] = {}  # rules mostly share their paths
 
     def hashes_in(self, paths: Sequence[str]) -> List[str]:
-        found: Dict[str, None] = {}
-        for path in paths:
-            found.update(dict.fromkeys(self._hashes_at(path)))
-        return list(found)
+        """The distinct hashes the paths reach, in order (the same list for the same paths)."""
+        key = paths if isinstance(paths, tuple) else tuple(paths)
+        known = self._in.get(key)
+        if known is None:
+            found: Dict[str, None] = {}
+            for path in key:
+                found.update(dict.fromkeys(self._hashes_at(path)))
+            known = self._in[key] = list(found)
+        return known
 
     def reaches(self, path: str) -> bool:
         """Whether the path reaches any value, a hash or not."""
@@ -119,7 +125,7 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
     known = {value: records.get(value) or _unanswered(value, with_summary) for value in hashes}
     enriched = json_copy(alert)
     verdict = min(known.values(), key=verdict_rank)
-    enriched.update((rules.prefix + key, json_copy(value)) for key, value in verdict.items())
+    enriched.update((rules.prefix + key, value) for key, value in json_copy(verdict).items())
     entries, outcomes = [], {}
     for rule in rules.rules:
         own = [known[value] for value in found.hashes_in(rule.hash_fields)]
@@ -139,14 +145,24 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
         "verdict_hash": verdict["hash"],
         "matched": [name for name, outcome in outcomes.items() if outcome == MATCHED],
         "rules": entries,
-        "records": [json_copy(dict(record)) for record in known.values()],
+        "records": [json_copy(record if type(record) is dict else dict(record)) for record in known.values()],
     })
     return AlertResult(enriched, hashes, outcomes)
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def json_copy(value: Any) -> Any:
     """A deep copy of a JSON value: alerts and records are made of dicts,
-    lists and immutable scalars, which copy.deepcopy copies several times slower."""
+    lists and immutable scalars, which copy.deepcopy copies several times slower.
+    A scalar inside is taken as it is, without a call for it: most values
+    of a record are scalars, and a call each was most of the copy's time."""
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) in _SCALARS else json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _SCALARS else json_copy(item) for item in value]
     if isinstance(value, dict):
         return {key: json_copy(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -242,15 +258,35 @@ class AlertEnricher:
 
     def enrich(self, alerts: Sequence[Any]) -> List[Any]:
         """The window's alerts enriched, in the same order, one for one."""
+        return list(self.enrich_stream(alerts))
+
+    def enrich_stream(self, alerts: Sequence[Any]) -> Iterator[Any]:
+        """``enrich``'s alerts one at a time, in order: each as soon as the
+        records of its hashes, and of every alert's before it, are known, so
+        that the rules run and the output is written while later batches of
+        the window are still on their way."""
         found = [_HashesOf(alert) for alert in alerts]
-        wanted = dict.fromkeys(value for each in found if isinstance(each.alert, dict)
-                               for value in each.hashes_in(self.rules.hash_fields))
-        records = self._records(list(wanted))
+        wanted: Dict[str, None] = {}
+        needed = []  # for each alert, how many of the window's hashes in order it waits for
+        for each in found:
+            if isinstance(each.alert, dict):
+                wanted.update(dict.fromkeys(each.hashes_in(self.rules.hash_fields)))
+            needed.append(len(wanted))
         self._note_reached(found)
-        results = [_apply(each, self.rules, records) for each in found]
-        for result in results:
-            self.stats.count(result)
-        return [result.alert for result in results]
+        records: Dict[str, Record] = {}
+        position = 0
+        for value, record in zip(wanted, self._records(list(wanted))):
+            records[value] = record
+            while position < len(found) and needed[position] <= len(records):
+                yield self._applied(found[position], records)
+                position += 1
+        for each in found[position:]:
+            yield self._applied(each, records)
+
+    def _applied(self, found: "_HashesOf", records: Mapping[str, Record]) -> Any:
+        result = _apply(found, self.rules, records)
+        self.stats.count(result)
+        return result.alert
 
     def _note_reached(self, found: Sequence[_HashesOf]) -> None:
         # Only the paths not yet reached are asked about: once each is, this costs nothing.
@@ -274,12 +310,15 @@ class AlertEnricher:
         return (f"hash_fields path(s) that reached no field in any of the {self.stats.alerts} alerts: "
                 f"{', '.join(named)}; check their spelling against the alerts")
 
-    def _records(self, hashes: List[str]) -> Dict[str, Record]:
+    def _records(self, hashes: List[str]) -> Iterator[Record]:
+        """The records of ``hashes``, in their order, as their batches arrive."""
         if not hashes:
-            return {}
+            return
         self.stats.unique_hashes += len(hashes)
         before = self.lookups.requests
-        records = build_records(ActionRequest(tuple(hashes), self.question), self.lookups, self.with_summary)
-        self.stats.add_requests(self.lookups.requests.since(before))
-        self.stats.failed_hashes += sum(record["status"] == Status.ERROR for record in records)
-        return dict(zip(hashes, records))
+        try:
+            for record in iter_records(ActionRequest(tuple(hashes), self.question), self.lookups, self.with_summary):
+                self.stats.failed_hashes += record["status"] == Status.ERROR
+                yield record
+        finally:
+            self.stats.add_requests(self.lookups.requests.since(before))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional, Tuple
 
 from ..flatten import SOURCE_FIELDS
@@ -35,7 +36,7 @@ class RuleSet:
     targets: Targets = Targets()
     source: str = "rules"
 
-    @property
+    @cached_property
     def action(self) -> str:
         """get_summary when any rule needs the summary: one lookup serves all rules."""
         summary = any(rule.action == Action.GET_SUMMARY for rule in self.rules)
@@ -51,6 +52,7 @@ class RuleSet:
         merged = [name for rule in self.rules for name in (rule.fields or SOURCE_FIELDS)]
         return tuple(dict.fromkeys(merged))
 
-    @property
+    @cached_property
     def hash_fields(self) -> Tuple[str, ...]:
+        """Every rule's paths, each once (asked once an alert: made once)."""
         return tuple(dict.fromkeys(path for rule in self.rules for path in rule.hash_fields))

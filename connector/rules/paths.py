@@ -10,12 +10,14 @@ at each level the longest run of segments that is a key wins.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 
 
 def values_at(node: Any, path: str) -> List[Any]:
     """Every leaf value the path reaches, lists flattened, in document order."""
-    return list(_walk(node, _segments(path)))
+    found: List[Any] = []
+    _collect(node, _segments(path), found)
+    return found
 
 
 @lru_cache(maxsize=1024)
@@ -23,23 +25,32 @@ def _segments(path: str) -> Tuple[str, ...]:
     return tuple(path.split("."))
 
 
-def _walk(node: Any, segments: Sequence[str]) -> Iterator[Any]:
-    if isinstance(node, list):
-        if segments and segments[0].isdigit():
-            index = int(segments[0])
-            if index < len(node):
-                yield from _walk(node[index], segments[1:])
+def _collect(node: Any, segments: Tuple[str, ...], found: List[Any]) -> None:
+    """Add what ``segments`` reach from ``node`` to ``found``. A loop down
+    dictionaries, a call only for each item of a list: every alert walks
+    several paths, and a generator a level cost more than the walk."""
+    while True:
+        if isinstance(node, list):
+            if segments and segments[0].isdigit():
+                index = int(segments[0])
+                if index >= len(node):
+                    return
+                node, segments = node[index], segments[1:]
+                continue
+            for item in node:
+                _collect(item, segments, found)
             return
-        for item in node:
-            yield from _walk(item, segments)
-    elif not segments:
-        if node is not None:
-            yield node
-    elif isinstance(node, dict):
-        found = _longest_key(node, segments)
-        if found is not None:
-            key, rest = found
-            yield from _walk(node[key], rest)
+        if not segments:
+            if node is not None:
+                found.append(node)
+            return
+        if not isinstance(node, dict):
+            return
+        cut = _longest_key(node, segments)
+        if cut is None:
+            return
+        key, rest = cut
+        node, segments = node[key], tuple(rest)  # a tuple already: no copy
 
 
 def _longest_key(node: Mapping[str, Any], segments: Sequence[str]) -> Optional[Tuple[str, Sequence[str]]]:
