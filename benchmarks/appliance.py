@@ -1,6 +1,7 @@
 """The simulated appliance in a process of its own: the benchmark's driver
 (splunkd's part) then never competes with it for the interpreter lock, and
 every scenario meets the same appliance."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -18,11 +19,12 @@ class ApplianceProcess:
     def __init__(self, token: str, distinct: int, latency_ms: float) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, token, distinct, latency_ms), daemon=True,
-                                        name="simulated-appliance")
+        self._process = context.Process(
+            target=_serve, args=(child, token, distinct, latency_ms), daemon=True, name="simulated-appliance"
+        )
         self.url = ""
 
-    def __enter__(self) -> "ApplianceProcess":
+    def __enter__(self) -> ApplianceProcess:
         self._process.start()
         self.url = self._connection.recv()
         return self

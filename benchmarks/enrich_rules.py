@@ -4,6 +4,7 @@ latency per request; and the rules engine alone, given the answers.
 
     python benchmarks/enrich_rules.py [--alerts 1000] [--latency-ms 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,19 +12,19 @@ import random
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.rules import AlertEnricher, apply_rules, hashes_in, load_rules
+from connector.service import LookupService
 from connector.simulator.corpus import Corpus
 from connector.simulator.server import Simulator
-from connector.service import LookupService
 
 RULES = Path(__file__).resolve().parent.parent / "playbooks" / "rules" / "malware-triage.json"
 
 
-def alerts(corpus: Corpus, count: int, seed: int = 11) -> List[Dict[str, Any]]:
+def alerts(corpus: Corpus, count: int, seed: int = 11) -> list[dict[str, Any]]:
     """One to three hashes an alert, drawn from a pool so that hashes repeat
     across alerts as they do in a SOC's queue; one alert in ten unknown."""
     rng = random.Random(seed)
@@ -37,17 +38,17 @@ def alerts(corpus: Corpus, count: int, seed: int = 11) -> List[Dict[str, Any]]:
     return made
 
 
-def timed_enrichment(url: str, token: str, batch: List[Dict[str, Any]], window: int) -> Tuple[float, int]:
+def timed_enrichment(url: str, token: str, batch: list[dict[str, Any]], window: int) -> tuple[float, int]:
     rules = load_rules(RULES)
     with SpectraAnalyzeClient(Config(url=url, token=token)) as client:
         enricher = AlertEnricher(rules, LookupService(client))
         started = time.perf_counter()
         for start in range(0, len(batch), window):
-            enricher.enrich(batch[start:start + window])
+            enricher.enrich(batch[start : start + window])
         return time.perf_counter() - started, enricher.stats.requests.attempted
 
 
-def engine_only(batch: List[Dict[str, Any]], url: str, token: str) -> Tuple[float, int]:
+def engine_only(batch: list[dict[str, Any]], url: str, token: str) -> tuple[float, int]:
     """Seconds for the pure step over every alert, the answers fetched beforehand."""
     rules = load_rules(RULES)
     wanted = {value for alert in batch for value in hashes_in(alert, rules.hash_fields)}
@@ -59,8 +60,9 @@ def engine_only(batch: List[Dict[str, Any]], url: str, token: str) -> Tuple[floa
     return time.perf_counter() - started, len(batch)
 
 
-def _records(client: SpectraAnalyzeClient, hashes: List[str]) -> List[Dict[str, Any]]:
+def _records(client: SpectraAnalyzeClient, hashes: list[str]) -> list[dict[str, Any]]:
     from connector.actions import run
+
     return run("get_report", {"hashes": hashes}, client).records
 
 
@@ -76,14 +78,18 @@ def main() -> None:
         windowed = timed_enrichment(server.url, token, batch, window=10000)
         per_alert = timed_enrichment(server.url, token, batch, window=1)
         engine_seconds, engine_alerts = engine_only(batch, server.url, token)
-    print(f"SIMULATED appliance, {args.latency_ms:g} ms per request; {args.alerts} alerts, "
-          f"{sum(len(alert['hashes']) for alert in batch)} hash occurrences, rules {RULES.name}")
+    print(
+        f"SIMULATED appliance, {args.latency_ms:g} ms per request; {args.alerts} alerts, "
+        f"{sum(len(alert['hashes']) for alert in batch)} hash occurrences, rules {RULES.name}"
+    )
     print(f"{'mode':<28}{'requests':>10}{'seconds':>10}{'alerts/s':>12}")
     for label, (seconds, requests) in (("one window (enrich default)", windowed), ("one lookup per alert", per_alert)):
         print(f"{label:<28}{requests:>10}{seconds:>10.2f}{args.alerts / seconds:>12.0f}")
     print(f"{'rules engine alone':<28}{'-':>10}{engine_seconds:>10.2f}{engine_alerts / engine_seconds:>12.0f}")
-    print(f"ratio per-alert/windowed: {per_alert[1] / windowed[1]:.0f}x the requests, "
-          f"{per_alert[0] / windowed[0]:.1f}x the time")
+    print(
+        f"ratio per-alert/windowed: {per_alert[1] / windowed[1]:.0f}x the requests, "
+        f"{per_alert[0] / windowed[0]:.1f}x the time"
+    )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ no parsing beyond lines, no validation, no flattening, no cache.
   seconds are what a command that did nothing but look up would take: c/a1
   is the a/c of such a command, measured.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Optional
 
 from scp import run_command
 
@@ -113,22 +115,24 @@ def install(work: Path) -> Path:
     return app
 
 
-def run(app: Path, python: str, chunks: List[str], cell_bytes: int, lookups: Optional[Path] = None
-        ) -> Tuple[float, Any, int]:
+def run(
+    app: Path, python: str, chunks: list[str], cell_bytes: int, lookups: Optional[Path] = None
+) -> tuple[float, Any, int]:
     """Seconds from the first chunk sent to the last answer read, each
     event answered with ``cell_bytes`` bytes of cells (its separator in);
     and the command's resource usage and peak RSS in KB. With ``lookups``
     (a JSON file: url, token, batch_size, connections, body, field, lib),
     (a1): each chunk's new hashes are looked up first."""
-    started: List[float] = []
+    started: list[float] = []
 
     def timed() -> Iterable[str]:
         started.append(time.perf_counter())
         yield from chunks
 
     args = [f"width={cell_bytes}"] + ([f"lookups={lookups}"] if lookups else [])
-    done = run_command(app, python, args, timed(), "http://127.0.0.1:9", "-", command=COMMAND,
-                       timeout=600, on_reply=lambda reply: None)
+    done = run_command(
+        app, python, args, timed(), "http://127.0.0.1:9", "-", command=COMMAND, timeout=600, on_reply=lambda reply: None
+    )
     if done.returncode != 0:
         raise SystemExit(f"the {COMMAND} command failed ({done.returncode}): {done.stderr[-2000:]}")
     return done.answered_at - started[0], done.usage, done.peak_rss_kb or 0

@@ -1,10 +1,11 @@
 """What checking and flattening one report costs, next to ``json.loads`` of
 the same report: the connector's own work per hash, once the answer is in."""
+
 from __future__ import annotations
 
 import json
 import timeit
-from typing import Any, Callable, Dict, List, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from connector.flatten import SOURCE_FIELDS, flatten
 from connector.lookup import Question
@@ -26,7 +27,7 @@ class Cost(NamedTuple):
         return (self.validate + self.flatten) / self.loads
 
 
-def _steps(raw: List[bytes], items: List[Dict[str, Any]], with_summary: bool) -> Dict[str, Callable[[], Any]]:
+def _steps(raw: list[bytes], items: list[dict[str, Any]], with_summary: bool) -> dict[str, Callable[[], Any]]:
     """What is timed for one kind of report, each step over every report."""
     return {
         "loads": lambda: [json.loads(text) for text in raw],
@@ -35,7 +36,7 @@ def _steps(raw: List[bytes], items: List[Dict[str, Any]], with_summary: bool) ->
     }
 
 
-def _per_report(steps: Dict[str, Callable[[], Any]], count: int, rounds: int = 15) -> Dict[str, float]:
+def _per_report(steps: dict[str, Callable[[], Any]], count: int, rounds: int = 15) -> dict[str, float]:
     """Microseconds per report of each step: the best of several rounds,
     the steps taking turns, so that other load on the machine weighs on
     each alike and as little as possible."""
@@ -46,25 +47,32 @@ def _per_report(steps: Dict[str, Callable[[], Any]], count: int, rounds: int = 1
     return best
 
 
-def measure(samples: int = 300) -> List[Cost]:
+def measure(samples: int = 300) -> list[Cost]:
     corpus = Corpus(samples)
     costs = []
-    for label, fields, with_summary in (("get_report", SOURCE_FIELDS, False),
-                                        ("get_summary", SOURCE_FIELDS + ("summary",), True)):
+    for label, fields, with_summary in (
+        ("get_report", SOURCE_FIELDS, False),
+        ("get_summary", SOURCE_FIELDS + ("summary",), True),
+    ):
         asked = Question(fields=fields).request_fields()
-        items: List[Dict[str, Any]] = [{name: sample[name] for name in asked if name in sample}
-                                       for sample in corpus.samples]
+        items: list[dict[str, Any]] = [
+            {name: sample[name] for name in asked if name in sample} for sample in corpus.samples
+        ]
         raw = [json.dumps(item).encode() for item in items]
         best = _per_report(_steps(raw, items, with_summary), len(items))
         costs.append(Cost(label, sum(map(len, raw)) // len(raw), **best))
     return costs
 
 
-def table(costs: List[Cost]) -> str:
-    lines = [f"{'report of':<14}{'bytes':>7}{'json.loads':>12}{'validate':>10}{'flatten':>9}"
-             f"{'(validate+flatten)/loads':>27}"]
-    lines += [f"{cost.label:<14}{cost.size:>7}{cost.loads:>10.1f}us{cost.validate:>8.1f}us{cost.flatten:>7.1f}us"
-              f"{cost.ratio:>19.2f} (target <= {TARGET:g})" for cost in costs]
+def table(costs: list[Cost]) -> str:
+    lines = [
+        f"{'report of':<14}{'bytes':>7}{'json.loads':>12}{'validate':>10}{'flatten':>9}{'(validate+flatten)/loads':>27}"
+    ]
+    lines += [
+        f"{cost.label:<14}{cost.size:>7}{cost.loads:>10.1f}us{cost.validate:>8.1f}us{cost.flatten:>7.1f}us"
+        f"{cost.ratio:>19.2f} (target <= {TARGET:g})"
+        for cost in costs
+    ]
     return "\n".join(lines)
 
 

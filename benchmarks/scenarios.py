@@ -9,6 +9,7 @@ in-process through the command line's own ``main``, writing to FOLDER/out
 and keeping answers in FOLDER/cache: run again on the same FOLDER, they are
 warm. ``floor-warm`` reads the reports a command line run left in FOLDER.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 import requests
 from scp import peak_rss_kb
@@ -34,7 +35,7 @@ FIELDS = Question(fields=SOURCE_FIELDS).request_fields()
 FLOOR_REQUEST = {"fields": FIELDS, "skip_reanalysis": "true", "include_networkthreatintelligence": "false"}
 
 
-def floor(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
+def floor(url: str, token: str, hashes: list[str]) -> dict[str, Any]:
     """The connector's batched requests with nothing else: bare requests and
     json.loads, the same batch size and number of connections."""
     defaults = Config(url=url, token=token)
@@ -43,17 +44,18 @@ def floor(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=connections))
     headers = {"Authorization": f"Token {token}"}
 
-    def ask(batch: List[str]) -> int:
-        response = session.post(url + LIST_PATH, json=dict(FLOOR_REQUEST, hash_values=batch), headers=headers,
-                                timeout=60)
+    def ask(batch: list[str]) -> int:
+        response = session.post(
+            url + LIST_PATH, json=dict(FLOOR_REQUEST, hash_values=batch), headers=headers, timeout=60
+        )
         return len(json.loads(response.content)["results"])
 
     with ThreadPoolExecutor(connections) as pool:
-        found = sum(pool.map(ask, [hashes[start:start + size] for start in range(0, len(hashes), size)]))
+        found = sum(pool.map(ask, [hashes[start : start + size] for start in range(0, len(hashes), size)]))
     return {"found": found, "not_found": len(hashes) - found}
 
 
-def vendor_sdk(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
+def vendor_sdk(url: str, token: str, hashes: list[str]) -> dict[str, Any]:
     """One hash per call, as the vendor's integrations use its SDK. retry=False:
     with the default the SDK waits 10 x 2 s for every hash it cannot find."""
     from ReversingLabs.SDK.a1000 import A1000
@@ -63,8 +65,9 @@ def vendor_sdk(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
     found = not_found = 0
     for value in hashes:
         try:
-            response = a1000.get_summary_report_v2(value, retry=False, fields=FIELDS, skip_reanalysis=True,
-                                                   include_networkthreatintelligence=False)
+            response = a1000.get_summary_report_v2(
+                value, retry=False, fields=FIELDS, skip_reanalysis=True, include_networkthreatintelligence=False
+            )
         except RequestTimeoutError:  # how the SDK says "not on the appliance"
             not_found += 1
             continue
@@ -72,7 +75,7 @@ def vendor_sdk(url: str, token: str, hashes: List[str]) -> Dict[str, Any]:
     return {"found": found, "not_found": not_found}
 
 
-def floor_warm(folder: str) -> Dict[str, Any]:
+def floor_warm(folder: str) -> dict[str, Any]:
     """What a warm lookup cannot do without: ``json.loads`` of every report
     as the cache keeps it, and writing the lines the command line wrote."""
     with open(os.path.join(folder, "out"), encoding="utf-8") as written:
@@ -87,10 +90,11 @@ def floor_warm(folder: str) -> Dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "found": len(reports)}
 
 
-def surface(argv: Callable[[str, List[str], str], List[str]]) -> Callable[[str, str, List[str], str], Dict[str, Any]]:
+def surface(argv: Callable[[str, list[str], str], list[str]]) -> Callable[[str, str, list[str], str], dict[str, Any]]:
     """A scenario running ``spectra-connector`` with the arguments ``argv``
     makes of the appliance URL, the hashes and the scenario's folder."""
-    def scenario(url: str, token: str, hashes: List[str], folder: str) -> Dict[str, Any]:
+
+    def scenario(url: str, token: str, hashes: list[str], folder: str) -> dict[str, Any]:
         arguments = argv(url, hashes, folder)
         started = time.perf_counter()
         _cli(arguments, folder)
@@ -98,10 +102,11 @@ def surface(argv: Callable[[str, List[str], str], List[str]]) -> Callable[[str, 
         with open(os.path.join(folder, "out"), encoding="utf-8") as written:
             lines = sum(1 for _ in written)
         return {"seconds": seconds, "lines": lines}
+
     return scenario
 
 
-def _cli(argv: List[str], folder: str) -> None:
+def _cli(argv: list[str], folder: str) -> None:
     """``spectra-connector ARGV`` in this process, standard output to ``folder/out``."""
     from connector.cli import main as cli
 
@@ -113,14 +118,14 @@ def _cli(argv: List[str], folder: str) -> None:
             sys.stdout = saved
 
 
-def _lookup_flags(url: str, hashes: List[str], folder: str) -> List[str]:
+def _lookup_flags(url: str, hashes: list[str], folder: str) -> list[str]:
     path = os.path.join(folder, "hashes.txt")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(hashes))
     return ["--hash-file", path, "--url", url, "--cache-dir", os.path.join(folder, "cache")]
 
 
-def _runner_args(url: str, hashes: List[str], folder: str) -> List[str]:
+def _runner_args(url: str, hashes: list[str], folder: str) -> list[str]:
     params, config = os.path.join(folder, "params.json"), os.path.join(folder, "config.json")
     with open(params, "w", encoding="utf-8") as handle:
         json.dump({"hashes": hashes}, handle)
@@ -130,30 +135,45 @@ def _runner_args(url: str, hashes: List[str], folder: str) -> List[str]:
     return ["action", "get_report", "--params", "@" + params, "--config", "@" + config]
 
 
-def _enrich_args(url: str, hashes: List[str], folder: str) -> List[str]:
+def _enrich_args(url: str, hashes: list[str], folder: str) -> list[str]:
     alerts = os.path.join(folder, "alerts.jsonl")
     with open(alerts, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n"
-                          for index, value in enumerate(hashes))
-    return ["enrich", "--rules", str(RULES), "--input", alerts, "--no-progress", "--url", url,
-            "--cache-dir", os.path.join(folder, "cache")]
+        handle.writelines(
+            json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n" for index, value in enumerate(hashes)
+        )
+    return [
+        "enrich",
+        "--rules",
+        str(RULES),
+        "--input",
+        alerts,
+        "--no-progress",
+        "--url",
+        url,
+        "--cache-dir",
+        os.path.join(folder, "cache"),
+    ]
 
 
-def _get_report_args(url: str, hashes: List[str], folder: str) -> List[str]:
+def _get_report_args(url: str, hashes: list[str], folder: str) -> list[str]:
     return ["get-report", "--format", "jsonl", *_lookup_flags(url, hashes, folder)]
 
 
 RULES = Path(__file__).resolve().parent.parent / "playbooks" / "rules" / "malware-triage.json"
-CLIENTS: Dict[str, Callable[[str, str, List[str]], Dict[str, Any]]] = {"floor": floor, "sdk": vendor_sdk}
-SURFACES: Dict[str, Callable[[str, str, List[str], str], Dict[str, Any]]] = {
-    "cli": surface(_get_report_args), "runner": surface(_runner_args), "enrich": surface(_enrich_args)}
+CLIENTS: dict[str, Callable[[str, str, list[str]], dict[str, Any]]] = {"floor": floor, "sdk": vendor_sdk}
+SURFACES: dict[str, Callable[[str, str, list[str], str], dict[str, Any]]] = {
+    "cli": surface(_get_report_args),
+    "runner": surface(_runner_args),
+    "enrich": surface(_enrich_args),
+}
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     name, url, hash_file, *folder = argv
     with open(hash_file, encoding="utf-8") as handle:
         hashes = handle.read().split()
     import connector.cli  # noqa: F401  (imports are start-up, left out of the time)
+
     token = os.environ["SPECTRA_ANALYZE_TOKEN"]
     started = time.perf_counter()
     if name == "floor-warm":

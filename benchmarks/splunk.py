@@ -1,15 +1,17 @@
 """Scenario (a): the built Splunk app's ``spectraanalyze`` command, driven
 through SCP v2 as splunkd drives it (the tests' driver, ``tests/scp.py``),
 under a Splunk Python from pyenv."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Optional
 
+from kvstore_standin import KVStore
 from scp import Chunk, encode_records, run_command
 from splunk_harness import SESSION_KEY, configure, install_app, python, token_credentials
-from kvstore_standin import KVStore
 from splunkd_standin import SplunkdStandIn
 
 CHUNK = 50_000  # events per chunk, splunkd's largest
@@ -29,12 +31,12 @@ def splunkd_for(token: str, kvstore: Optional[KVStore] = None) -> SplunkdStandIn
     return SplunkdStandIn(SESSION_KEY, token_credentials(token), kvstore=kvstore)
 
 
-def chunks_of(events: List[str], repeat: int = 1) -> Iterator[str]:
+def chunks_of(events: list[str], repeat: int = 1) -> Iterator[str]:
     """CSV bodies of ``CHUNK`` events, each event only its hash (the field
     splunkd sends a command that asks for one); ``repeat`` times over."""
     for _ in range(repeat):
         for start in range(0, len(events), CHUNK):
-            yield encode_records([{"sha1": value} for value in events[start:start + CHUNK]])
+            yield encode_records([{"sha1": value} for value in events[start : start + CHUNK]])
 
 
 class Search:
@@ -48,18 +50,19 @@ class Search:
         self.seconds = 0.0
         self.usage: Any = None
         self.peak_rss_kb = 0
-        self.replies: List[Chunk] = []
+        self.replies: list[Chunk] = []
 
-    def run(self, chunks: Iterable[str], keep: bool = True) -> "Search":
-        started: List[float] = []
+    def run(self, chunks: Iterable[str], keep: bool = True) -> Search:
+        started: list[float] = []
 
         def timed() -> Iterator[str]:
             started.append(time.perf_counter())
             yield from chunks
 
         take: Callable[[Chunk], None] = self.replies.append if keep else _drop
-        done = run_command(self.app, self.python, ["field=sha1"], timed(), self.splunkd_uri, SESSION_KEY,
-                           timeout=3600, on_reply=take)
+        done = run_command(
+            self.app, self.python, ["field=sha1"], timed(), self.splunkd_uri, SESSION_KEY, timeout=3600, on_reply=take
+        )
         self.seconds = done.answered_at - started[0]
         if done.returncode != 0:
             raise SystemExit(f"the Splunk command failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -72,8 +75,9 @@ class Search:
         statuses = [record["rl_status"] for reply in self.replies for record in reply.records]
         unanswered = [status for status in statuses if status not in ANSWERED]
         if len(statuses) != events or unanswered:
-            raise SystemExit(f"the Splunk command answered {len(statuses)} of {events} events, "
-                             f"{len(unanswered)} without a verdict")
+            raise SystemExit(
+                f"the Splunk command answered {len(statuses)} of {events} events, {len(unanswered)} without a verdict"
+            )
 
 
 def _drop(_reply: Chunk) -> None:

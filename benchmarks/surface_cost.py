@@ -9,6 +9,7 @@ of the answer) overlap the appliance's latency, never each other.
 Single thread, no network, the collector set as the command line sets it;
 each step the best of several rounds over the same reports.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 import timeit
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 from connector.actions import record_of
 from connector.cache import ResultCache
@@ -39,24 +40,27 @@ from .scenarios import RULES
 BATCH = 100  # hashes a request, the default batch size
 
 
-def _steps(count: int) -> Dict[str, Callable[[], Any]]:
+def _steps(count: int) -> dict[str, Callable[[], Any]]:
     corpus = Corpus(count)
     asked = Question(fields=SOURCE_FIELDS).request_fields()
     items = [{name: sample[name] for name in asked if name in sample} for sample in corpus.samples[:count]]
     hashes = [item["sha1"] for item in items]
-    pages = [json.dumps({"count": BATCH, "next": None, "results": items[start:start + BATCH]}).encode()
-             for start in range(0, count, BATCH)]
+    pages = [
+        json.dumps({"count": BATCH, "next": None, "results": items[start : start + BATCH]}).encode()
+        for start in range(0, count, BATCH)
+    ]
     answers = {value: Answer(Status.FOUND, item=item) for value, item in zip(hashes, items)}
     records = {value: record_of(value, "sha1", answer, False) for value, answer in answers.items()}
     rules = load_rules(str(RULES))
-    alerts = [json.dumps({"id": index, "file": {"hash": {"sha1": value}}}).encode() for index, value in
-              enumerate(hashes)]
+    alerts = [
+        json.dumps({"id": index, "file": {"hash": {"sha1": value}}}).encode() for index, value in enumerate(hashes)
+    ]
     folder = tempfile.mkdtemp(prefix="surface-cost-")
 
     def cache_write() -> None:
         with ResultCache(CacheSettings(folder)) as cache:
             for start in range(0, count, 2000):  # as the lookup service writes: 2,000 a transaction
-                cache.put("scope", dict(list(answers.items())[start:start + 2000]))
+                cache.put("scope", dict(list(answers.items())[start : start + 2000]))
 
     def jsonl() -> None:
         lines = JsonLines("rl_", io.StringIO())
@@ -74,11 +78,13 @@ def _steps(count: int) -> Dict[str, Callable[[], Any]]:
 
     return {
         "floor: json.loads of the answer": lambda: [json.loads(page) for page in pages],
-        "check the report against the schema": lambda: [match_items("sha1", hashes[start:start + BATCH],
-                                                                   items[start:start + BATCH])
-                                                        for start in range(0, count, BATCH)],
-        "flatten it into a record": lambda: [record_of(value, "sha1", answer, False)
-                                             for value, answer in answers.items()],
+        "check the report against the schema": lambda: [
+            match_items("sha1", hashes[start : start + BATCH], items[start : start + BATCH])
+            for start in range(0, count, BATCH)
+        ],
+        "flatten it into a record": lambda: [
+            record_of(value, "sha1", answer, False) for value, answer in answers.items()
+        ],
         "keep it in the SQLite cache": cache_write,
         "CLI: write its JSON line": jsonl,
         "runner: encode the record": lambda: [json.dumps(record) for record in records.values()],
@@ -87,7 +93,7 @@ def _steps(count: int) -> Dict[str, Callable[[], Any]]:
     }
 
 
-def measure(count: int = 5000, rounds: int = 5) -> Dict[str, float]:
+def measure(count: int = 5000, rounds: int = 5) -> dict[str, float]:
     """CPU microseconds per hash of each step, the best of ``rounds``."""
     steps = _steps(count)
     best = dict.fromkeys(steps, float("inf"))
@@ -103,7 +109,7 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.surface_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--hashes", type=int, default=5000)
     args = parser.parse_args(argv)

@@ -1,11 +1,11 @@
 """The benchmark's workload: events carrying a few distinct SHA1 hashes, most
 of them known to the simulated appliance, the rest absent from it."""
+
 from __future__ import annotations
 
 import hashlib
 import random
 from dataclasses import dataclass
-from typing import List
 
 from connector.simulator.corpus import Corpus
 
@@ -15,8 +15,8 @@ ABSENT_SHARE = 0.1  # the share of distinct hashes the appliance has never seen
 @dataclass(frozen=True)
 class Workload:
     corpus: Corpus
-    distinct: List[str]  # every hash once, in first-seen order
-    events: List[str]  # the hash of each event; each distinct hash at least once
+    distinct: list[str]  # every hash once, in first-seen order
+    events: list[str]  # the hash of each event; each distinct hash at least once
 
     @property
     def unknown(self) -> int:
@@ -33,7 +33,7 @@ def build(events: int, distinct: int, seed: int = 6) -> Workload:
     """The same workload for the same arguments, in every process."""
     absent = int(distinct * ABSENT_SHARE)
     corpus = corpus_for(distinct)
-    present = corpus.hashes("sha1")[:distinct - absent]
+    present = corpus.hashes("sha1")[: distinct - absent]
     rng = random.Random(seed)
     hashes = present + [hashlib.sha1(f"absent-{index}".encode()).hexdigest() for index in range(absent)]
     rng.shuffle(hashes)

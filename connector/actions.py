@@ -7,11 +7,13 @@ them against their schema (``schemas/action-parameters.schema.json``,
 return one flattened record per input hash, in input order;
 ``file_reputation`` adds each hash's normalized verdict (``connector.verdict``).
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union, cast
+from typing import Any, Callable, Optional, Union, cast
 
 from .client import SpectraAnalyzeClient
 from .errors import InputError
@@ -19,8 +21,8 @@ from .flatten import SOURCE_FIELDS, copy_record, empty_record, flatten
 from .hashes import hash_type, invalid_reason, lookup_key, split_hashes
 from .lookup import Answer, Question
 from .names import STATUSES, Action, ResultStatus, Status
-from .service import LookupService, Requests
 from .params import parse_bool, split_list
+from .service import LookupService, Requests
 from .text import quoted, shortened
 from .validation import load_schema, violation
 from .verdict import Thresholds, verdict_summary, with_verdicts
@@ -28,11 +30,12 @@ from .verdict import Thresholds, verdict_summary, with_verdicts
 SUPPORTED_FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 NETWORK_TI_FIELDS = ("networkthreatintelligence", "domainthreatintelligence")
 
+
 @dataclass(frozen=True)
 class ActionRequest:
     """Parsed, validated action parameters."""
 
-    hashes: Tuple[str, ...]
+    hashes: tuple[str, ...]
     question: Question
 
 
@@ -43,18 +46,23 @@ class ActionResult:
     action: str
     status: str
     message: str
-    records: List[Dict[str, Any]]
-    summary: Dict[str, Any]
-    errors: List[str] = field(default_factory=list)
+    records: list[dict[str, Any]]
+    summary: dict[str, Any]
+    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Every hash got an answer: found, not_found or invalid."""
         return self.status == ResultStatus.SUCCESS
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"action": self.action, "status": self.status, "message": self.message,
-                "summary": self.summary, "data": self.records}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "status": self.status,
+            "message": self.message,
+            "summary": self.summary,
+            "data": self.records,
+        }
 
 
 def parse_request(params: Mapping[str, Any], *, with_summary: bool = False) -> ActionRequest:
@@ -70,8 +78,7 @@ def parse_reputation_request(params: Mapping[str, Any]) -> ActionRequest:
     return ActionRequest(hashes=hashes, question=_question({}, False))
 
 
-def _checked(params: Mapping[str, Any], schema: str,
-             hash_parameter: str) -> Tuple[Dict[str, Any], Tuple[str, ...]]:
+def _checked(params: Mapping[str, Any], schema: str, hash_parameter: str) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The parameters valid against ``schema``, and the hashes of ``hash_parameter`` (at least one)."""
     params = _given(params)
     problem = violation(schema, params)
@@ -101,30 +108,40 @@ def parse_question(params: Mapping[str, Any], with_summary: bool) -> Question:
     return _question(params, with_summary)
 
 
-def _given(params: Mapping[str, Any]) -> Dict[str, Any]:
+def _given(params: Mapping[str, Any]) -> dict[str, Any]:
     # Platforms hand over unset optional parameters as None or "".
-    return {key: value for key, value in params.items()
-            if value is not None and not (isinstance(value, str) and not value.strip() and key != "hashes")}
+    return {
+        key: value
+        for key, value in params.items()
+        if value is not None and not (isinstance(value, str) and not value.strip() and key != "hashes")
+    }
 
 
 def _question(params: Mapping[str, Any], with_summary: bool) -> Question:
     fields = _parse_fields(params.get("fields"), with_summary)
-    include_nti = parse_bool("include_network_threat_intelligence",
-                             params.get("include_network_threat_intelligence"), False)
+    include_nti = parse_bool(
+        "include_network_threat_intelligence", params.get("include_network_threat_intelligence"), False
+    )
     missing = [name for name in NETWORK_TI_FIELDS if name not in fields]
     if include_nti and missing:
-        raise InputError("include_network_threat_intelligence=true needs the fields networkthreatintelligence "
-                         f"and domainthreatintelligence: add {', '.join(missing)} to fields")
-    return Question(fields=fields, skip_reanalysis=parse_bool("skip_reanalysis", params.get("skip_reanalysis"), True),
-                    include_network_threat_intelligence=include_nti)
+        raise InputError(
+            "include_network_threat_intelligence=true needs the fields networkthreatintelligence "
+            f"and domainthreatintelligence: add {', '.join(missing)} to fields"
+        )
+    return Question(
+        fields=fields,
+        skip_reanalysis=parse_bool("skip_reanalysis", params.get("skip_reanalysis"), True),
+        include_network_threat_intelligence=include_nti,
+    )
 
 
-def _parse_fields(value: Any, with_summary: bool) -> Tuple[str, ...]:
+def _parse_fields(value: Any, with_summary: bool) -> tuple[str, ...]:
     fields = split_list(value)
     unknown = [name for name in fields if name not in SUPPORTED_FIELDS]
     if unknown:
-        raise InputError(f"fields: unknown field name(s) {shortened(', '.join(unknown))}; "
-                         f"supported: {', '.join(SUPPORTED_FIELDS)}")
+        raise InputError(
+            f"fields: unknown field name(s) {shortened(', '.join(unknown))}; supported: {', '.join(SUPPORTED_FIELDS)}"
+        )
     chosen = tuple(fields) or SOURCE_FIELDS
     if with_summary and "summary" not in chosen:
         chosen += ("summary",)
@@ -144,14 +161,19 @@ def get_summary(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     return run(Action.GET_SUMMARY, params, lookups)
 
 
-def file_reputation(params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
-                    ) -> ActionResult:
+def file_reputation(params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()) -> ActionResult:
     """``get_report``'s records, each with its normalized verdict, and the verdicts counted."""
     return run(Action.FILE_REPUTATION, params, lookups, thresholds)
 
 
-def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds(), *,
-        each: Optional[Callable[[Dict[str, Any]], None]] = None) -> ActionResult:
+def run(
+    action: str,
+    params: Mapping[str, Any],
+    lookups: Lookups,
+    thresholds: Thresholds = Thresholds(),
+    *,
+    each: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> ActionResult:
     """Run a lookup action through ``lookups`` (a client alone: straight to
     the appliance, nothing kept). Raises ``InputError`` for bad parameters and
     ``ConfigurationError`` when the appliance cannot be used at all; a failed
@@ -175,8 +197,9 @@ def run(action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Th
     return summarize(action, records, distinct_errors(records), service.requests.since(before))
 
 
-def lookup_records(action: str, request: ActionRequest, lookups: LookupService,
-                   thresholds: Thresholds = Thresholds()) -> List[Dict[str, Any]]:
+def lookup_records(
+    action: str, request: ActionRequest, lookups: LookupService, thresholds: Thresholds = Thresholds()
+) -> list[dict[str, Any]]:
     """The records of a lookup action: ``build_records``, with verdicts for ``file_reputation``."""
     records = build_records(request, lookups, action == Action.GET_SUMMARY)
     if action == Action.FILE_REPUTATION:
@@ -184,23 +207,23 @@ def lookup_records(action: str, request: ActionRequest, lookups: LookupService,
     return records
 
 
-def build_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> List[Dict[str, Any]]:
+def build_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> list[dict[str, Any]]:
     """One record per input hash, in input order. A hash given many times is
     looked up, checked and flattened once; its other records are copies."""
     return list(iter_records(request, lookups, with_summary))
 
 
-def iter_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> Iterator[Dict[str, Any]]:
+def iter_records(request: ActionRequest, lookups: LookupService, with_summary: bool) -> Iterator[dict[str, Any]]:
     """``build_records``' records one at a time, in input order: each as soon
     as the answers of its hash and of every hash before it have arrived
     (batches arrive in any order). A report is let go once flattened."""
     keys = [lookup_key(value) for value in request.hashes]
     kinds = {key: hash_type(key) for key in dict.fromkeys(keys)}
-    answers: Dict[str, Answer] = {}
-    made: Dict[str, Dict[str, Any]] = {}
+    answers: dict[str, Answer] = {}
+    made: dict[str, dict[str, Any]] = {}
     position = 0
 
-    def record_at(value: str) -> Dict[str, Any]:
+    def record_at(value: str) -> dict[str, Any]:
         kind = kinds[value]
         if kind is None:
             return invalid_record(value, with_summary)
@@ -211,35 +234,37 @@ def iter_records(request: ActionRequest, lookups: LookupService, with_summary: b
 
     for batch in lookups.answers([key for key, kind in kinds.items() if kind], request.question):
         answers.update(batch)
-        while position < len(keys) and (keys[position] in answers or keys[position] in made
-                                        or kinds[keys[position]] is None):
+        while position < len(keys) and (
+            keys[position] in answers or keys[position] in made or kinds[keys[position]] is None
+        ):
             yield record_at(keys[position])
             position += 1
     for value in keys[position:]:
         yield record_at(value)
 
 
-def invalid_record(value: str, with_summary: bool) -> Dict[str, Any]:
+def invalid_record(value: str, with_summary: bool) -> dict[str, Any]:
     """The record of an item that is not a hash, which it repeats, cut."""
     return empty_record(shortened(value), None, Status.INVALID, invalid_reason(value), with_summary)
 
 
-def distinct_errors(records: List[Dict[str, Any]]) -> List[str]:
+def distinct_errors(records: list[dict[str, Any]]) -> list[str]:
     """Every distinct reason among error records, a failed batch's or a single bad report's."""
     return list(dict.fromkeys(record["error"] for record in records if record["status"] == Status.ERROR))
 
 
-def record_of(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> Dict[str, Any]:
+def record_of(value: str, kind: str, answer: Optional[Answer], with_summary: bool) -> dict[str, Any]:
     """The record of one valid hash from its answer (None: it got none)."""
     if answer is not None and answer.status == Status.FOUND:
-        return flatten(value, kind, cast(Dict[str, Any], answer.item), with_summary)  # found: it has its report
+        return flatten(value, kind, cast(dict[str, Any], answer.item), with_summary)  # found: it has its report
     if answer is None:
         return empty_record(value, kind, Status.ERROR, "no answer for this hash", with_summary)
     return empty_record(value, kind, answer.status, answer.error, with_summary)
 
 
-def summarize(action: str, records: List[Dict[str, Any]], errors: List[str],
-              requests: Requests = Requests()) -> ActionResult:
+def summarize(
+    action: str, records: list[dict[str, Any]], errors: list[str], requests: Requests = Requests()
+) -> ActionResult:
     """Counts, the highest risk score, the requests, an overall status and a one-line message."""
     by_status = Counter(record["status"] for record in records)
     by_classification = Counter(record["classification"] for record in records if record["classification"])
@@ -260,11 +285,17 @@ def summarize(action: str, records: List[Dict[str, Any]], errors: List[str],
     answered = by_status.get(Status.FOUND, 0) + by_status.get(Status.NOT_FOUND, 0)
     status = ResultStatus.SUCCESS if not failed else (ResultStatus.PARTIAL if answered else ResultStatus.FAILED)
     # Plain values in the result, as in its records.
-    return ActionResult(action=Action(action).value, status=status.value, message=_message(summary, errors),
-                        records=records, summary=summary, errors=errors)
+    return ActionResult(
+        action=Action(action).value,
+        status=status.value,
+        message=_message(summary, errors),
+        records=records,
+        summary=summary,
+        errors=errors,
+    )
 
 
-def _message(summary: Dict[str, Any], errors: List[str]) -> str:
+def _message(summary: dict[str, Any], errors: list[str]) -> str:
     counts = summary["by_status"]
     parts = [f"{counts[Status.FOUND]} found"]
     verdicts = ", ".join(f"{count} {name}" for name, count in summary["by_classification"].items())
@@ -278,13 +309,16 @@ def _message(summary: Dict[str, Any], errors: List[str]) -> str:
     return message
 
 
-ACTIONS: Dict[str, Callable[..., ActionResult]] = {Action.GET_REPORT.value: get_report,
-                                                   Action.GET_SUMMARY.value: get_summary,
-                                                   Action.FILE_REPUTATION.value: file_reputation}
+ACTIONS: dict[str, Callable[..., ActionResult]] = {
+    Action.GET_REPORT.value: get_report,
+    Action.GET_SUMMARY.value: get_summary,
+    Action.FILE_REPUTATION.value: file_reputation,
+}
 
 
-def run_action(action: str, params: Mapping[str, Any], lookups: Lookups,
-               thresholds: Thresholds = Thresholds()) -> ActionResult:
+def run_action(
+    action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
+) -> ActionResult:
     """Dispatch by action name; raises ``InputError`` for an unknown one.
     ``thresholds``: the verdict's, for ``file_reputation``."""
     handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
@@ -310,10 +344,13 @@ def check_connectivity(params: Mapping[str, Any], lookups: Lookups) -> ActionRes
     client.list_samples([CONNECTIVITY_HASH], ["sha1"])
     entries = _cache_entries(lookups)
     kept = "no cache" if entries is None else f"{entries} answer(s) in the cache"
-    return ActionResult(action=Action.TEST_CONNECTIVITY.value, status=ResultStatus.SUCCESS.value,
-                        message=f"connected to {client.config.url}: the appliance accepted the API token; {kept}",
-                        records=[], summary=dict(summarize(Action.TEST_CONNECTIVITY, [], []).summary,
-                                                 cache_entries=entries))
+    return ActionResult(
+        action=Action.TEST_CONNECTIVITY.value,
+        status=ResultStatus.SUCCESS.value,
+        message=f"connected to {client.config.url}: the appliance accepted the API token; {kept}",
+        records=[],
+        summary=dict(summarize(Action.TEST_CONNECTIVITY, [], []).summary, cache_entries=entries),
+    )
 
 
 def clear_cache(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
@@ -323,17 +360,26 @@ def clear_cache(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
         raise InputError("clear_cache takes no parameters")
     before = _cache_entries(lookups)
     if before is None:
-        return ActionResult(action=Action.CLEAR_CACHE.value, status=ResultStatus.SUCCESS.value, message="no cache: the cache setting is off",
-                            records=[], summary={"cleared": 0, "cache_entries": None})
+        return ActionResult(
+            action=Action.CLEAR_CACHE.value,
+            status=ResultStatus.SUCCESS.value,
+            message="no cache: the cache setting is off",
+            records=[],
+            summary={"cleared": 0, "cache_entries": None},
+        )
     assert isinstance(lookups, LookupService) and lookups.store is not None  # _cache_entries found it
     lookups.store.clear()
     after = lookups.store.count()
     message = f"cleared {before - after} answer(s) from the cache"
     if after:  # the store warned why it could not
         message += f"; {after} could not be dropped"
-    return ActionResult(action=Action.CLEAR_CACHE.value,
-                        status=(ResultStatus.SUCCESS if not after else ResultStatus.FAILED).value, message=message,
-                        records=[], summary={"cleared": before - after, "cache_entries": after})
+    return ActionResult(
+        action=Action.CLEAR_CACHE.value,
+        status=(ResultStatus.SUCCESS if not after else ResultStatus.FAILED).value,
+        message=message,
+        records=[],
+        summary={"cleared": before - after, "cache_entries": after},
+    )
 
 
 def _cache_entries(lookups: Lookups) -> Optional[int]:

@@ -22,6 +22,7 @@ edited by hand or by another program, one written with another key or by a
 version whose report schema differed) is a miss: its hash is asked of the
 appliance again and the row overwritten, with one warning per read.
 """
+
 from __future__ import annotations
 
 import gc
@@ -32,8 +33,9 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol
 
 from .config import CacheSettings
 from .lookup import Answer, Question
@@ -70,7 +72,7 @@ class AnswerStore(Protocol):
     one that cannot be read answers nothing, one that cannot be written
     keeps nothing, each with a warning."""
 
-    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+    def get(self, scope: str, hashes: Sequence[str]) -> dict[str, Answer]:
         """The fresh answers kept for these hashes of ``scope``."""
 
     def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
@@ -98,8 +100,9 @@ def lifetime(settings: CacheSettings, status: str) -> Optional[float]:
 def scope_of(url: str, question: Question) -> str:
     """The part of the key that is not the hash: appliance and question.
     A digest keeps every row short; field order does not change an answer."""
-    key = json.dumps([url, sorted(question.request_fields()), question.skip_reanalysis,
-                      question.include_network_threat_intelligence])
+    key = json.dumps(
+        [url, sorted(question.request_fields()), question.skip_reanalysis, question.include_network_threat_intelligence]
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -145,8 +148,12 @@ class Seal:
             raw = item or b""
         else:
             return None
-        if status not in (Status.FOUND, Status.NOT_FOUND) or not isinstance(seal, str) or \
-                not isinstance(stored, (int, float)) or isinstance(stored, bool):
+        if (
+            status not in (Status.FOUND, Status.NOT_FOUND)
+            or not isinstance(seal, str)
+            or not isinstance(stored, (int, float))
+            or isinstance(stored, bool)
+        ):
             return None
         try:
             if not hmac.compare_digest(self._checksum(scope, value, status, stored, raw), seal):
@@ -206,8 +213,11 @@ def file_key(directory: str) -> bytes:
             key = handle.read(KEY_BYTES + 1)
         if len(key) == KEY_BYTES:
             return key
-        log.warning("the answer cache key %s is damaged; a new one replaces it, and the answers kept with the "
-                    "old one are asked again", path)
+        log.warning(
+            "the answer cache key %s is damaged; a new one replaces it, and the answers kept with the "
+            "old one are asked again",
+            path,
+        )
         return _new_key(path, replace=True)
     except FileNotFoundError:
         return _new_key(path, replace=False)
@@ -256,7 +266,7 @@ class ResultCache:
     def __repr__(self) -> str:
         return f"ResultCache(path={self.settings.path!r})"
 
-    def __enter__(self) -> "ResultCache":
+    def __enter__(self) -> ResultCache:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -284,30 +294,33 @@ class ResultCache:
             return None
 
     def _skip(self, what: str, err: Exception) -> None:
-        hint = " (delete the file to start afresh)" if isinstance(err, sqlite3.DatabaseError) and \
-            "not a database" in str(err) else ""
-        log.warning("the answer cache %s %s: %s%s; asking the appliance instead",
-                    self.settings.path, what, err, hint)
+        hint = (
+            " (delete the file to start afresh)"
+            if isinstance(err, sqlite3.DatabaseError) and "not a database" in str(err)
+            else ""
+        )
+        log.warning("the answer cache %s %s: %s%s; asking the appliance instead", self.settings.path, what, err, hint)
 
-    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+    def get(self, scope: str, hashes: Sequence[str]) -> dict[str, Answer]:
         """The fresh answers kept for these hashes whose seal verifies."""
         if self._db is None or self._seal is None or not hashes:
             return {}
         now = self._clock()
         found_since, not_found_since = now - self.settings.ttl, now - self.settings.not_found_ttl
-        answers: Dict[str, Answer] = {}
+        answers: dict[str, Answer] = {}
         untrusted = 0
         opened = self._seal.opened
         try:
             with without_collection():
                 for start in range(0, len(hashes), _READ_CHUNK):
-                    chunk = hashes[start:start + _READ_CHUNK]
+                    chunk = hashes[start : start + _READ_CHUNK]
                     rows = self._db.execute(
                         # the report as bytes: what the seal is computed over, and json.loads takes them
                         "SELECT hash, status, stored_at, CAST(item AS BLOB), seal FROM answers_v2 "
                         f"WHERE scope = ? AND hash IN ({_marks(len(chunk))}) "
                         "AND ((status = ? AND stored_at > ?) OR (status = ? AND stored_at > ?))",
-                        [scope, *chunk, Status.FOUND.value, found_since, Status.NOT_FOUND.value, not_found_since])
+                        [scope, *chunk, Status.FOUND.value, found_since, Status.NOT_FOUND.value, not_found_since],
+                    )
                     for value, status, stored, item, seal in rows:
                         answer = opened(scope, value, status, stored, item, seal)
                         if answer is None:
@@ -318,9 +331,12 @@ class ResultCache:
             self._skip("cannot be read", err)
             return {}
         if untrusted:
-            log.warning("%d answer(s) in the answer cache %s failed their checksum (the file was damaged or "
-                        "edited, or written with another key): asking the appliance for them again",
-                        untrusted, self.settings.path)
+            log.warning(
+                "%d answer(s) in the answer cache %s failed their checksum (the file was damaged or "
+                "edited, or written with another key): asking the appliance for them again",
+                untrusted,
+                self.settings.path,
+            )
         return answers
 
     def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
@@ -329,21 +345,23 @@ class ResultCache:
             return
         rows = list(_rows(self._seal, scope, answers, self._clock()))
         if rows:
-            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO answers_v2 VALUES (?, ?, ?, ?, ?, ?)",
-                                                  rows))
+            self._write(lambda db: db.executemany("INSERT OR REPLACE INTO answers_v2 VALUES (?, ?, ?, ?, ?, ?)", rows))
 
     def trim(self) -> None:
         """Drop what has expired for every reader, then the oldest answers
         past ``max_entries``. Done once a lookup, not once a batch: counting
         the rows reads the whole index."""
+
         def drop(db: sqlite3.Connection) -> None:
             longest = max(self.settings.ttl, self.settings.not_found_ttl)
             db.execute("DELETE FROM answers_v2 WHERE stored_at <= ?", (self._clock() - longest,))
             (count,) = db.execute("SELECT COUNT(*) FROM answers_v2").fetchone()
             if count > self.settings.max_entries:
-                db.execute("DELETE FROM answers_v2 WHERE rowid IN "
-                           "(SELECT rowid FROM answers_v2 ORDER BY stored_at LIMIT ?)",
-                           (count - self.settings.max_entries,))
+                db.execute(
+                    "DELETE FROM answers_v2 WHERE rowid IN (SELECT rowid FROM answers_v2 ORDER BY stored_at LIMIT ?)",
+                    (count - self.settings.max_entries,),
+                )
+
         self._write(drop)
 
     def count(self) -> int:
@@ -390,7 +408,6 @@ def item_text(answer: Answer) -> Optional[str]:
 
 def _marks(count: int) -> str:
     return ",".join("?" * count)
-
 
 
 def open_cache(settings: Optional[CacheSettings]) -> Optional[ResultCache]:

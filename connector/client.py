@@ -4,6 +4,7 @@ with timeouts, bounded retries, a response size cap and error mapping.
 Batching, hash grouping and mapping results back to hashes live in
 ``lookup``; this module only speaks HTTP.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -13,20 +14,34 @@ import random
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 
 from .config import Config
-from .errors import (ApplianceError, AuthenticationError, BadRequestError, ConfigurationError, EndpointNotFoundError,
-                     MalformedResponseError, RateLimitedError, SchemaViolationError, ServerError, SpectraAnalyzeError,
-                     TLSVerificationError, TransportError, excerpt)
+from .errors import (
+    ApplianceError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    EndpointNotFoundError,
+    MalformedResponseError,
+    RateLimitedError,
+    SchemaViolationError,
+    ServerError,
+    SpectraAnalyzeError,
+    TLSVerificationError,
+    TransportError,
+    excerpt,
+)
 from .retry import RETRY_STATUSES, Breaker, parse_retry_after
 from .text import replace_lone_surrogates
 from .validation import violation
 
+# The Report Summary API; the embedded simulator answers it too.
 LIST_PATH = "/api/samples/v2/list/"
 log = logging.getLogger(__name__)
 
@@ -47,9 +62,16 @@ class SpectraAnalyzeClient:
     retry timing can be tested without waiting.
     """
 
-    def __init__(self, config: Config, *, session: Optional[requests.Session] = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 wall_clock: Callable[[], float] = time.time, rng: Optional[random.Random] = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        session: Optional[requests.Session] = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Optional[random.Random] = None,
+    ) -> None:
         self.config = config
         self._clock = clock
         self._sleep = sleep
@@ -65,14 +87,17 @@ class SpectraAnalyzeClient:
         self.requests_answered = 0  # attempts the appliance answered, with any status
         self._count_lock = threading.Lock()
         if not config.verify_tls:
-            log.warning("TLS certificate verification is OFF for %s (verify_tls=false): "
-                        "anyone on the network path can read the API token", config.url)
+            log.warning(
+                "TLS certificate verification is OFF for %s (verify_tls=false): "
+                "anyone on the network path can read the API token",
+                config.url,
+            )
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def __repr__(self) -> str:
         return f"SpectraAnalyzeClient(url={self.config.url!r}, verify_tls={self.config.verify_tls})"
 
-    def __enter__(self) -> "SpectraAnalyzeClient":
+    def __enter__(self) -> SpectraAnalyzeClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -81,17 +106,19 @@ class SpectraAnalyzeClient:
     def close(self) -> None:
         self._session.close()
 
-    def _new_session(self, environ_proxies: Dict[str, str]) -> requests.Session:
+    def _new_session(self, environ_proxies: dict[str, str]) -> requests.Session:
         session = requests.Session()
         pool = max(self.config.max_connections, 1)
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.headers.update({
-            "Authorization": f"Token {self.config.token}",
-            "User-Agent": self.config.user_agent,
-            "Accept": "application/json",
-        })
+        session.headers.update(
+            {
+                "Authorization": f"Token {self.config.token}",
+                "User-Agent": self.config.user_agent,
+                "Accept": "application/json",
+            }
+        )
         # The environment was read once (_read_environment), not on every
         # request as requests does by default; and ~/.netrc is never read: its
         # login for the appliance's host would replace the API token with
@@ -103,15 +130,20 @@ class SpectraAnalyzeClient:
             session.proxies = dict(environ_proxies)
         return session
 
-    def list_samples(self, hash_values: Sequence[str], fields: Sequence[str] = (), *,
-                     skip_reanalysis: bool = True, include_network_threat_intelligence: bool = False
-                     ) -> List[Dict[str, Any]]:
+    def list_samples(
+        self,
+        hash_values: Sequence[str],
+        fields: Sequence[str] = (),
+        *,
+        skip_reanalysis: bool = True,
+        include_network_threat_intelligence: bool = False,
+    ) -> list[dict[str, Any]]:
         """The raw result items for hashes of one type, following ``next``.
 
         Raises ``ConfigurationError`` (fix the setup, do not retry) or
         ``ApplianceError`` (this lookup failed after the retry budget).
         """
-        body: Dict[str, Any] = {
+        body: dict[str, Any] = {
             "hash_values": list(hash_values),
             "skip_reanalysis": _flag(skip_reanalysis),
             "include_networkthreatintelligence": _flag(include_network_threat_intelligence),
@@ -120,7 +152,7 @@ class SpectraAnalyzeClient:
             body["fields"] = list(fields)
         url = self._endpoint
         seen = {url}
-        results: List[Dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
         for _ in range(self.config.max_pages):
             page = self._post(url, body)
             results.extend(page["results"])
@@ -128,28 +160,35 @@ class SpectraAnalyzeClient:
                 return results
             url = self._next_url(page["next"])
             if url in seen:
-                raise MalformedResponseError("the appliance's 'next' link points to a page already read; "
-                                             "stopped to avoid a loop")
+                raise MalformedResponseError(
+                    "the appliance's 'next' link points to a page already read; stopped to avoid a loop"
+                )
             seen.add(url)
-        raise MalformedResponseError(f"the appliance returned more than {self.config.max_pages} pages; "
-                                     "lower batch_size")
+        raise MalformedResponseError(
+            f"the appliance returned more than {self.config.max_pages} pages; lower batch_size"
+        )
 
     def _next_url(self, link: str) -> str:
         target = urljoin(self._endpoint, link)
         here, there = urlsplit(self._endpoint), urlsplit(target)
         if (here.scheme, here.netloc) != (there.scheme, there.netloc):
-            raise MalformedResponseError(f"the appliance's 'next' link points to another host ({there.netloc}); "
-                                         "not followed, since the request carries the API token")
+            raise MalformedResponseError(
+                f"the appliance's 'next' link points to another host ({there.netloc}); "
+                "not followed, since the request carries the API token"
+            )
         return target
 
-    def _post(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """One logical request, unless the breaker refuses it: see ``Breaker``."""
         with self._breaker_lock:
             is_open = self._breaker.is_open()
             last = self._breaker.last_failure
         if is_open and isinstance(last, ApplianceError):
-            raise type(last)(f"not sent: {self._breaker.threshold} requests in a row failed ({last.message}); "
-                             f"none is sent for {self._breaker.cooldown:g}s after the last", status=last.status)
+            raise type(last)(
+                f"not sent: {self._breaker.threshold} requests in a row failed ({last.message}); "
+                f"none is sent for {self._breaker.cooldown:g}s after the last",
+                status=last.status,
+            )
         try:
             page = self._retrying(url, body)
         except ApplianceError as err:
@@ -160,14 +199,19 @@ class SpectraAnalyzeClient:
                 else:  # the appliance answered, about this request only
                     self._breaker.succeeded()
             if opened:
-                log.warning("%s failed %d requests in a row (%s); no request is sent for %gs", self.config.url,
-                            self._breaker.threshold, err, self._breaker.cooldown)
+                log.warning(
+                    "%s failed %d requests in a row (%s); no request is sent for %gs",
+                    self.config.url,
+                    self._breaker.threshold,
+                    err,
+                    self._breaker.cooldown,
+                )
             raise
         with self._breaker_lock:
             self._breaker.succeeded()
         return page
 
-    def _retrying(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    def _retrying(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """One logical request: attempts with backoff until success, a final
         error, the attempt limit or the deadline."""
         policy = self.config.retry
@@ -186,34 +230,40 @@ class SpectraAnalyzeClient:
                     # No elapsed time in the text: the batches failing alike must read alike, and be said once.
                     error.message = f"{error.message} (gave up after {attempt} attempt(s)"
                     if attempt < policy.max_attempts and retry.retry_after is not None:
-                        error.message += (f": the appliance asked to wait {retry.retry_after:.0f}s, longer than "
-                                          f"the {policy.deadline:g}s retry_deadline allows")
+                        error.message += (
+                            f": the appliance asked to wait {retry.retry_after:.0f}s, longer than "
+                            f"the {policy.deadline:g}s retry_deadline allows"
+                        )
                     error.message += ")"
                     raise error from None
                 log.info("attempt %d failed (%s); retrying in %.2fs", attempt, error.message, wait)
                 self._sleep(wait)
 
-    def _attempt(self, url: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    def _attempt(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         timeout = (self.config.connect_timeout, self.config.read_timeout)
         with self._count_lock:
             self.requests_sent += 1
         try:
-            response = self._session.post(url, json=body, timeout=timeout, verify=self._verify,
-                                          allow_redirects=False, stream=True)
+            response = self._session.post(
+                url, json=body, timeout=timeout, verify=self._verify, allow_redirects=False, stream=True
+            )
         except requests.exceptions.SSLError as err:
             raise TLSVerificationError(
                 f"TLS verification of {self.config.url} failed: {_reason(err)}. If the appliance uses a private "
-                "certificate authority, set ca_bundle to its CA certificate file") from None
+                "certificate authority, set ca_bundle to its CA certificate file"
+            ) from None
         except requests.exceptions.ProxyError as err:
-            raise _Retryable(TransportError(f"could not reach {self.config.url} through the proxy: "
-                                            f"{_reason(err)}")) from None
+            raise _Retryable(
+                TransportError(f"could not reach {self.config.url} through the proxy: {_reason(err)}")
+            ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
             raise _Retryable(TransportError(f"could not reach {self.config.url}: {_reason(err)}")) from None
         except requests.exceptions.RequestException as err:
             # A URL or proxy requests cannot use (e.g. socks5 without PySocks). Only the
             # class is named: requests' text may quote a proxy address with its password.
-            raise ConfigurationError(f"cannot send a request to {self.config.url} ({type(err).__name__}); "
-                                     "check url and proxy") from None
+            raise ConfigurationError(
+                f"cannot send a request to {self.config.url} ({type(err).__name__}); check url and proxy"
+            ) from None
         with self._count_lock:
             self.requests_answered += 1
         try:
@@ -221,7 +271,7 @@ class SpectraAnalyzeClient:
         finally:
             response.close()
 
-    def _read(self, response: requests.Response) -> Dict[str, Any]:
+    def _read(self, response: requests.Response) -> dict[str, Any]:
         status = response.status_code
         if status == 200:
             return self._parse(self._body(response))
@@ -236,22 +286,32 @@ class SpectraAnalyzeClient:
     def _status_error(self, status: int, text: str, location: Optional[str]) -> SpectraAnalyzeError:
         """The one place that maps an HTTP status to an exception."""
         detail = f" (HTTP {status}: {text})" if text else f" (HTTP {status})"
-        kwargs: Dict[str, Any] = {"status": status, "body_excerpt": text}
+        kwargs: dict[str, Any] = {"status": status, "body_excerpt": text}
         if status in (401, 403):
-            return AuthenticationError(f"the appliance refused the API token{detail}; check the token "
-                                       f"configured for {self.config.url}", **kwargs)
+            return AuthenticationError(
+                f"the appliance refused the API token{detail}; check the token configured for {self.config.url}",
+                **kwargs,
+            )
         if status == 404:
-            return EndpointNotFoundError(f"{self.config.url}{LIST_PATH} was not found{detail}; check that the "
-                                         "URL points at a Spectra Analyze appliance", **kwargs)
+            return EndpointNotFoundError(
+                f"{self.config.url}{LIST_PATH} was not found{detail}; check that the "
+                "URL points at a Spectra Analyze appliance",
+                **kwargs,
+            )
         if status == 400:
             return BadRequestError(f"the appliance rejected the request{detail}", **kwargs)
         if status == 429:
-            return RateLimitedError(f"the appliance is rate limiting requests{detail}; lower batch_size or "
-                                    "max_connections, or try later", **kwargs)
+            return RateLimitedError(
+                f"the appliance is rate limiting requests{detail}; lower batch_size or max_connections, or try later",
+                **kwargs,
+            )
         if 300 <= status < 400:
             host = urlsplit(location or "").netloc or "elsewhere"
-            return MalformedResponseError(f"the appliance redirected the request to {host}{detail}; not followed, "
-                                          "since it carries the API token: set url to the final address", **kwargs)
+            return MalformedResponseError(
+                f"the appliance redirected the request to {host}{detail}; not followed, "
+                "since it carries the API token: set url to the final address",
+                **kwargs,
+            )
         if status >= 500:
             return ServerError(f"the appliance answered with a server error{detail}", **kwargs)
         return ApplianceError(f"unexpected answer from the appliance{detail}", **kwargs)
@@ -265,7 +325,7 @@ class SpectraAnalyzeClient:
         if limit is None and _declared_size(response) > cap:  # refused before a byte is read
             response.close()
             raise _too_large(cap)
-        chunks: List[bytes] = []
+        chunks: list[bytes] = []
         size = 0
         watchdog = _Watchdog(response, self.config.read_timeout)
         try:
@@ -277,23 +337,32 @@ class SpectraAnalyzeClient:
                             break
                         raise _too_large(cap)
                     chunks.append(chunk)
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as err:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as err:
             if not watchdog.fired:
-                raise _Retryable(TransportError(f"the answer from {self.config.url} broke off: {_reason(err)}")
-                                 ) from None
+                raise _Retryable(
+                    TransportError(f"the answer from {self.config.url} broke off: {_reason(err)}")
+                ) from None
         if watchdog.fired:
-            raise _Retryable(TransportError(f"the answer from {self.config.url} did not arrive within "
-                                            f"{self.config.read_timeout:g}s (read_timeout)"))
+            raise _Retryable(
+                TransportError(
+                    f"the answer from {self.config.url} did not arrive within "
+                    f"{self.config.read_timeout:g}s (read_timeout)"
+                )
+            )
         return b"".join(chunks)
 
-    def _parse(self, raw: bytes) -> Dict[str, Any]:
+    def _parse(self, raw: bytes) -> dict[str, Any]:
         try:
             page = json.loads(raw)
         except (ValueError, RecursionError):  # json raises the latter for arrays nested thousands deep
-            raise MalformedResponseError("the appliance's answer is not JSON: "
-                                         + (excerpt(raw[:4096].decode("utf-8", "replace"), self.config.token)
-                                            or "empty body")) from None
+            raise MalformedResponseError(
+                "the appliance's answer is not JSON: "
+                + (excerpt(raw[:4096].decode("utf-8", "replace"), self.config.token) or "empty body")
+            ) from None
         page = replace_lone_surrogates(page, raw)  # what no adapter could write
         problem = violation("response", page)
         if problem:
@@ -310,7 +379,7 @@ class _Watchdog:
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
 
-    def __enter__(self) -> "_Watchdog":
+    def __enter__(self) -> _Watchdog:
         self._timer.start()
         return self
 
@@ -353,10 +422,12 @@ def _reason(err: Exception) -> str:
     return str(cause)[:200]
 
 
-_PLAIN_REASONS = ((ConnectionRefusedError, "connection refused; check the host and port"),
-                  (ConnectionResetError, "the connection was reset"),
-                  (http.client.IncompleteRead, "the connection closed before the whole answer arrived"),
-                  (socket.gaierror, "the host name could not be resolved"))
+_PLAIN_REASONS = (
+    (ConnectionRefusedError, "connection refused; check the host and port"),
+    (ConnectionResetError, "the connection was reset"),
+    (http.client.IncompleteRead, "the connection closed before the whole answer arrived"),
+    (socket.gaierror, "the host name could not be resolved"),
+)
 
 
 def _root_cause(err: BaseException) -> BaseException:
@@ -381,7 +452,7 @@ def _unwell(error: ApplianceError) -> bool:
     return isinstance(error, ServerError) and error.status in RETRY_STATUSES
 
 
-def _read_environment(config: Config) -> Dict[str, Any]:
+def _read_environment(config: Config) -> dict[str, Any]:
     """What requests takes from the environment on every request by default
     (the proxy variables, NO_PROXY included; REQUESTS_CA_BUNDLE or
     CURL_CA_BUNDLE while verification is on without a ca_bundle), taken

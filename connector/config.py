@@ -5,11 +5,13 @@ environment or platform settings; they build a ``Config`` with
 ``Config.from_settings`` and hand it down. Defaults and ranges are those of
 ``connector.settings``.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 from urllib.parse import SplitResult, urlsplit
 
 from . import __version__
@@ -40,8 +42,7 @@ class CacheSettings:
     def __post_init__(self) -> None:
         if not str(self.directory).strip():
             raise ConfigurationError("cache_dir: no folder given for the cache")
-        _check_ranges(cache_ttl=self.ttl, cache_not_found_ttl=self.not_found_ttl,
-                      cache_max_entries=self.max_entries)
+        _check_ranges(cache_ttl=self.ttl, cache_not_found_ttl=self.not_found_ttl, cache_max_entries=self.max_entries)
 
     @property
     def path(self) -> str:
@@ -68,34 +69,22 @@ class Config:
     cache: Optional[CacheSettings] = None  # None: every lookup goes to the appliance
 
     def __post_init__(self) -> None:
-        _refuse_token_in({"url": self.url, "ca_bundle": self.ca_bundle, "proxy": self.proxy,
-                          "user_agent": self.user_agent}, self.token)
-        parts = _split(self.url)
-        # A host name is at most 253 characters (DNS); a longer one is a pasting accident.
-        if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or len(parts.hostname) > 253:
-            raise ConfigurationError(
-                f"url: expected the appliance address like https://appliance.example.com, got {quoted(self.url)}")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ConfigurationError("url: give the appliance address without credentials, query or fragment")
-        object.__setattr__(self, "url", self.url.rstrip("/"))
-        if not self.token or not self.token.strip():
-            raise ConfigurationError("token: no API token given; create one on the appliance "
-                                     "(Administration > Users > API token) and configure it")
-        if any(ch.isspace() for ch in self.token.strip()) or not self.token.isprintable():
-            raise ConfigurationError("token: the API token contains spaces or control characters; check how it was pasted")
-        if not self.token.isascii():  # HTTP headers cannot carry it, and appliance tokens are hex
-            raise ConfigurationError("token: the API token contains non-ASCII characters; check how it was pasted")
-        object.__setattr__(self, "token", self.token.strip())
+        _refuse_token_in(
+            {"url": self.url, "ca_bundle": self.ca_bundle, "proxy": self.proxy, "user_agent": self.user_agent},
+            self.token,
+        )
+        object.__setattr__(self, "url", _checked_url(self.url))
+        object.__setattr__(self, "token", _checked_token(self.token))
         if self.proxy:
-            proxy = _split(self.proxy)
-            if proxy is None or proxy.scheme not in PROXY_SCHEMES or not proxy.hostname:
-                # Not echoed: a proxy address may carry a password.
-                raise ConfigurationError("proxy: expected an address like http://proxy.example.com:3128 "
-                                         f"(schemes: {', '.join(PROXY_SCHEMES)})")
+            _check_proxy(self.proxy)
         if self.ca_bundle and not os.path.exists(self.ca_bundle):
             raise ConfigurationError(f"ca_bundle: no file or folder at {shortened(self.ca_bundle)}")
-        _check_ranges(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
-                      batch_size=self.batch_size, max_connections=self.max_connections)
+        _check_ranges(
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            batch_size=self.batch_size,
+            max_connections=self.max_connections,
+        )
 
     @property
     def tls_verify(self) -> Any:
@@ -105,7 +94,7 @@ class Config:
         return self.ca_bundle or True
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "Config":
+    def from_settings(cls, settings: Mapping[str, Any]) -> Config:
         """Build from platform settings: text as a .conf file or a flag gives
         it, or values as SOAR types them (see ``connector.settings``).
 
@@ -125,8 +114,7 @@ class Config:
             proxy=_text(values["proxy"]),
             batch_size=int(values["batch_size"]),
             max_connections=int(values["max_connections"]),
-            retry=RetryPolicy(max_attempts=int(values["max_attempts"]),
-                              deadline=float(values["retry_deadline"])),
+            retry=RetryPolicy(max_attempts=int(values["max_attempts"]), deadline=float(values["retry_deadline"])),
             cache=_cache_from(values, settings.get("cache_dir")),
         )
 
@@ -143,8 +131,12 @@ def _cache_from(values: Mapping[str, Value], directory: Any) -> Optional[CacheSe
     folder = str(directory or "").strip()
     if not folder or not values["cache"]:
         return None
-    return CacheSettings(folder, ttl=float(values["cache_ttl"]), not_found_ttl=float(values["cache_not_found_ttl"]),
-                         max_entries=int(values["cache_max_entries"]))
+    return CacheSettings(
+        folder,
+        ttl=float(values["cache_ttl"]),
+        not_found_ttl=float(values["cache_not_found_ttl"]),
+        max_entries=int(values["cache_max_entries"]),
+    )
 
 
 def _check_ranges(**values: Any) -> None:
@@ -167,8 +159,9 @@ def _refuse_token_in(settings: Mapping[str, Any], token: Any) -> None:
         return
     for name, value in settings.items():
         if isinstance(value, str) and token in value:
-            raise ConfigurationError(f"{name}: the value contains the API token; give the token in the token "
-                                     "setting only")
+            raise ConfigurationError(
+                f"{name}: the value contains the API token; give the token in the token setting only"
+            )
 
 
 def _split(address: str) -> Optional[SplitResult]:
@@ -179,3 +172,39 @@ def _split(address: str) -> Optional[SplitResult]:
     except ValueError:
         return None
     return parts
+
+
+def _checked_url(url: str) -> str:
+    """The appliance's address, without a trailing slash. Raises ``ConfigurationError``."""
+    parts = _split(url)
+    # A host name is at most 253 characters (DNS); a longer one is a pasting accident.
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname or len(parts.hostname) > 253:
+        raise ConfigurationError(
+            f"url: expected the appliance address like https://appliance.example.com, got {quoted(url)}"
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError("url: give the appliance address without credentials, query or fragment")
+    return url.rstrip("/")
+
+
+def _checked_token(token: str) -> str:
+    """The API token, stripped. Raises ``ConfigurationError``, never quoting it."""
+    if not token or not token.strip():
+        raise ConfigurationError(
+            "token: no API token given; create one on the appliance "
+            "(Administration > Users > API token) and configure it"
+        )
+    if any(ch.isspace() for ch in token.strip()) or not token.isprintable():
+        raise ConfigurationError("token: the API token contains spaces or control characters; check how it was pasted")
+    if not token.isascii():  # HTTP headers cannot carry it, and appliance tokens are hex
+        raise ConfigurationError("token: the API token contains non-ASCII characters; check how it was pasted")
+    return token.strip()
+
+
+def _check_proxy(proxy: str) -> None:
+    parts = _split(proxy)
+    if parts is None or parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        # Not echoed: a proxy address may carry a password.
+        raise ConfigurationError(
+            f"proxy: expected an address like http://proxy.example.com:3128 (schemes: {', '.join(PROXY_SCHEMES)})"
+        )

@@ -9,6 +9,7 @@
 Messages say what to do next and never contain the token: the client never
 puts it in a message, and ``excerpt`` scrubs it from response bodies.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -17,8 +18,9 @@ from typing import Optional
 class SpectraAnalyzeError(Exception):
     """Root of every error this package raises on purpose."""
 
-    def __init__(self, message: str, *, status: Optional[int] = None, attempts: int = 0,
-                 body_excerpt: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: Optional[int] = None, attempts: int = 0, body_excerpt: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status

@@ -2,9 +2,11 @@
 
 The keys, and their order, come from ``schemas/record.schema.json``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
 from .names import Status
 from .validation import load_schema
@@ -16,17 +18,31 @@ SUMMARY_KEYS = tuple(key for key in RECORD_KEYS if key not in REPORT_KEYS)
 LIST_KEYS = tuple(key for key, spec in _RECORD["properties"].items() if spec.get("type") == "array")
 
 # The report fields the record is made of: what a lookup asks for by default.
-SOURCE_FIELDS = ("md5", "sha1", "sha256", "sha512", "classification", "riskscore", "classification_result",
-                 "classification_reason", "tags", "file_type", "file_subtype", "file_size",
-                 "local_first_seen", "local_last_seen")
+SOURCE_FIELDS = (
+    "md5",
+    "sha1",
+    "sha256",
+    "sha512",
+    "classification",
+    "riskscore",
+    "classification_result",
+    "classification_reason",
+    "tags",
+    "file_type",
+    "file_subtype",
+    "file_size",
+    "local_first_seen",
+    "local_last_seen",
+)
 
 _EMPTY_REPORT = dict.fromkeys(REPORT_KEYS)
 _EMPTY_SUMMARY = dict.fromkeys(SUMMARY_KEYS)
 _FOUND = Status.FOUND.value
 
 
-def empty_record(value: str, kind: Optional[str], status: Union[Status, str], error: Optional[str] = None,
-                 with_summary: bool = False) -> Dict[str, Any]:
+def empty_record(
+    value: str, kind: Optional[str], status: Union[Status, str], error: Optional[str] = None, with_summary: bool = False
+) -> dict[str, Any]:
     """A record with no verdict: not_found, invalid or error."""
     record = dict(_EMPTY_REPORT)
     if with_summary:
@@ -39,7 +55,7 @@ def empty_record(value: str, kind: Optional[str], status: Union[Status, str], er
     return record
 
 
-def copy_record(record: Mapping[str, Any]) -> Dict[str, Any]:
+def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """Another record like this one, sharing no list with it; several
     times quicker than flattening the report again."""
     copy = dict(record)
@@ -49,7 +65,7 @@ def copy_record(record: Mapping[str, Any]) -> Dict[str, Any]:
     return copy
 
 
-def flatten(value: str, kind: str, item: Mapping[str, Any], with_summary: bool = False) -> Dict[str, Any]:
+def flatten(value: str, kind: str, item: Mapping[str, Any], with_summary: bool = False) -> dict[str, Any]:
     """The record of a found sample."""
     classification = item.get("classification")
     threat_name = item.get("classification_result") or None
@@ -57,17 +73,28 @@ def flatten(value: str, kind: str, item: Mapping[str, Any], with_summary: bool =
     groups = item.get("tags")
     ticore, user, merged = _tags(groups)
     record = {
-        "hash": value, "hash_type": kind, "status": _FOUND, "error": None,
+        "hash": value,
+        "hash_type": kind,
+        "status": _FOUND,
+        "error": None,
         "classification": classification.lower() if isinstance(classification, str) else None,
         "riskscore": item.get("riskscore"),
-        "threat_name": threat_name, "threat_platform": platform, "threat_type": threat_type,
+        "threat_name": threat_name,
+        "threat_platform": platform,
+        "threat_type": threat_type,
         "threat_family": family,
-        "tags": merged, "tags_ticore": ticore, "tags_user": user,
+        "tags": merged,
+        "tags_ticore": ticore,
+        "tags_user": user,
         "classification_reason": item.get("classification_reason"),
-        "file_type": item.get("file_type"), "file_subtype": item.get("file_subtype"),
+        "file_type": item.get("file_type"),
+        "file_subtype": item.get("file_subtype"),
         "file_size": item.get("file_size"),
-        "md5": item.get("md5"), "sha1": item.get("sha1"), "sha256": item.get("sha256"),
-        "first_seen": item.get("local_first_seen"), "last_seen": item.get("local_last_seen"),
+        "md5": item.get("md5"),
+        "sha1": item.get("sha1"),
+        "sha256": item.get("sha256"),
+        "first_seen": item.get("local_first_seen"),
+        "last_seen": item.get("local_last_seen"),
     }
     if record.get(kind) is None and kind in record:
         record[kind] = value  # matched on it, so known even when the fields asked for left it out
@@ -94,14 +121,14 @@ def _tags(groups: Any):
         return [], [], []
     ticore = list(groups.get("ticore") or ())
     user = list(groups.get("user") or ())
-    merged: Dict[str, None] = {}
+    merged: dict[str, None] = {}
     for tags in groups.values():
         if tags:
             merged.update(dict.fromkeys(tags))
     return ticore, user, list(merged)
 
 
-def _summary(summary: Any) -> Dict[str, Any]:
+def _summary(summary: Any) -> dict[str, Any]:
     if not isinstance(summary, dict):
         return dict(_EMPTY_SUMMARY, indicators=[])
     indicators = summary.get("indicators") or []
@@ -119,6 +146,6 @@ def _unpacking(status: Any) -> Optional[str]:
     return status if isinstance(status, str) else None
 
 
-def with_prefix(record: Mapping[str, Any], prefix: str) -> Dict[str, Any]:
+def with_prefix(record: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """The record's keys under a platform prefix, e.g. ``rl_``."""
     return {prefix + key: value for key, value in record.items()}

@@ -1,8 +1,10 @@
 """Hash parsing: strict validation, type detection, de-duplication."""
+
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Optional, Union
+from collections.abc import Iterable
+from typing import Optional, Union
 
 HASH_TYPES_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 HASH_TYPES = tuple(HASH_TYPES_BY_LENGTH.values())
@@ -26,14 +28,14 @@ def hash_type(value: str) -> Optional[str]:
     return None
 
 
-def split_hashes(value: Union[str, Iterable[str], None]) -> List[str]:
+def split_hashes(value: Union[str, Iterable[str], None]) -> list[str]:
     """Split a platform's hash parameter (comma, whitespace, newline or
     semicolon separated string, or a list of such strings) into trimmed items,
     keeping order and duplicates; empty items are dropped."""
     if value is None:
         return []
     parts = [value] if isinstance(value, str) else list(value)
-    items: List[str] = []
+    items: list[str] = []
     for part in parts:
         items.extend(token for token in _SEPARATORS.split(str(part)) if token)
     return items
@@ -43,8 +45,7 @@ def invalid_reason(value: str) -> str:
     """Why a string is not a hash, for the record's error field."""
     if not value:
         return "empty hash"
-    return (f"not a valid hash ({len(value)} characters): expected hex MD5 (32), "
-            "SHA1 (40), SHA256 (64) or SHA512 (128)")
+    return f"not a valid hash ({len(value)} characters): expected hex MD5 (32), SHA1 (40), SHA256 (64) or SHA512 (128)"
 
 
 def lookup_key(item: str) -> str:
@@ -55,9 +56,8 @@ def lookup_key(item: str) -> str:
     return normalized if hash_type(normalized) else item.strip()
 
 
-def lookup_keys(value: Union[str, Iterable[str], None]) -> List[str]:
+def lookup_keys(value: Union[str, Iterable[str], None]) -> list[str]:
     """The lookup key of each item of a hash value, split as on every
     platform (``split_hashes``), in order, duplicates kept: the one way every
     adapter finds the hashes in what it is given."""
     return [lookup_key(item) for item in split_hashes(value)]
-

@@ -7,13 +7,15 @@ batches go through. Only configuration errors (token, URL, TLS) stop the
 whole lookup, since every batch would fail the same way: no batch starts
 after one is refused.
 """
+
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, NamedTuple, Optional
 
 from .client import SpectraAnalyzeClient
 from .errors import ApplianceError, ConfigurationError
@@ -26,11 +28,11 @@ from .validation import violation
 class Question:
     """What is asked of the appliance for every hash (also the cache key)."""
 
-    fields: Tuple[str, ...]
+    fields: tuple[str, ...]
     skip_reanalysis: bool = True
     include_network_threat_intelligence: bool = False
 
-    def request_fields(self) -> List[str]:
+    def request_fields(self) -> list[str]:
         """The fields sent: the asked ones plus every hash field, so that each
         result maps back to its hash whatever was asked."""
         if not self.fields:
@@ -43,22 +45,24 @@ class Answer(NamedTuple):
     dataclass: one is made per hash, and a tuple is made in half the time."""
 
     status: Status  # FOUND, NOT_FOUND or ERROR
-    item: Optional[Dict[str, Any]] = None
+    item: Optional[dict[str, Any]] = None
     error: Optional[str] = None
 
 
-def plan_batches(hashes: Iterable[str], batch_size: int) -> List[Tuple[str, List[str]]]:
+def plan_batches(hashes: Iterable[str], batch_size: int) -> list[tuple[str, list[str]]]:
     """(hash type, hashes) batches: one type per request, first-seen order."""
-    by_type: Dict[str, List[str]] = {}
+    by_type: dict[str, list[str]] = {}
     for value in dict.fromkeys(hashes):
         by_type.setdefault(hash_type(value) or "", []).append(value)
     by_type.pop("", None)
-    return [(kind, values[start:start + batch_size])
-            for kind, values in by_type.items()
-            for start in range(0, len(values), batch_size)]
+    return [
+        (kind, values[start : start + batch_size])
+        for kind, values in by_type.items()
+        for start in range(0, len(values), batch_size)
+    ]
 
 
-def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> Iterator[Dict[str, Answer]]:
+def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Question) -> Iterator[dict[str, Answer]]:
     """The answers for normalized, valid hashes, a batch at a time as batches
     arrive (not necessarily in order). A failed batch answers each of its
     hashes with an error; other batches go on.
@@ -79,8 +83,9 @@ def lookup(client: SpectraAnalyzeClient, hashes: Sequence[str], question: Questi
 _DONE = object()  # what a connection's worker says when it takes no more batches
 
 
-def _on_connections(client: SpectraAnalyzeClient, batches: List[Tuple[str, List[str]]], question: Question,
-                    workers: int) -> Iterator[Dict[str, Answer]]:
+def _on_connections(
+    client: SpectraAnalyzeClient, batches: list[tuple[str, list[str]]], question: Question, workers: int
+) -> Iterator[dict[str, Answer]]:
     """``lookup`` over several connections. Each worker takes the next batch
     as soon as its own is answered, whatever the caller is doing with the
     answers: a caller that spends longer on a batch (records, cache writes,
@@ -89,7 +94,7 @@ def _on_connections(client: SpectraAnalyzeClient, batches: List[Tuple[str, List[
     waiting = iter(batches)
     taking = threading.Lock()
     stop = threading.Event()  # a refusal, or the caller stopped reading
-    arrived: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+    arrived: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def work() -> None:
         try:
@@ -128,24 +133,27 @@ def _on_connections(client: SpectraAnalyzeClient, batches: List[Tuple[str, List[
         raise refused
 
 
-def _run_batch(client: SpectraAnalyzeClient, kind: str, values: List[str], question: Question) -> Dict[str, Answer]:
+def _run_batch(client: SpectraAnalyzeClient, kind: str, values: list[str], question: Question) -> dict[str, Answer]:
     try:
-        items = client.list_samples(values, question.request_fields(),
-                                    skip_reanalysis=question.skip_reanalysis,
-                                    include_network_threat_intelligence=question.include_network_threat_intelligence)
+        items = client.list_samples(
+            values,
+            question.request_fields(),
+            skip_reanalysis=question.skip_reanalysis,
+            include_network_threat_intelligence=question.include_network_threat_intelligence,
+        )
     except ApplianceError as err:
         failed = Answer(Status.ERROR, error=str(err))
         return {value: failed for value in values}
     return match_items(kind, values, items)
 
 
-def match_items(kind: str, values: Sequence[str], items: Sequence[Dict[str, Any]]) -> Dict[str, Answer]:
+def match_items(kind: str, values: Sequence[str], items: Sequence[dict[str, Any]]) -> dict[str, Answer]:
     """Map result items to the hashes of one batch. An invalid item is an
     error for its hash only. A hash with no item is not_found, unless some
     item could not be matched to any hash: then it may have been that one,
     so it is an error, never a silent not_found."""
     wanted = set(values)
-    answers: Dict[str, Answer] = {}
+    answers: dict[str, Answer] = {}
     unmatched = 0
     for item in items:
         key = _item_hash(item, kind)
@@ -153,10 +161,20 @@ def match_items(kind: str, values: Sequence[str], items: Sequence[Dict[str, Any]
             unmatched += 1
             continue
         problem = violation("result-item", item)
-        answers[key] = Answer(Status.ERROR, error=f"the appliance's report does not match the documented format: "
-                                             f"{problem}") if problem else Answer(Status.FOUND, item=item)
-    missing = Answer(Status.ERROR, error=f"{unmatched} result(s) from the appliance could not be matched to a hash; "
-                                  "this one's answer is unknown") if unmatched else Answer(Status.NOT_FOUND)
+        answers[key] = (
+            Answer(Status.ERROR, error=f"the appliance's report does not match the documented format: {problem}")
+            if problem
+            else Answer(Status.FOUND, item=item)
+        )
+    missing = (
+        Answer(
+            Status.ERROR,
+            error=f"{unmatched} result(s) from the appliance could not be matched to a hash; "
+            "this one's answer is unknown",
+        )
+        if unmatched
+        else Answer(Status.NOT_FOUND)
+    )
     for value in values:
         answers.setdefault(value, missing)
     return answers

@@ -6,6 +6,7 @@ Records and results hold the plain ``str`` values (``Status.FOUND.value``),
 never the members: the platforms' writers, the Splunk fast path among them,
 take a value's exact class to mean "written as it is".
 """
+
 from __future__ import annotations
 
 from enum import Enum

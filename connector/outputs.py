@@ -5,9 +5,10 @@ message, summary, data) and its summary, shaped by
 The SOAR app and the action runner both use these, so a shell and a
 playbook see the same result.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from .actions import ActionResult
 from .flatten import RECORD_KEYS
@@ -20,7 +21,7 @@ COUNTED_CLASSIFICATIONS = tuple(_SUMMARY["properties"]["by_classification"]["req
 VERDICT_KEYS = tuple(key for key in _SUMMARY["properties"] if key in RECORD_KEYS)
 
 
-def summary_of(result: ActionResult) -> Dict[str, Any]:
+def summary_of(result: ActionResult) -> dict[str, Any]:
     """The result's summary; a lookup's with every current classification
     counted (0 when absent) and, when exactly one hash was asked, that hash's verdict."""
     summary = dict(result.summary)
@@ -35,12 +36,17 @@ def summary_of(result: ActionResult) -> Dict[str, Any]:
     return summary
 
 
-def result_document(result: ActionResult) -> Dict[str, Any]:
+def result_document(result: ActionResult) -> dict[str, Any]:
     """The action result as one JSON object: action, status, message, summary, data."""
-    return {"action": result.action, "status": result.status, "message": result.message,
-            "summary": summary_of(result), "data": result.records}
+    return {
+        "action": result.action,
+        "status": result.status,
+        "message": result.message,
+        "summary": summary_of(result),
+        "data": result.records,
+    }
 
 
-def failed_document(action: str, message: str) -> Dict[str, Any]:
+def failed_document(action: str, message: str) -> dict[str, Any]:
     """The document of an action that could not run at all (bad input or configuration)."""
     return {"action": action, "status": ResultStatus.FAILED.value, "message": message, "summary": {}, "data": []}

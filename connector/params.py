@@ -1,8 +1,9 @@
 """Parsing of the strings platforms hand over: booleans, numbers, lists."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Union
+from typing import Any, Optional, Union
 
 from .errors import InputError
 from .text import quoted
@@ -25,8 +26,15 @@ def parse_bool(name: str, value: Any, default: bool) -> bool:
     raise InputError(f"{name}: expected true or false, got {quoted(value)}")
 
 
-def parse_number(name: str, value: Any, default: Optional[float], *, minimum: float,
-                 maximum: Optional[float] = None, integer: bool = False) -> Optional[float]:
+def parse_number(
+    name: str,
+    value: Any,
+    default: Optional[float],
+    *,
+    minimum: float,
+    maximum: Optional[float] = None,
+    integer: bool = False,
+) -> Optional[float]:
     """A number from a platform value (a number, or its text), checked
     against its range; ``integer`` takes whole numbers only, 4.0 as 4."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -65,7 +73,7 @@ def _number(value: Any) -> Union[int, float, None]:
         return None
 
 
-def split_list(value: Any) -> List[str]:
+def split_list(value: Any) -> list[str]:
     """A comma separated string (spaces tolerated) or a list, as trimmed non-empty items."""
     if value is None:
         return []

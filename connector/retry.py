@@ -1,4 +1,5 @@
 """The retry policy and the breaker: small pure units, so their timing is testable without waiting."""
+
 from __future__ import annotations
 
 import email.utils
@@ -79,8 +80,7 @@ class Breaker:
     a lock around them).
     """
 
-    def __init__(self, threshold: int = 3, cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+    def __init__(self, threshold: int = 3, cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock

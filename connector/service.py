@@ -20,9 +20,11 @@ no request is sent, not in this lookup nor in any later one of the run, and
 every hash is answered with the refusal as its error, so that each still
 gets a record saying why.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Union
+from collections.abc import Iterator, Sequence
+from typing import Callable, NamedTuple, Optional, Union
 
 from .cache import AnswerStore, scope_of
 from .client import SpectraAnalyzeClient
@@ -42,7 +44,7 @@ class Requests(NamedTuple):
     attempted: int = 0
     answered: int = 0
 
-    def since(self, before: "Requests") -> "Requests":
+    def since(self, before: Requests) -> Requests:
         return Requests(self.attempted - before.attempted, self.answered - before.answered)
 
 
@@ -58,8 +60,13 @@ class LookupService:
     appliance every time. ``close`` closes the client and the store.
     """
 
-    def __init__(self, client: Union[SpectraAnalyzeClient, Connect, None], *, store: Optional[AnswerStore] = None,
-                 failure: Optional[ConfigurationError] = None) -> None:
+    def __init__(
+        self,
+        client: Union[SpectraAnalyzeClient, Connect, None],
+        *,
+        store: Optional[AnswerStore] = None,
+        failure: Optional[ConfigurationError] = None,
+    ) -> None:
         if client is None and failure is None:
             raise ValueError("a LookupService needs a client, or the failure that leaves it without one")
         self._client = client if isinstance(client, SpectraAnalyzeClient) else None
@@ -71,7 +78,7 @@ class LookupService:
     def __repr__(self) -> str:
         return f"LookupService(client={self._client!r}, store={self.store!r}, failure={self.failure!r})"
 
-    def __enter__(self) -> "LookupService":
+    def __enter__(self) -> LookupService:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -98,7 +105,7 @@ class LookupService:
             raise self.failure
         return client
 
-    def answers(self, hashes: Sequence[str], question: Question) -> Iterator[Dict[str, Answer]]:
+    def answers(self, hashes: Sequence[str], question: Question) -> Iterator[dict[str, Answer]]:
         """An answer for each of ``hashes`` (normalized, valid), a batch at a
         time: the kept ones first, then the appliance's as they arrive. Raises
         nothing: a failed batch or a refusal makes error answers."""
@@ -116,7 +123,7 @@ class LookupService:
         unanswered = dict.fromkeys(value for value in wanted if value not in kept)
         if not unanswered:
             return
-        pending: Dict[str, Answer] = {}
+        pending: dict[str, Answer] = {}
         try:
             for batch in lookup(client, list(unanswered), question):
                 if self.store is not None:
@@ -145,6 +152,6 @@ class LookupService:
                 self.failure = err
         return None if self.failure is not None else self._client
 
-    def _refused(self, hashes: Sequence[str]) -> Dict[str, Answer]:
+    def _refused(self, hashes: Sequence[str]) -> dict[str, Answer]:
         failed = Answer(Status.ERROR, error=str(self.failure))
         return {value: failed for value in hashes}

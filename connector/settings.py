@@ -8,11 +8,13 @@ generated from it. ``parse_settings`` is the one parser of what a platform
 hands over: text from a ``.conf`` file or a flag, or values as SOAR types
 them (4.0 for a numeric 4, booleans, an empty string for unset).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Optional
 
 from .errors import ConfigurationError, InputError
 from .params import parse_bool, parse_number
@@ -37,7 +39,7 @@ class Surface(str, Enum):
     CLI = "cli"  # a flag of the command line's lookups
 
 
-EVERYWHERE: FrozenSet[Surface] = frozenset(Surface)
+EVERYWHERE: frozenset[Surface] = frozenset(Surface)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class Setting:
     maximum: Optional[float] = None
     unit: str = ""  # what the value is, for the flag's placeholder: "seconds", "url"
     required: bool = False
-    choices: Tuple[str, ...] = ()
-    surfaces: FrozenSet[Surface] = EVERYWHERE
+    choices: tuple[str, ...] = ()
+    surfaces: frozenset[Surface] = EVERYWHERE
     flag: str = ""  # the command line's flag when it is not --name; for a boolean, the one that turns it off
 
     def __post_init__(self) -> None:
@@ -91,8 +93,14 @@ class Setting:
                 return parse_bool(self.name, value, bool(self.default))
             if self.kind in (Kind.INTEGER, Kind.NUMBER):
                 assert self.minimum is not None
-                return parse_number(self.name, value, self.default, minimum=self.minimum, maximum=self.maximum,
-                                    integer=self.kind is Kind.INTEGER)
+                return parse_number(
+                    self.name,
+                    value,
+                    self.default,
+                    minimum=self.minimum,
+                    maximum=self.maximum,
+                    integer=self.kind is Kind.INTEGER,
+                )
         except InputError as err:
             raise ConfigurationError(str(err)) from None
         return self._text(value)
@@ -116,64 +124,160 @@ class Setting:
 
 SECONDS_IN_30_DAYS = 30 * 24 * 3600
 
-SETTINGS: Tuple[Setting, ...] = (
-    Setting("url", Kind.TEXT, "Appliance address, e.g. https://a1000.example.com (no path, credentials, query "
-            "or fragment)", required=True, unit="url"),
-    Setting("token", Kind.SECRET, "API token of an appliance user (Administration > Users > API token)",
-            required=True, surfaces=frozenset({Surface.SOAR})),
-    Setting("verify_tls", Kind.BOOLEAN, "Verify the appliance's TLS certificate; turning it off lets anyone on "
-            "the network path read the API token", default=True, flag="--insecure"),
-    Setting("ca_bundle", Kind.TEXT, "Path of a PEM file (or folder) of the certificate authorities that signed "
-            "the appliance's certificate, for a private CA", unit="file"),
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "url",
+        Kind.TEXT,
+        "Appliance address, e.g. https://a1000.example.com (no path, credentials, query or fragment)",
+        required=True,
+        unit="url",
+    ),
+    Setting(
+        "token",
+        Kind.SECRET,
+        "API token of an appliance user (Administration > Users > API token)",
+        required=True,
+        surfaces=frozenset({Surface.SOAR}),
+    ),
+    Setting(
+        "verify_tls",
+        Kind.BOOLEAN,
+        "Verify the appliance's TLS certificate; turning it off lets anyone on the network path read the API token",
+        default=True,
+        flag="--insecure",
+    ),
+    Setting(
+        "ca_bundle",
+        Kind.TEXT,
+        "Path of a PEM file (or folder) of the certificate authorities that signed "
+        "the appliance's certificate, for a private CA",
+        unit="file",
+    ),
     Setting("proxy", Kind.TEXT, "HTTP(S) proxy for the appliance, e.g. http://proxy.example.com:3128", unit="url"),
-    Setting("connect_timeout", Kind.NUMBER, "Seconds to wait for a connection", default=5.0, minimum=0.1,
-            maximum=600, unit="seconds"),
-    Setting("read_timeout", Kind.NUMBER, "Seconds to wait for an answer", default=60.0, minimum=0.1,
-            maximum=3600, unit="seconds"),
+    Setting(
+        "connect_timeout",
+        Kind.NUMBER,
+        "Seconds to wait for a connection",
+        default=5.0,
+        minimum=0.1,
+        maximum=600,
+        unit="seconds",
+    ),
+    Setting(
+        "read_timeout",
+        Kind.NUMBER,
+        "Seconds to wait for an answer",
+        default=60.0,
+        minimum=0.1,
+        maximum=3600,
+        unit="seconds",
+    ),
     Setting("batch_size", Kind.INTEGER, "Hashes per request", default=100, minimum=1, maximum=1000, unit="n"),
     Setting("max_connections", Kind.INTEGER, "Requests sent at once", default=4, minimum=1, maximum=32, unit="n"),
-    Setting("max_attempts", Kind.INTEGER, "Tries per request, with backoff, on rate limiting (429), 502, 503, "
-            "504 and network errors", default=4, minimum=1, maximum=10, unit="n"),
-    Setting("retry_deadline", Kind.NUMBER, "Seconds one request may take with all its retries", default=60.0,
-            minimum=0, maximum=3600, unit="seconds"),
-    Setting("cache", Kind.BOOLEAN, "Keep the appliance's answers in a local cache (the Splunk app's cache "
-            "folder, the SOAR app's state folder, the user's cache folder for the command line) so that a hash "
-            "is not asked again while its answer is fresh; errors are never kept", default=True, flag="--no-cache"),
-    Setting("cache_ttl", Kind.NUMBER, "Seconds a found sample's answer stays in the cache", default=86400.0,
-            minimum=0, maximum=SECONDS_IN_30_DAYS, unit="seconds"),
-    Setting("cache_not_found_ttl", Kind.NUMBER, "Seconds a not_found answer stays in the cache (shorter: a "
-            "missing sample may be uploaded any time)", default=3600.0, minimum=0, maximum=SECONDS_IN_30_DAYS,
-            unit="seconds"),
-    Setting("cache_max_entries", Kind.INTEGER, "Answers kept in the cache at most (about 1 KB each); past that "
-            "the oldest go first", default=200_000, minimum=1, maximum=100_000_000, unit="n"),
-    Setting("verdict_high_riskscore", Kind.INTEGER, "The file reputation action's verdict is high for a malicious "
-            "sample and for any sample whose risk score reaches this", default=7, minimum=3, maximum=10, unit="n",
-            surfaces=frozenset({Surface.SOAR})),
-    Setting("verdict_medium_riskscore", Kind.INTEGER, "The file reputation action's verdict is medium for a "
-            "suspicious sample and for any sample whose risk score reaches this (below the high threshold)",
-            default=6, minimum=2, maximum=9, unit="n", surfaces=frozenset({Surface.SOAR})),
-    Setting("cache_store", Kind.TEXT, "Where the Splunk app keeps answers: kvstore (Splunk's KV store, one cache "
-            "for every member of a search head cluster), file (a SQLite file on each search head) or auto (the KV "
-            "store on a search head cluster member, the file otherwise)", default="auto",
-            choices=("auto", "kvstore", "file"), surfaces=frozenset({Surface.SPLUNK})),
+    Setting(
+        "max_attempts",
+        Kind.INTEGER,
+        "Tries per request, with backoff, on rate limiting (429), 502, 503, 504 and network errors",
+        default=4,
+        minimum=1,
+        maximum=10,
+        unit="n",
+    ),
+    Setting(
+        "retry_deadline",
+        Kind.NUMBER,
+        "Seconds one request may take with all its retries",
+        default=60.0,
+        minimum=0,
+        maximum=3600,
+        unit="seconds",
+    ),
+    Setting(
+        "cache",
+        Kind.BOOLEAN,
+        "Keep the appliance's answers in a local cache (the Splunk app's cache "
+        "folder, the SOAR app's state folder, the user's cache folder for the command line) so that a hash "
+        "is not asked again while its answer is fresh; errors are never kept",
+        default=True,
+        flag="--no-cache",
+    ),
+    Setting(
+        "cache_ttl",
+        Kind.NUMBER,
+        "Seconds a found sample's answer stays in the cache",
+        default=86400.0,
+        minimum=0,
+        maximum=SECONDS_IN_30_DAYS,
+        unit="seconds",
+    ),
+    Setting(
+        "cache_not_found_ttl",
+        Kind.NUMBER,
+        "Seconds a not_found answer stays in the cache (shorter: a missing sample may be uploaded any time)",
+        default=3600.0,
+        minimum=0,
+        maximum=SECONDS_IN_30_DAYS,
+        unit="seconds",
+    ),
+    Setting(
+        "cache_max_entries",
+        Kind.INTEGER,
+        "Answers kept in the cache at most (about 1 KB each); past that the oldest go first",
+        default=200_000,
+        minimum=1,
+        maximum=100_000_000,
+        unit="n",
+    ),
+    Setting(
+        "verdict_high_riskscore",
+        Kind.INTEGER,
+        "The file reputation action's verdict is high for a malicious "
+        "sample and for any sample whose risk score reaches this",
+        default=7,
+        minimum=3,
+        maximum=10,
+        unit="n",
+        surfaces=frozenset({Surface.SOAR}),
+    ),
+    Setting(
+        "verdict_medium_riskscore",
+        Kind.INTEGER,
+        "The file reputation action's verdict is medium for a "
+        "suspicious sample and for any sample whose risk score reaches this (below the high threshold)",
+        default=6,
+        minimum=2,
+        maximum=9,
+        unit="n",
+        surfaces=frozenset({Surface.SOAR}),
+    ),
+    Setting(
+        "cache_store",
+        Kind.TEXT,
+        "Where the Splunk app keeps answers: kvstore (Splunk's KV store, one cache "
+        "for every member of a search head cluster), file (a SQLite file on each search head) or auto (the KV "
+        "store on a search head cluster member, the file otherwise)",
+        default="auto",
+        choices=("auto", "kvstore", "file"),
+        surfaces=frozenset({Surface.SPLUNK}),
+    ),
 )
-SETTING: Dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
-DEFAULTS: Dict[str, Value] = {setting.name: setting.default for setting in SETTINGS}
+SETTING: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+DEFAULTS: dict[str, Value] = {setting.name: setting.default for setting in SETTINGS}
 
 
-def on(surface: Surface, settings: Iterable[Setting] = SETTINGS) -> List[Setting]:
+def on(surface: Surface, settings: Iterable[Setting] = SETTINGS) -> list[Setting]:
     """The settings a surface carries, in display order."""
     return [setting for setting in settings if surface in setting.surfaces]
 
 
-def parse_settings(values: Mapping[str, Any], settings: Iterable[Setting] = SETTINGS) -> Dict[str, Value]:
+def parse_settings(values: Mapping[str, Any], settings: Iterable[Setting] = SETTINGS) -> dict[str, Value]:
     """Every setting's typed value, defaults filled in. Keys that are no
     setting are not read (a platform adds its own): see ``unknown``.
     Raises ``ConfigurationError`` naming the first bad setting."""
     return {setting.name: setting.parse(values.get(setting.name)) for setting in settings}
 
 
-def unknown(values: Mapping[str, Any], settings: Iterable[Setting]) -> List[str]:
+def unknown(values: Mapping[str, Any], settings: Iterable[Setting]) -> list[str]:
     """The keys of ``values`` that are none of ``settings``, sorted."""
     return sorted(set(values) - {setting.name for setting in settings})
 

@@ -13,6 +13,7 @@ strict encoding fails the whole output: a Splunk chunk, an alert's events, an
   surrogate becomes U+FFFD, the replacement character, before any adapter
   writes it (a CSV cell for Splunk carries no JSON escapes).
 """
+
 from __future__ import annotations
 
 import json

@@ -16,12 +16,14 @@ from other bytes reliably).
 - ``utf8_lines`` streams alert lines as UTF-8 bytes, whatever the input's
   encoding, for ``enrich``.
 """
+
 from __future__ import annotations
 
 import codecs
 import io
 import sys
-from typing import BinaryIO, Iterator, List, Optional, Tuple, cast
+from collections.abc import Iterator
+from typing import BinaryIO, Optional, cast
 
 from .errors import InputError
 
@@ -34,7 +36,7 @@ class TextFileError(InputError):
     """A file that cannot be read as text; the message names the file."""
 
 
-def encoding_of(head: bytes) -> Tuple[str, int]:
+def encoding_of(head: bytes) -> tuple[str, int]:
     """The encoding a file's first bytes say and the length of its BOM (0: none, UTF-8)."""
     for bom, encoding in _BOMS:
         if head.startswith(bom):
@@ -62,12 +64,12 @@ def decode(data: bytes, name: str) -> str:
     try:
         return body.decode(encoding)
     except UnicodeDecodeError as err:
-        line = body[:err.start].decode(encoding, "replace").count("\n") + 1
+        line = body[: err.start].decode(encoding, "replace").count("\n") + 1
         expected = f"{_NAMES[encoding]} text" if skip else "UTF-8 text (nor UTF-16 with a byte order mark)"
         raise TextFileError(f"{name}: line {line}: not {expected}; save it as UTF-8") from None
 
 
-def decode_lines(data: bytes) -> List[str]:
+def decode_lines(data: bytes) -> list[str]:
     """The lines of a file's bytes (any line end), BOM honoured, undecodable
     bytes kept as ``\\xNN`` text in their line."""
     encoding, skip = encoding_of(data)
@@ -80,7 +82,7 @@ def read_text(path: str, name: Optional[str] = None, what: str = "the file", std
     return decode(read_bytes(path, name, what, stdin), name)
 
 
-def read_lines(path: str, name: Optional[str] = None, stdin: bool = False) -> List[str]:
+def read_lines(path: str, name: Optional[str] = None, stdin: bool = False) -> list[str]:
     """The lines of a list file (with ``stdin``, ``-`` is standard input).
     Raises ``TextFileError`` only when the file cannot be read at all."""
     return decode_lines(read_bytes(path, name, stdin=stdin))
@@ -107,14 +109,14 @@ def utf8_lines(stream: BinaryIO) -> Iterator[bytes]:
         text.detach()  # the stream stays its owner's to close (standard input, say)
 
 
-def _kept(err: UnicodeError) -> Tuple[str, int]:
+def _kept(err: UnicodeError) -> tuple[str, int]:
     """Each undecodable byte as a lone surrogate, which UTF-8 (with
     ``surrogatepass``) writes as bytes no UTF-8 reader accepts. Python's own
     ``surrogateescape`` will not do: it refuses bytes below 128, and half of
     a bad UTF-16 unit often is one."""
     if not isinstance(err, UnicodeDecodeError):
         raise err
-    return "".join(chr(0xDC00 + byte) for byte in err.object[err.start:err.end]), err.end
+    return "".join(chr(0xDC00 + byte) for byte in err.object[err.start : err.end]), err.end
 
 
 _KEPT = "spectra-connector-kept"

@@ -5,14 +5,15 @@ fastjsonschema (pure Python, so it vendors into the Splunk and SOAR apps, and
 some 30 times faster than jsonschema on a report); its errors name the path
 of the offending value.
 """
+
 from __future__ import annotations
 
 import copy
 import json
+from functools import cache
 from importlib import resources
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet
+from typing import Any, Callable
 
 import fastjsonschema
 
@@ -31,13 +32,13 @@ def schema_dir() -> Path:
     return Path(str(resources.files("connector") / "schemas"))
 
 
-@lru_cache(maxsize=None)
-def load_schema(name: str) -> Dict[str, Any]:
+@cache
+def load_schema(name: str) -> dict[str, Any]:
     """A schema by its short name, e.g. ``record`` for ``record.schema.json``."""
     return json.loads((resources.files("connector") / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str, partial: bool = False) -> Callable[[Any], Any]:
     """A compiled validator that raises ``fastjsonschema.JsonSchemaException``;
     ``partial``: the top-level keys the schema requires may be missing."""
@@ -50,7 +51,7 @@ def validator(name: str, partial: bool = False) -> Callable[[Any], Any]:
     return fastjsonschema.compile(tree)
 
 
-def inline_definitions(node: Any, definitions: Dict[str, Any], inside: FrozenSet[str] = frozenset()) -> Any:
+def inline_definitions(node: Any, definitions: dict[str, Any], inside: frozenset[str] = frozenset()) -> Any:
     """The schema with every local ``{"$ref": "#/definitions/x"}`` replaced by
     the definition itself, except where a definition refers to itself (the
     rules' nested conditions): that ``$ref`` stays, and compiles as a call.
@@ -65,7 +66,7 @@ def inline_definitions(node: Any, definitions: Dict[str, Any], inside: FrozenSet
         return node
     target = node.get("$ref")
     if len(node) == 1 and isinstance(target, str) and target.startswith(_LOCAL_DEFINITION):
-        name = target[len(_LOCAL_DEFINITION):]
+        name = target[len(_LOCAL_DEFINITION) :]
         if name in definitions and name not in inside:
             return inline_definitions(definitions[name], definitions, inside | {name})
     return {key: inline_definitions(value, definitions, inside) for key, value in node.items()}
@@ -81,11 +82,11 @@ def violation(name: str, instance: Any, *, partial: bool = False) -> str:
     return ""
 
 
-def describe(err: "fastjsonschema.JsonSchemaValueException") -> str:
+def describe(err: fastjsonschema.JsonSchemaValueException) -> str:
     """A message naming the offending place and, where the schema has one,
     what it expects (the schema's own description)."""
     name = err.name or "data"
-    where = name[len("data"):].lstrip(".") if name.startswith("data") else name
+    where = name[len("data") :].lstrip(".") if name.startswith("data") else name
     value, definition = err.value, err.definition or {}
     if err.rule == "required" and isinstance(value, dict):
         missing = [key for key in definition["required"] if key not in value]
@@ -97,7 +98,7 @@ def describe(err: "fastjsonschema.JsonSchemaValueException") -> str:
     if err.rule in ("oneOf", "anyOf") and definition.get("description"):
         return f"{where}: {quoted(value)} is not accepted; {definition['description']}"
     message = err.message
-    return message[len("data."):] if message.startswith("data.") else message
+    return message[len("data.") :] if message.startswith("data.") else message
 
 
 def _at(where: str, problem: str) -> str:

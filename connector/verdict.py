@@ -14,15 +14,17 @@ A record whose lookup failed, or whose value is no hash, gets no verdict
 (score and label None, the reason says why): a failure must never read as a
 clean file.
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Mapping
+from typing import Any
 
 from .errors import ConfigurationError
-from .names import Status
 from .manifest import load_manifest
+from .names import Status
 from .settings import DEFAULTS, SETTING, parse_settings
 from .validation import load_schema
 
@@ -32,7 +34,7 @@ THRESHOLD_SETTINGS = (SETTING["verdict_high_riskscore"], SETTING["verdict_medium
 # Classifications that vouch for a file; older appliances say known for goodware.
 BENIGN = ("goodware", "known")
 
-Verdict = Dict[str, Any]
+Verdict = dict[str, Any]
 
 
 def source() -> str:
@@ -53,11 +55,12 @@ class Thresholds:
         for setting, value in zip(THRESHOLD_SETTINGS, (self.high, self.medium)):
             setting.parse(value)
         if self.medium >= self.high:
-            raise ConfigurationError(f"verdict_medium_riskscore ({self.medium}) must be below "
-                                     f"verdict_high_riskscore ({self.high})")
+            raise ConfigurationError(
+                f"verdict_medium_riskscore ({self.medium}) must be below verdict_high_riskscore ({self.high})"
+            )
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "Thresholds":
+    def from_settings(cls, settings: Mapping[str, Any]) -> Thresholds:
         """From platform settings (the SOAR asset); unset ones take the
         defaults. Raises ``ConfigurationError`` naming the bad setting."""
         values = parse_settings(settings, THRESHOLD_SETTINGS)
@@ -78,16 +81,21 @@ def verdict_of(record: Mapping[str, Any], thresholds: Thresholds = Thresholds())
     if record["status"] == Status.NOT_FOUND:
         return _verdict(0, "not on the appliance", thresholds)
     if record["status"] != Status.FOUND:
-        return {"score": None, "label": None, "reason": f"no verdict: {record['status']}: {record.get('error')}",
-                "source": source()}
+        return {
+            "score": None,
+            "label": None,
+            "reason": f"no verdict: {record['status']}: {record.get('error')}",
+            "source": source(),
+        }
     classification, risk = record.get("classification"), record.get("riskscore")
     if classification == "malicious":
         return _verdict(max(thresholds.high, 10 if risk is None else risk), "classification malicious", thresholds)
     if risk is not None and risk >= thresholds.high:
         return _verdict(risk, f"risk score {risk} >= {thresholds.high}", thresholds)
     if classification == "suspicious":
-        return _verdict(max(thresholds.medium, thresholds.medium if risk is None else risk),
-                        "classification suspicious", thresholds)
+        return _verdict(
+            max(thresholds.medium, thresholds.medium if risk is None else risk), "classification suspicious", thresholds
+        )
     if risk is not None and risk >= thresholds.medium:
         return _verdict(risk, f"risk score {risk} >= {thresholds.medium}", thresholds)
     if classification in BENIGN:
@@ -100,16 +108,19 @@ def _verdict(score: int, reason: str, thresholds: Thresholds) -> Verdict:
     return {"score": score, "label": thresholds.label_of(score), "reason": reason, "source": source()}
 
 
-def with_verdicts(records: Iterable[Dict[str, Any]], thresholds: Thresholds) -> None:
+def with_verdicts(records: Iterable[dict[str, Any]], thresholds: Thresholds) -> None:
     """Add its ``verdict`` to every record, in place."""
     for record in records:
         record["verdict"] = verdict_of(record, thresholds)
 
 
-def verdict_summary(records: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
+def verdict_summary(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """``schemas/reputation-summary.schema.json``: the verdicts by label and the highest one."""
     verdicts = [record["verdict"] for record in records if record["verdict"]["label"]]
     counts = Counter(verdict["label"] for verdict in verdicts)
     top = max(verdicts, key=lambda verdict: verdict["score"], default=None)
-    return {"by_verdict": {label: counts.get(label, 0) for label in LABELS},
-            "verdict_label": top["label"] if top else None, "verdict_score": top["score"] if top else None}
+    return {
+        "by_verdict": {label: counts.get(label, 0) for label in LABELS},
+        "verdict_label": top["label"] if top else None,
+        "verdict_score": top["score"] if top else None,
+    }

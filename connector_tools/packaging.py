@@ -12,6 +12,7 @@
 - A reproducible ``.tgz``: sorted entries, fixed times and owners, folders 755
   and files 644 (what the platforms' app vetting accepts), no bytecode.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -25,10 +26,11 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import AbstractSet, Iterator, List, NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional
 
 import connector
 from connector.errors import SpectraAnalyzeError
@@ -39,8 +41,10 @@ WHEEL_CACHE_ENV = "SPECTRA_CONNECTOR_WHEEL_CACHE"
 # Parts of the core that no app runs: the command line and the simulator.
 DEV_ONLY = ("cli", "simulator")
 COMPILED_SUFFIXES = (".so", ".pyd", ".dll", ".dylib")
-_PIN = re.compile(r'^([A-Za-z0-9._-]+)==(\S+)(?:\s*;\s*python_version\s*==\s*"(\d+\.\d+)")?'
-                  r"\s+--hash=sha256:([0-9a-f]{64})$")
+_PIN = re.compile(
+    r'^([A-Za-z0-9._-]+)==(\S+)(?:\s*;\s*python_version\s*==\s*"(\d+\.\d+)")?'
+    r"\s+--hash=sha256:([0-9a-f]{64})$"
+)
 
 
 class BuildError(SpectraAnalyzeError):
@@ -75,7 +79,7 @@ class WheelName(NamedTuple):
         return self.abi == "none" and self.platform == "any"
 
 
-def read_pins(path: Path) -> List[Pin]:
+def read_pins(path: Path) -> list[Pin]:
     """The pins of a requirements file, each ``name==version [; python_version == "X.Y"] --hash=sha256:HEX``."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,14 +92,21 @@ def read_pins(path: Path) -> List[Pin]:
             continue
         match = _PIN.match(line)
         if not match:
-            raise BuildError(f"{path}:{number}: expected 'name==version [; python_version == \"X.Y\"] "
-                             f"--hash=sha256:<hex>', got {line!r}")
+            raise BuildError(
+                f'{path}:{number}: expected \'name==version [; python_version == "X.Y"] '
+                f"--hash=sha256:<hex>', got {line!r}"
+            )
         pins.append(Pin(*match.groups()))
     return pins
 
 
-def pinned_wheels(pins_file: Path, python: str, cache: Optional[Path] = None, provided: AbstractSet[str] = frozenset(),
-                  ignore_requires_python: bool = False) -> List[Path]:
+def pinned_wheels(
+    pins_file: Path,
+    python: str,
+    cache: Optional[Path] = None,
+    provided: Set[str] = frozenset(),
+    ignore_requires_python: bool = False,
+) -> list[Path]:
     """The wheel of every pin of ``pins_file`` that holds for ``python`` (e.g. "3.9"),
     from ``cache`` (default: ``default_wheel_cache()``), downloading the missing ones.
     Every runtime requirement of the package needs a pin, except those the
@@ -109,7 +120,7 @@ def pinned_wheels(pins_file: Path, python: str, cache: Optional[Path] = None, pr
     return fetch_wheels(pins, python, cache or default_wheel_cache(), ignore_requires_python)
 
 
-def runtime_requirements() -> List[str]:
+def runtime_requirements() -> list[str]:
     """The canonical names of the package's runtime requirements, as installed."""
     try:
         declared = metadata.requires(DISTRIBUTION) or []
@@ -132,7 +143,7 @@ def default_wheel_cache() -> Path:
     return Path(base) / "spectra-analyze-connector" / "wheels"
 
 
-def fetch_wheels(pins: Sequence[Pin], python: str, cache: Path, ignore_requires_python: bool = False) -> List[Path]:
+def fetch_wheels(pins: Sequence[Pin], python: str, cache: Path, ignore_requires_python: bool = False) -> list[Path]:
     """The wheel file of every pin, downloading those the cache lacks."""
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -153,8 +164,11 @@ def fetch_wheels(pins: Sequence[Pin], python: str, cache: Path, ignore_requires_
 def _cached_wheel(pin: Pin, cache: Path) -> Optional[Path]:
     for candidate in sorted(cache.glob("*.whl")):
         name = wheel_name(candidate)
-        if (name.distribution == canonical_name(pin.name) and name.version == pin.version
-                and _sha256(candidate) == pin.sha256):
+        if (
+            name.distribution == canonical_name(pin.name)
+            and name.version == pin.version
+            and _sha256(candidate) == pin.sha256
+        ):
             return candidate
     return None
 
@@ -171,10 +185,28 @@ def _download(pins: Sequence[Pin], python: str, cache: Path, ignore_requires_pyt
     """Pure wheels only (platform 'any'), for ``python`` whatever Python runs the build."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as requirements:
         requirements.write("\n".join(pin.requirement for pin in pins) + "\n")
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-               "--only-binary=:all:", "--platform", "any", "--implementation", "py", "--python-version", python,
-               *(["--ignore-requires-python"] if ignore_requires_python else []),
-               "--require-hashes", "-r", requirements.name, "--dest", str(cache)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        "any",
+        "--implementation",
+        "py",
+        "--python-version",
+        python,
+        *(["--ignore-requires-python"] if ignore_requires_python else []),
+        "--require-hashes",
+        "-r",
+        requirements.name,
+        "--dest",
+        str(cache),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -184,13 +216,15 @@ def _download(pins: Sequence[Pin], python: str, cache: Path, ignore_requires_pyt
     if done.returncode != 0:
         detail = " ".join(done.stderr.split())[-600:]
         names = ", ".join(f"{pin.name}=={pin.version}" for pin in pins)
-        raise BuildError(f"could not download {names} for Python {python} into the wheel cache {cache} "
-                         f"(pip: {detail}); reach PyPI, or put those wheels in the cache")
+        raise BuildError(
+            f"could not download {names} for Python {python} into the wheel cache {cache} "
+            f"(pip: {detail}); reach PyPI, or put those wheels in the cache"
+        )
 
 
 def wheel_name(wheel: Path) -> WheelName:
     """Distribution, version and the three tags of a wheel's file name."""
-    parts = wheel.name[:-len(".whl")].split("-")
+    parts = wheel.name[: -len(".whl")].split("-")
     return WheelName(canonical_name(parts[0]), parts[1], parts[-3], parts[-2], parts[-1])
 
 
@@ -208,8 +242,12 @@ def unpack_wheel(wheel: Path, lib: Path, leave_out: Sequence[str] = ()) -> None:
             if name.startswith("/") or ".." in parts:
                 raise BuildError(f"{wheel.name}: unsafe path {name!r}")
             # A wheel's <name>.data folder holds scripts and headers, not importable code.
-            if (member.is_dir() or name.startswith(tuple(leave_out)) or parts[0].endswith(".data")
-                    or any(never_shipped(part) for part in parts)):
+            if (
+                member.is_dir()
+                or name.startswith(tuple(leave_out))
+                or parts[0].endswith(".data")
+                or any(never_shipped(part) for part in parts)
+            ):
                 continue
             target = lib.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +259,8 @@ def copy_core(target: Path, leave_out: Sequence[str]) -> None:
     """The connector package as it runs here into ``target``, its JSON Schemas
     under ``schemas/`` among it, without the paths of ``leave_out`` (relative
     to the package, ``/``-separated, glob patterns allowed)."""
-    def ignore(folder: str, names: List[str]) -> List[str]:
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
         relative = PurePosixPath(Path(folder).relative_to(CORE).as_posix())
         return [name for name in names if never_shipped(name) or _matches(str(relative / name), leave_out)]
 
@@ -232,7 +271,7 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
 
 
-def ignored_files(folder: str, names: List[str]) -> List[str]:
+def ignored_files(folder: str, names: list[str]) -> list[str]:
     """A ``shutil.copytree`` ignore: what never ships."""
     return [name for name in names if never_shipped(name)]
 
@@ -244,8 +283,11 @@ def never_shipped(name: str) -> bool:
 
 def check_pure(stage: Path) -> None:
     """Raise ``BuildError`` when the app holds a compiled module or a wheel for one platform only."""
-    impure = [str(path.relative_to(stage)) for path in sorted(stage.rglob("*"))
-              if path.suffix in COMPILED_SUFFIXES or (path.suffix == ".whl" and not wheel_name(path).pure)]
+    impure = [
+        str(path.relative_to(stage))
+        for path in sorted(stage.rglob("*"))
+        if path.suffix in COMPILED_SUFFIXES or (path.suffix == ".whl" and not wheel_name(path).pure)
+    ]
     if impure:
         raise BuildError(f"compiled modules would not run on every platform the app installs on: {', '.join(impure)}")
 
@@ -255,8 +297,11 @@ def write_tgz(stage: Path, package: Path) -> Path:
     ``stage``'s name; returns ``package``."""
     try:
         package.parent.mkdir(parents=True, exist_ok=True)
-        with open(package, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped, \
-                tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        with (
+            open(package, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped,
+            tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
+        ):
             for path in _walk(stage):
                 _add(archive, path, PurePosixPath(stage.name, *path.relative_to(stage).parts))
     except OSError as err:

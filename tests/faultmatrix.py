@@ -6,14 +6,17 @@ A surface looks up ``hash_mix(corpus)`` against ``appliance(case)`` with
 hash, in order, the statuses the case defines, the case's message on every
 failed one, within ``TIME_BOUND``, and never the token.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 from helpers import TOKEN
+
 from connector.hashes import hash_type, normalize
 from connector.simulator.corpus import Corpus
 from connector.simulator.faults import LIST_PATH, Blackhole, FaultSchedule
@@ -26,8 +29,14 @@ FIRST_ITEM_FAILS = "first item fails"  # only the hash of the bad item is an err
 STOPS = "stops"  # the appliance refused the token: the whole run stops with one message
 
 # Two attempts per request keeps the matrix fast and still shows a retry.
-SETTINGS = {"max_attempts": "2", "retry_deadline": "10", "connect_timeout": "0.3", "read_timeout": "0.5",
-            "max_connections": "1", "batch_size": "100"}
+SETTINGS = {
+    "max_attempts": "2",
+    "retry_deadline": "10",
+    "connect_timeout": "0.3",
+    "read_timeout": "0.5",
+    "max_connections": "1",
+    "batch_size": "100",
+}
 TIME_BOUND = 6.0  # seconds for one run: 2 batches x 2 attempts x (0.3 s + 0.5 s) plus backoff, with room
 # A run in a process of its own also starts Python beside the other test workers: more room, still far
 # below what a fault not cut short would take (a trickling answer lasts a minute).
@@ -73,22 +82,24 @@ CASES = [
 CASE_IDS = [case.id for case in CASES]
 
 
-def hash_mix(corpus: Corpus) -> List[str]:
+def hash_mix(corpus: Corpus) -> list[str]:
     """Two batches (sha1 first, then md5) with a duplicate, a hash the
     appliance lacks, an upper-case one and a typo."""
     sha1, md5 = corpus.hashes("sha1"), corpus.hashes("md5")
     return [sha1[0], sha1[5].upper(), "0" * 40, "not-a-hash", md5[2], sha1[3], md5[9], sha1[0]]
 
 
-def expected_statuses(case: Case, mix: Sequence[str], corpus: Corpus) -> List[str]:
+def expected_statuses(case: Case, mix: Sequence[str], corpus: Corpus) -> list[str]:
     first_sha1 = normalize(mix[0])
     statuses = []
     for given in mix:
         value = normalize(given)
         kind = hash_type(value)
-        failed = kind and (case.outcome == EVERY_BATCH_FAILS
-                           or (case.outcome == FIRST_BATCH_FAILS and kind == "sha1")
-                           or (case.outcome == FIRST_ITEM_FAILS and value == first_sha1))
+        failed = kind and (
+            case.outcome == EVERY_BATCH_FAILS
+            or (case.outcome == FIRST_BATCH_FAILS and kind == "sha1")
+            or (case.outcome == FIRST_ITEM_FAILS and value == first_sha1)
+        )
         if kind is None:
             statuses.append("invalid")
         elif failed:
@@ -98,8 +109,9 @@ def expected_statuses(case: Case, mix: Sequence[str], corpus: Corpus) -> List[st
     return statuses
 
 
-def check_records(case: Case, mix: Sequence[str], corpus: Corpus, records: Sequence[Mapping[str, Any]],
-                  prefix: str = "") -> None:
+def check_records(
+    case: Case, mix: Sequence[str], corpus: Corpus, records: Sequence[Mapping[str, Any]], prefix: str = ""
+) -> None:
     """Every input hash accounted for, as the case defines."""
     assert case.outcome != STOPS, "a run that stops has no records"
     assert [record[prefix + "hash"] for record in records] == [normalize(given) for given in mix]
@@ -126,7 +138,7 @@ class Appliance:
     schedule: Optional[FaultSchedule]
     catcher: Optional[Simulator]  # where the redirect fault points
 
-    def settings(self) -> Dict[str, str]:
+    def settings(self) -> dict[str, str]:
         return dict(SETTINGS, url=self.url, token=TOKEN)
 
     def check_requests(self, case: Case) -> None:

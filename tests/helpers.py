@@ -1,4 +1,5 @@
 """Plain helpers several test modules share (fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 from connector.simulator.server import Simulator
 
@@ -20,7 +21,7 @@ PYTHONS = ["3.9", "3.13"]
 CONNECTIONS = 4  # in flight at once in the refusal tests
 
 
-def cli(*args: str, env: Optional[Dict[str, str]] = None, stdin: str = "") -> subprocess.CompletedProcess:
+def cli(*args: str, env: Optional[dict[str, str]] = None, stdin: str = "") -> subprocess.CompletedProcess:
     """The console script in a subprocess, without the caller's SPECTRA_ANALYZE_* settings."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRA_ANALYZE_")}
     environment.update(env or {})
@@ -42,7 +43,7 @@ class FakeTime:
 
     def __init__(self) -> None:
         self.now = 1000.0
-        self.sleeps: List[float] = []
+        self.sleeps: list[float] = []
 
     def clock(self) -> float:
         return self.now
@@ -86,7 +87,7 @@ class GatedSimulator(Simulator):
         self.gate = threading.Event()
         self._arrival_lock = threading.Lock()
 
-    def answer(self, path: str, headers: Any, raw: bytes) -> Tuple[int, Any]:
+    def answer(self, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
         with self._arrival_lock:
             self.arrived += 1
             held = self.arrived > self.open_for

@@ -26,21 +26,26 @@ leaves out).
     kv.documents["spectra_analyze_answers"]        # _key -> document
     kv.calls                                       # (method, action) of every request
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable, Optional
 
 MAX_ROWS_PER_QUERY = 50000
 MAX_DOCUMENTS_PER_BATCH_SAVE = 1000
 MAX_SIZE_PER_BATCH_SAVE = 50 * 1024 * 1024
 INITIALIZING = "KV Store is initializing. Please try again later."
-_COMPARE: Dict[str, Callable[[Any, Any], bool]] = {
-    "$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b, "$lt": lambda a, b: a < b,
-    "$lte": lambda a, b: a <= b, "$ne": lambda a, b: a != b,
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+    "$ne": lambda a, b: a != b,
 }
 
 
@@ -50,15 +55,16 @@ class QueryError(ValueError):
 
 class KVStore:
     def __init__(self, collections: Iterable[str], *, fault: Optional[str] = None, delay: float = 0.0) -> None:
-        self.documents: Dict[str, Dict[str, Dict[str, Any]]] = {name: {} for name in collections}
+        self.documents: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in collections}
         self.fault = fault
         self.delay = delay
-        self.calls: List[Tuple[str, str]] = []
+        self.calls: list[tuple[str, str]] = []
         self.longest_query = 0
         self._lock = threading.Lock()
 
-    def answer(self, method: str, app: str, route: Sequence[str], query: Mapping[str, str],
-               body: bytes) -> Tuple[Optional[int], str]:
+    def answer(
+        self, method: str, app: str, route: Sequence[str], query: Mapping[str, str], body: bytes
+    ) -> tuple[Optional[int], str]:
         action = route[1] if len(route) > 1 else ""
         self.calls.append((method, action or "data"))
         self.longest_query = max(self.longest_query, len(query.get("query", "")))
@@ -80,8 +86,9 @@ class KVStore:
             except QueryError as err:
                 return 400, _messages(str(err))
 
-    def _serve(self, method: str, documents: Dict[str, Dict[str, Any]], action: str, query: Mapping[str, str],
-               body: bytes) -> Tuple[int, str]:
+    def _serve(
+        self, method: str, documents: dict[str, dict[str, Any]], action: str, query: Mapping[str, str], body: bytes
+    ) -> tuple[int, str]:
         if method == "POST" and action == "batch_save":
             return self._batch_save(documents, body)
         if action:
@@ -99,7 +106,7 @@ class KVStore:
         for field, direction in reversed(_sort(query.get("sort", ""))):
             found.sort(key=lambda document: _order(document.get(field)), reverse=direction < 0)
         skip, limit = int(query.get("skip") or 0), int(query.get("limit") or 0)
-        found = found[skip:skip + min(limit or MAX_ROWS_PER_QUERY, MAX_ROWS_PER_QUERY)]
+        found = found[skip : skip + min(limit or MAX_ROWS_PER_QUERY, MAX_ROWS_PER_QUERY)]
         if self.fault == "malformed":
             return 200, json.dumps([_broken(document, n) for n, document in enumerate(found)] + ["not a document"])
         fields = [name for name in query.get("fields", "").split(",") if name]
@@ -108,16 +115,18 @@ class KVStore:
         return 200, json.dumps(found)
 
     @staticmethod
-    def _batch_save(documents: Dict[str, Dict[str, Any]], body: bytes) -> Tuple[int, str]:
+    def _batch_save(documents: dict[str, dict[str, Any]], body: bytes) -> tuple[int, str]:
         if len(body) > MAX_SIZE_PER_BATCH_SAVE:
-            return 400, _messages("Request exceeds API limits - see limits.conf for details. "
-                                  "(max_size_per_batch_save_mb)")
+            return 400, _messages(
+                "Request exceeds API limits - see limits.conf for details. (max_size_per_batch_save_mb)"
+            )
         batch = _parse(body.decode("utf-8") or "null")
         if not isinstance(batch, list) or not all(isinstance(document, dict) for document in batch):
             raise QueryError("batch_save expects a JSON array of objects")
         if len(batch) > MAX_DOCUMENTS_PER_BATCH_SAVE:
-            return 400, _messages("Request exceeds API limits - see limits.conf for details. "
-                                  "(max_documents_per_batch_save)")
+            return 400, _messages(
+                "Request exceeds API limits - see limits.conf for details. (max_documents_per_batch_save)"
+            )
         keys = []
         for document in batch:
             key = str(document.get("_key") or uuid.uuid4().hex)
@@ -133,12 +142,13 @@ def _parse(text: str) -> Any:
         raise QueryError(f"Invalid JSON: {text[:80]}") from None
 
 
-def _by_key(documents: Mapping[str, Dict[str, Any]], selector: Any) -> Optional[List[Dict[str, Any]]]:
+def _by_key(documents: Mapping[str, dict[str, Any]], selector: Any) -> Optional[list[dict[str, Any]]]:
     """The documents of an ``$or`` of ``_key`` equalities, through the key's
     index as the KV store finds them; None for any other query."""
     clauses = selector.get("$or") if isinstance(selector, dict) and list(selector) == ["$or"] else None
-    if not isinstance(clauses, list) or not all(isinstance(clause, dict) and list(clause) == ["_key"]
-                                                and isinstance(clause["_key"], str) for clause in clauses):
+    if not isinstance(clauses, list) or not all(
+        isinstance(clause, dict) and list(clause) == ["_key"] and isinstance(clause["_key"], str) for clause in clauses
+    ):
         return None
     keys = dict.fromkeys(clause["_key"] for clause in clauses)
     return [documents[key] for key in keys if key in documents]
@@ -168,7 +178,7 @@ def _matches(document: Mapping[str, Any], selector: Any) -> bool:
     return True
 
 
-def _sort(text: str) -> List[Tuple[str, int]]:
+def _sort(text: str) -> list[tuple[str, int]]:
     order = []
     for part in filter(None, text.split(",")):
         field, _, direction = part.partition(":")
@@ -176,7 +186,7 @@ def _sort(text: str) -> List[Tuple[str, int]]:
     return order
 
 
-def _order(value: Any) -> Tuple[int, Any]:
+def _order(value: Any) -> tuple[int, Any]:
     """Values of mixed types compare as BSON orders them: null, numbers, text."""
     if value is None:
         return (0, 0)
@@ -185,11 +195,14 @@ def _order(value: Any) -> Tuple[int, Any]:
     return (2, str(value))
 
 
-def _broken(document: Mapping[str, Any], n: int) -> Dict[str, Any]:
+def _broken(document: Mapping[str, Any], n: int) -> dict[str, Any]:
     """A document under the asked key that is no answer: each a different way."""
-    kinds = [{"status": "found", "item": "{not json"}, {"status": ["found"], "item": None},
-             {"status": "found", "item": json.dumps({"classification": "malicious"}), "stored": "yesterday"},
-             {"status": "found", "item": json.dumps({"sha1": "x", "riskscore": "high"})}]
+    kinds = [
+        {"status": "found", "item": "{not json"},
+        {"status": ["found"], "item": None},
+        {"status": "found", "item": json.dumps({"classification": "malicious"}), "stored": "yesterday"},
+        {"status": "found", "item": json.dumps({"sha1": "x", "riskscore": "high"})},
+    ]
     return {"_key": document["_key"], "stored": document.get("stored"), **kinds[n % len(kinds)]}
 
 

@@ -5,9 +5,10 @@ oneOf, $ref to #/definitions, properties, required, additionalProperties,
 items, minimum/maximum and pattern. (hypothesis-jsonschema would do this,
 but its last release breaks on current Hypothesis.)
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -16,10 +17,11 @@ ALL_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object"
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
-def from_schema(schema: Dict[str, Any], root: Dict[str, Any] = None) -> st.SearchStrategy:
+def from_schema(schema: dict[str, Any], root: dict[str, Any] = None) -> st.SearchStrategy:
     """Values valid against ``schema`` (``root`` resolves its $refs)."""
     root = root if root is not None else schema
     if "$ref" in schema:
@@ -35,7 +37,7 @@ def from_schema(schema: Dict[str, Any], root: Dict[str, Any] = None) -> st.Searc
     return st.one_of([_typed(kind, schema, root) for kind in kinds])
 
 
-def _resolve(root: Dict[str, Any], ref: str) -> Dict[str, Any]:
+def _resolve(root: dict[str, Any], ref: str) -> dict[str, Any]:
     if not ref.startswith("#/"):
         raise ValueError(f"only local references are supported, got {ref}")
     node: Any = root
@@ -44,7 +46,7 @@ def _resolve(root: Dict[str, Any], ref: str) -> Dict[str, Any]:
     return node
 
 
-def _typed(kind: str, schema: Dict[str, Any], root: Dict[str, Any]) -> st.SearchStrategy:
+def _typed(kind: str, schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy:
     low, high = schema.get("minimum"), schema.get("maximum")
     if kind == "null":
         return st.none()
@@ -62,16 +64,16 @@ def _typed(kind: str, schema: Dict[str, Any], root: Dict[str, Any]) -> st.Search
     return _object(schema, root)
 
 
-def _object(schema: Dict[str, Any], root: Dict[str, Any]) -> st.SearchStrategy:
+def _object(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy:
     properties = schema.get("properties", {})
     required = set(schema.get("required", ()))
     known = st.fixed_dictionaries(
         {name: from_schema(spec, root) for name, spec in properties.items() if name in required},
-        optional={name: from_schema(spec, root) for name, spec in properties.items() if name not in required})
+        optional={name: from_schema(spec, root) for name, spec in properties.items() if name not in required},
+    )
     extra_spec = schema.get("additionalProperties", True)
     if extra_spec is False:
         return known
     extra_values = json_values if extra_spec is True else from_schema(extra_spec, root)
-    extra = st.dictionaries(st.text(max_size=12).filter(lambda name: name not in properties), extra_values,
-                            max_size=3)
+    extra = st.dictionaries(st.text(max_size=12).filter(lambda name: name not in properties), extra_values, max_size=3)
     return st.tuples(known, extra).map(lambda parts: {**parts[1], **parts[0]})

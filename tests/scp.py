@@ -14,6 +14,7 @@ A record is a dict of field name to a string or, for a multivalue field, a
 list of strings. After the given chunks the driver sends the final
 ``finished`` chunk (empty), as splunkd does.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,13 +25,14 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Union
 from urllib.parse import quote
 
-Value = Union[str, List[str]]
-Record = Dict[str, Value]
+Value = Union[str, list[str]]
+Record = dict[str, Value]
 _HEADER = re.compile(rb"chunked 1\.0,(\d+),(\d+)\n")
 
 
@@ -40,7 +42,7 @@ class ProtocolError(AssertionError):
 
 @dataclass
 class Chunk:
-    metadata: Dict[str, Any]
+    metadata: dict[str, Any]
     data: bytes  # the body as sent; decoded on first use, out of a benchmark's timed exchange
 
     @property
@@ -50,54 +52,65 @@ class Chunk:
         return self.__dict__["_body"]
 
     @property
-    def fieldnames(self) -> List[str]:
+    def fieldnames(self) -> list[str]:
         return self._decoded[0]
 
     @property
-    def records(self) -> List[Record]:
+    def records(self) -> list[Record]:
         return self._decoded[1]
 
     @property
-    def _decoded(self) -> Tuple[List[str], List[Record]]:
+    def _decoded(self) -> tuple[list[str], list[Record]]:
         if "_cells" not in self.__dict__:
             self.__dict__["_cells"] = decode_records(self.body)
         return self.__dict__["_cells"]
 
     @property
-    def messages(self) -> List[Tuple[str, str]]:
+    def messages(self) -> list[tuple[str, str]]:
         return [tuple(message) for message in (self.metadata.get("inspector") or {}).get("messages", [])]
 
 
 @dataclass
 class CommandRun:
-    getinfo: Dict[str, Any]
-    chunks: List[Chunk]
+    getinfo: dict[str, Any]
+    chunks: list[Chunk]
     returncode: int
     stderr: str
-    trailing: List[Chunk] = field(default_factory=list)  # what came after a refused getinfo
+    trailing: list[Chunk] = field(default_factory=list)  # what came after a refused getinfo
     usage: Any = None  # the command process's own resource usage (os.wait4)
     peak_rss_kb: Optional[int] = None  # its peak resident memory, where /proc tells
     answered_at: float = 0.0  # time.perf_counter() when the final reply had been read
 
     @property
-    def records(self) -> List[Record]:
+    def records(self) -> list[Record]:
         return [record for chunk in self.chunks for record in chunk.records]
 
     @property
-    def messages(self) -> List[Tuple[str, str]]:
+    def messages(self) -> list[tuple[str, str]]:
         getinfo = [tuple(m) for m in (self.getinfo.get("inspector") or {}).get("messages", [])]
         return getinfo + [m for chunk in self.chunks + self.trailing for m in chunk.messages]
 
-    def messages_of(self, level: str) -> List[str]:
+    def messages_of(self, level: str) -> list[str]:
         return [text for kind, text in self.messages if kind == level]
 
 
-def run_command(app_dir: Path, python: str, args: Sequence[str],
-                chunks: Iterable[Union[str, Sequence[Mapping[str, Value]]]], splunkd_uri: str, session_key: str, *,
-                command: str = "spectraanalyze", splunk_home: Optional[Path] = None,
-                dispatch_dir: Optional[Path] = None, chunked_idx: bool = True, execute: bool = True,
-                timeout: float = 120, on_reply: Optional[Callable[[Chunk], None]] = None,
-                maxresultrows: int = 50000) -> CommandRun:
+def run_command(
+    app_dir: Path,
+    python: str,
+    args: Sequence[str],
+    chunks: Iterable[Union[str, Sequence[Mapping[str, Value]]]],
+    splunkd_uri: str,
+    session_key: str,
+    *,
+    command: str = "spectraanalyze",
+    splunk_home: Optional[Path] = None,
+    dispatch_dir: Optional[Path] = None,
+    chunked_idx: bool = True,
+    execute: bool = True,
+    timeout: float = 120,
+    on_reply: Optional[Callable[[Chunk], None]] = None,
+    maxresultrows: int = 50000,
+) -> CommandRun:
     """Run ``app_dir/bin/<command>.py`` under ``python`` through one search:
     getinfo, then each chunk, then the final chunk. ``SPLUNK_HOME`` defaults
     to the folder that holds ``etc/apps/<app>``. With ``execute=False`` the
@@ -111,15 +124,23 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
     stderr_path = dispatch_dir / f"{command}.stderr"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SPLUNK_HOME": str(splunk_home), "LANG": "C.UTF-8"}
     with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen([python, str(app_dir / "bin" / f"{command}.py")], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=stderr, cwd=str(dispatch_dir), env=env)
+        process = subprocess.Popen(
+            [python, str(app_dir / "bin" / f"{command}.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            cwd=str(dispatch_dir),
+            env=env,
+        )
     watchdog = threading.Timer(timeout, process.kill)
     watchdog.start()
     try:
         conversation = _Conversation(process, stderr_path)
-        getinfo = {"action": "getinfo", "preview": False,
-                   "searchinfo": _searchinfo(app_dir, command, args, splunkd_uri, session_key, dispatch_dir,
-                                             maxresultrows)}
+        getinfo = {
+            "action": "getinfo",
+            "preview": False,
+            "searchinfo": _searchinfo(app_dir, command, args, splunkd_uri, session_key, dispatch_dir, maxresultrows),
+        }
         reply = conversation.exchange(getinfo, "")
         answered_at = time.perf_counter()
         answers, trailing = [], []
@@ -142,9 +163,16 @@ def run_command(app_dir: Path, python: str, args: Sequence[str],
             process.kill()
             process.wait()
         process.stdout.close()
-    return CommandRun(getinfo=reply.metadata, chunks=answers, returncode=returncode,
-                      stderr=stderr_path.read_text(errors="replace"), trailing=trailing, usage=usage,
-                      peak_rss_kb=peak, answered_at=answered_at)
+    return CommandRun(
+        getinfo=reply.metadata,
+        chunks=answers,
+        returncode=returncode,
+        stderr=stderr_path.read_text(errors="replace"),
+        trailing=trailing,
+        usage=usage,
+        peak_rss_kb=peak,
+        answered_at=answered_at,
+    )
 
 
 def peak_rss_kb(pid: Union[int, str] = "self") -> Optional[int]:
@@ -161,13 +189,33 @@ def peak_rss_kb(pid: Union[int, str] = "self") -> Optional[int]:
     return None
 
 
-def _searchinfo(app_dir: Path, command: str, args: Sequence[str], splunkd_uri: str, session_key: str,
-                dispatch_dir: Path, maxresultrows: int = 50000) -> Dict[str, Any]:
+def _searchinfo(
+    app_dir: Path,
+    command: str,
+    args: Sequence[str],
+    splunkd_uri: str,
+    session_key: str,
+    dispatch_dir: Path,
+    maxresultrows: int = 50000,
+) -> dict[str, Any]:
     search = f"search index=main | {command} {' '.join(args)}"
-    return {"args": list(args), "raw_args": list(args), "dispatch_dir": str(dispatch_dir), "sid": dispatch_dir.name,
-            "app": "search", "owner": "analyst", "username": "analyst", "session_key": session_key,
-            "splunkd_uri": splunkd_uri, "splunk_version": "9.2.1", "search": quote(search), "command": command,
-            "maxresultrows": maxresultrows, "earliest_time": "0", "latest_time": "0"}
+    return {
+        "args": list(args),
+        "raw_args": list(args),
+        "dispatch_dir": str(dispatch_dir),
+        "sid": dispatch_dir.name,
+        "app": "search",
+        "owner": "analyst",
+        "username": "analyst",
+        "session_key": session_key,
+        "splunkd_uri": splunkd_uri,
+        "splunk_version": "9.2.1",
+        "search": quote(search),
+        "command": command,
+        "maxresultrows": maxresultrows,
+        "earliest_time": "0",
+        "latest_time": "0",
+    }
 
 
 class _Conversation:
@@ -199,7 +247,7 @@ class _Conversation:
         metadata = json.loads(self._read_exactly(meta_length).decode("utf-8"))
         return Chunk(metadata, self._read_exactly(body_length))
 
-    def drain(self) -> List[Chunk]:
+    def drain(self) -> list[Chunk]:
         self._process.stdin.close()
         chunks = []
         while True:
@@ -225,7 +273,7 @@ def encode_records(records: Sequence[Mapping[str, Value]], chunked_idx: bool = T
     column for each field that is multivalue in some record (``$a$;$b$``)."""
     if not records:
         return ""
-    names: Dict[str, None] = {}
+    names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))
     multivalue = {name for name in names if any(isinstance(record.get(name), list) for record in records)}
@@ -253,7 +301,7 @@ def encode_records(records: Sequence[Mapping[str, Value]], chunked_idx: bool = T
     return out.getvalue()
 
 
-def decode_records(body: str) -> Tuple[List[str], List[Record]]:
+def decode_records(body: str) -> tuple[list[str], list[Record]]:
     """Field names (without ``__mv_`` columns) and records of a CSV body; a
     non-empty ``__mv_`` value makes its field a list."""
     if not body:
@@ -272,5 +320,5 @@ def decode_records(body: str) -> Tuple[List[str], List[Record]]:
     return names, records
 
 
-def _decode_multivalue(encoded: str) -> List[str]:
+def _decode_multivalue(encoded: str) -> list[str]:
     return [item.replace("$$", "$") for item in re.findall(r"\$((?:\$\$|[^$])*)\$(?:;|$)", encoded)]

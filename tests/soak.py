@@ -9,6 +9,7 @@ fault was not ridden out), and the command's memory must stay flat.
 Chunks are generated and checked one at a time and never kept, so the
 driver's own memory stays flat too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,17 +18,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List
+
+from scp import _Conversation, _searchinfo, encode_records
+from splunk_harness import SESSION_KEY, build_package, configure, install_app, python, token_credentials
+from splunkd_standin import SplunkdStandIn
 
 from connector.hashes import hash_type
 from connector.simulator.corpus import Corpus
 from connector.simulator.faults import TRANSIENT, FaultSchedule
 from connector.simulator.server import Simulator
-from scp import _Conversation, _searchinfo, encode_records
-from splunk_harness import SESSION_KEY, build_package, configure, install_app, python, token_credentials
-from splunkd_standin import SplunkdStandIn
 
 TOKEN = "soak-token-93c0d51f2e"
 # Faults the retries ride out, and some they cannot (those events come out with rl_status=error).
@@ -40,11 +42,11 @@ FLAT_MARGIN_MB = 25.0
 class SoakReport:
     events_in: int = 0
     events_out: int = 0
-    statuses: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
-    wrong: List[str] = field(default_factory=list)  # events that came out wrong (kept short)
-    rss_mb: List[float] = field(default_factory=list)  # the command's RSS after each chunk
+    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    wrong: list[str] = field(default_factory=list)  # events that came out wrong (kept short)
+    rss_mb: list[float] = field(default_factory=list)  # the command's RSS after each chunk
     requests: int = 0
-    faults: Dict[str, int] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     returncode: int = 0
 
@@ -56,24 +58,31 @@ class SoakReport:
 
     @property
     def ok(self) -> bool:
-        return (self.returncode == 0 and self.events_out == self.events_in and not self.wrong
-                and self.growth_mb < FLAT_MARGIN_MB)
+        return (
+            self.returncode == 0
+            and self.events_out == self.events_in
+            and not self.wrong
+            and self.growth_mb < FLAT_MARGIN_MB
+        )
 
     def summary(self) -> str:
         injected = sum(self.faults.values())
         share = injected / self.requests if self.requests else 0.0
-        return "\n".join([
-            f"events: {self.events_in} in, {self.events_out} out, {len(self.wrong)} wrong; statuses {self.statuses}",
-            f"appliance: {self.requests} requests, {injected} faults injected ({share:.2%}): {self.faults}",
-            f"command RSS: first chunk {self.rss_mb[0]:.0f} MB, peak {max(self.rss_mb):.0f} MB, last "
-            f"{self.rss_mb[-1]:.0f} MB; last quarter vs first quarter {self.growth_mb:+.1f} MB "
-            f"(flat means under {FLAT_MARGIN_MB:g} MB)",
-            f"time: {self.seconds:.1f}s ({self.events_in / max(self.seconds, 1e-9):,.0f} events/s); "
-            f"verdict: {'PASS' if self.ok else 'FAIL'}",
-        ])
+        return "\n".join(
+            [
+                f"events: {self.events_in} in, {self.events_out} out, {len(self.wrong)} wrong; "
+                f"statuses {self.statuses}",
+                f"appliance: {self.requests} requests, {injected} faults injected ({share:.2%}): {self.faults}",
+                f"command RSS: first chunk {self.rss_mb[0]:.0f} MB, peak {max(self.rss_mb):.0f} MB, last "
+                f"{self.rss_mb[-1]:.0f} MB; last quarter vs first quarter {self.growth_mb:+.1f} MB "
+                f"(flat means under {FLAT_MARGIN_MB:g} MB)",
+                f"time: {self.seconds:.1f}s ({self.events_in / max(self.seconds, 1e-9):,.0f} events/s); "
+                f"verdict: {'PASS' if self.ok else 'FAIL'}",
+            ]
+        )
 
 
-def hash_pool(corpus: Corpus, size: int) -> List[str]:
+def hash_pool(corpus: Corpus, size: int) -> list[str]:
     """Found and missing hashes of every type, and a few typos."""
     found = [sample[kind] for sample in corpus.samples for kind in ("sha1", "md5", "sha256")]
     pool = []
@@ -87,12 +96,14 @@ def hash_pool(corpus: Corpus, size: int) -> List[str]:
     return pool
 
 
-def event_chunks(pool: List[str], events: int, chunk_size: int) -> Iterator[List[Dict[str, str]]]:
+def event_chunks(pool: list[str], events: int, chunk_size: int) -> Iterator[list[dict[str, str]]]:
     """Events spread over the pool (a stride coprime with its size), numbered."""
     stride = 7919
     for start in range(0, events, chunk_size):
-        yield [{"h": pool[(index * stride) % len(pool)], "n": str(index)}
-               for index in range(start, min(events, start + chunk_size))]
+        yield [
+            {"h": pool[(index * stride) % len(pool)], "n": str(index)}
+            for index in range(start, min(events, start + chunk_size))
+        ]
 
 
 def truth(corpus: Corpus, value: str) -> str:
@@ -110,41 +121,75 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def run_soak(app_dir: Path, *, events: int, chunk_size: int = 50000, pool_size: int = 60000,
-             memo_size: int = 20000, fault_rate: float = 0.01, corpus_size: int = 20000, seed: int = 1,
-             python_version: str = "3.9") -> SoakReport:
+def run_soak(
+    app_dir: Path,
+    *,
+    events: int,
+    chunk_size: int = 50000,
+    pool_size: int = 60000,
+    memo_size: int = 20000,
+    fault_rate: float = 0.01,
+    corpus_size: int = 20000,
+    seed: int = 1,
+    python_version: str = "3.9",
+) -> SoakReport:
     corpus = Corpus(corpus_size)
     pool = hash_pool(corpus, pool_size)
     expected = {value: truth(corpus, value) for value in pool}
     schedule = FaultSchedule(rate=fault_rate, kinds=SOAK_FAULTS, seed=seed)
     report = SoakReport()
     started = time.monotonic()
-    with Simulator(TOKEN, corpus=corpus, faults=schedule) as appliance, \
-            SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
-        configure(app_dir, {"url": appliance.url, "retry_deadline": "20"},
-                  {"memo_size": str(memo_size), "log_level": "WARNING"})
-        report.returncode = _drive(app_dir, python(python_version), splunkd.uri,
-                                   event_chunks(pool, events, chunk_size), expected, report)
+    with (
+        Simulator(TOKEN, corpus=corpus, faults=schedule) as appliance,
+        SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd,
+    ):
+        configure(
+            app_dir,
+            {"url": appliance.url, "retry_deadline": "20"},
+            {"memo_size": str(memo_size), "log_level": "WARNING"},
+        )
+        report.returncode = _drive(
+            app_dir, python(python_version), splunkd.uri, event_chunks(pool, events, chunk_size), expected, report
+        )
         report.requests, report.faults = schedule.requests, dict(schedule.injected)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _drive(app_dir: Path, interpreter: str, splunkd_uri: str, chunks: Iterator[List[Dict[str, str]]],
-           expected: Dict[str, str], report: SoakReport) -> int:
+def _drive(
+    app_dir: Path,
+    interpreter: str,
+    splunkd_uri: str,
+    chunks: Iterator[list[dict[str, str]]],
+    expected: dict[str, str],
+    report: SoakReport,
+) -> int:
     splunk_home = app_dir.parent.parent.parent
     dispatch_dir = splunk_home / "var" / "run" / "splunk" / "dispatch" / "soak"
     dispatch_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = dispatch_dir / "soak.stderr"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SPLUNK_HOME": str(splunk_home), "LANG": "C.UTF-8"}
     with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen([interpreter, str(app_dir / "bin" / "spectraanalyze.py")], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=stderr, cwd=str(dispatch_dir), env=env)
+        process = subprocess.Popen(
+            [interpreter, str(app_dir / "bin" / "spectraanalyze.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            cwd=str(dispatch_dir),
+            env=env,
+        )
     try:
         talk = _Conversation(process, stderr_path)
-        talk.exchange({"action": "getinfo", "preview": False,
-                       "searchinfo": _searchinfo(app_dir, "spectraanalyze", ["field=h"], splunkd_uri, SESSION_KEY,
-                                                 dispatch_dir)}, "")
+        talk.exchange(
+            {
+                "action": "getinfo",
+                "preview": False,
+                "searchinfo": _searchinfo(
+                    app_dir, "spectraanalyze", ["field=h"], splunkd_uri, SESSION_KEY, dispatch_dir
+                ),
+            },
+            "",
+        )
         for events in chunks:
             reply = talk.exchange({"action": "execute", "finished": False}, encode_records(events))
             report.rss_mb.append(rss_mb(process.pid))
@@ -159,7 +204,7 @@ def _drive(app_dir: Path, interpreter: str, splunkd_uri: str, chunks: Iterator[L
         process.stdout.close()
 
 
-def _check(events: List[Dict[str, str]], records: List[Dict], expected: Dict[str, str], report: SoakReport) -> None:
+def _check(events: list[dict[str, str]], records: list[dict], expected: dict[str, str], report: SoakReport) -> None:
     report.events_in += len(events)
     report.events_out += len(records)
     for event, record in zip(events, records):
@@ -169,11 +214,13 @@ def _check(events: List[Dict[str, str]], records: List[Dict], expected: Dict[str
             report.statuses[status] += 1
         right = record.get("n") == event["n"] and (status == want or (status == "error" and want != "invalid"))
         if not right and len(report.wrong) < 20:
-            report.wrong.append(f"event {event['n']} ({event['h']}): {status} (expected {want}), "
-                                f"n={record.get('n')} error={record.get('rl_error')}")
+            report.wrong.append(
+                f"event {event['n']} ({event['h']}): {status} (expected {want}), "
+                f"n={record.get('n')} error={record.get('rl_error')}"
+            )
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--chunk-size", type=int, default=50000)
@@ -182,8 +229,13 @@ def main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="spectra-soak-") as work:
         app_dir = install_app(build_package(Path(work) / "package"), Path(work) / "splunk")
-        report = run_soak(app_dir, events=args.events, chunk_size=args.chunk_size, fault_rate=args.fault_rate,
-                          python_version=args.python)
+        report = run_soak(
+            app_dir,
+            events=args.events,
+            chunk_size=args.chunk_size,
+            fault_rate=args.fault_rate,
+            python_version=args.python,
+        )
     print(report.summary())
     for line in report.wrong:
         print("  " + line)

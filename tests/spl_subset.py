@@ -12,15 +12,17 @@ x`` and ``head N``. Anything else raises ``Unsupported``: a dashboard search
 this module cannot read fails its test rather than passing unread. A field a
 command reads that no event at that stage has raises ``MissingField``.
 """
+
 from __future__ import annotations
 
 import fnmatch
 import re
 import shlex
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
 
-Event = Dict[str, Any]
+Event = dict[str, Any]
 
 
 class Unsupported(AssertionError):
@@ -33,14 +35,16 @@ class MissingField(AssertionError):
 
 def expand_macros(search: str, macros: Mapping[str, str]) -> str:
     """Replace each `name` by its definition (macros.conf, no arguments)."""
-    def one(match: "re.Match[str]") -> str:
+
+    def one(match: re.Match[str]) -> str:
         if match.group(1) not in macros:
             raise Unsupported(f"unknown macro `{match.group(1)}`")
         return macros[match.group(1)]
+
     return re.sub(r"`([^`]+)`", one, search)
 
 
-def split_pipeline(search: str) -> List[str]:
+def split_pipeline(search: str) -> list[str]:
     """The commands of a search: split at pipes outside double quotes (a
     backslash escapes the next character inside them)."""
     parts, current, quoted, escaped = [], [], False, False
@@ -62,7 +66,7 @@ def split_pipeline(search: str) -> List[str]:
     return [part for part in parts if part]
 
 
-def run(search: str, events: Iterable[Event], macros: Mapping[str, str]) -> List[Event]:
+def run(search: str, events: Iterable[Event], macros: Mapping[str, str]) -> list[Event]:
     """The results of ``search`` (which starts with search terms) over ``events``."""
     commands = split_pipeline(expand_macros(search, macros))
     rows = [dict(event) for event in events]
@@ -77,7 +81,7 @@ def run(search: str, events: Iterable[Event], macros: Mapping[str, str]) -> List
     return rows
 
 
-def _values(row: Mapping[str, Any], field: str) -> List[Any]:
+def _values(row: Mapping[str, Any], field: str) -> list[Any]:
     value = row.get(field)
     if value is None:
         return []
@@ -87,8 +91,9 @@ def _values(row: Mapping[str, Any], field: str) -> List[Any]:
 def _require(rows: Sequence[Event], fields: Iterable[str]) -> None:
     for field in fields:
         if rows and not any(field in row for row in rows):
-            raise MissingField(f"no event has the field {field!r} (fields seen: "
-                               f"{sorted({key for row in rows for key in row})})")
+            raise MissingField(
+                f"no event has the field {field!r} (fields seen: {sorted({key for row in rows for key in row})})"
+            )
 
 
 def _term_matches(row: Event, term: str) -> bool:
@@ -101,9 +106,9 @@ def _term_matches(row: Event, term: str) -> bool:
     return fnmatch.fnmatchcase(str(row.get("_raw", "")).lower(), f"*{term.lower()}*")
 
 
-def _search(arguments: str, rows: List[Event]) -> List[Event]:
+def _search(arguments: str, rows: list[Event]) -> list[Event]:
     tokens = shlex.split(arguments, posix=True)
-    groups: List[List[str]] = [[]]
+    groups: list[list[str]] = [[]]
     for token in tokens:
         if token == "OR":
             groups.append([])
@@ -112,7 +117,7 @@ def _search(arguments: str, rows: List[Event]) -> List[Event]:
     fields = {re.split(r"!?=", token)[0] for group in groups for token in group if re.match(r"[\w.{}:]+!?=", token)}
     _require(rows, fields)
 
-    def matches(row: Event, group: List[str]) -> bool:
+    def matches(row: Event, group: list[str]) -> bool:
         negate, result = False, True
         for token in group:
             if token == "NOT":
@@ -121,10 +126,11 @@ def _search(arguments: str, rows: List[Event]) -> List[Event]:
             result = result and (_term_matches(row, token) != negate)
             negate = False
         return result
+
     return [row for row in rows if any(matches(row, group) for group in groups)]
 
 
-def _rex(arguments: str, rows: List[Event]) -> List[Event]:
+def _rex(arguments: str, rows: list[Event]) -> list[Event]:
     pattern = shlex.split(arguments, posix=True)
     if len(pattern) != 1:
         raise Unsupported(f"rex {arguments}: only a quoted pattern on _raw")
@@ -136,7 +142,7 @@ def _rex(arguments: str, rows: List[Event]) -> List[Event]:
     return rows
 
 
-def _eval(arguments: str, rows: List[Event]) -> List[Event]:
+def _eval(arguments: str, rows: list[Event]) -> list[Event]:
     match = re.fullmatch(r"(\w+)=coalesce\(([\w, ]+)\)", arguments)
     if not match:
         raise Unsupported(f"eval {arguments}")
@@ -147,7 +153,7 @@ def _eval(arguments: str, rows: List[Event]) -> List[Event]:
     return rows
 
 
-def _fields(arguments: str, rows: List[Event]) -> List[Event]:
+def _fields(arguments: str, rows: list[Event]) -> list[Event]:
     names = arguments.replace(",", " ").split()
     _require(rows, [name for name in names if name != "_time"])
     return [{name: row[name] for name in names if name in row} for row in rows]
@@ -157,7 +163,7 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-_FUNCTIONS: Dict[str, Callable[[List[Any]], Any]] = {
+_FUNCTIONS: dict[str, Callable[[list[Any]], Any]] = {
     "count": len,
     "sum": lambda values: sum(_number(value) for value in values),
     "max": lambda values: max((_number(value) for value in values), default=None),
@@ -166,7 +172,7 @@ _FUNCTIONS: Dict[str, Callable[[List[Any]], Any]] = {
 }
 
 
-def _aggregations(text: str) -> List[tuple]:
+def _aggregations(text: str) -> list[tuple]:
     """``count as a sum(x) as b max(y)`` -> [(function, field, name)]."""
     found = []
     for match in re.finditer(r"(\w+)(?:\((\w+)\))?(?:\s+as\s+(\w+))?", text):
@@ -177,12 +183,12 @@ def _aggregations(text: str) -> List[tuple]:
     return found
 
 
-def _stats(arguments: str, rows: List[Event]) -> List[Event]:
+def _stats(arguments: str, rows: list[Event]) -> list[Event]:
     functions, _, by = arguments.partition(" by ")
     keys = by.replace(",", " ").split()
     aggregations = _aggregations(functions)
     _require(rows, keys + [field for _, field, _ in aggregations if field])
-    groups: Dict[tuple, List[Event]] = {}
+    groups: dict[tuple, list[Event]] = {}
     for row in rows:
         if all(row.get(key) is not None for key in keys):
             groups.setdefault(tuple(str(row[key]) for key in keys), []).append(row)
@@ -198,29 +204,31 @@ def _stats(arguments: str, rows: List[Event]) -> List[Event]:
     return results
 
 
-def _timechart(arguments: str, rows: List[Event]) -> List[Event]:
+def _timechart(arguments: str, rows: list[Event]) -> list[Event]:
     """One time bucket: the split-by field's values become columns."""
     if " by " not in arguments:
         return _stats(arguments, rows)
     functions, by = arguments.split(" by ")
-    (function, field, _), = _aggregations(functions)
+    ((function, field, _),) = _aggregations(functions)
     result: Event = {}
     for row in _stats(f"{functions} by {by.strip()}", rows):
         result[str(row[by.strip()])] = row[function if field is None else f"{function}({field})"]
     return [result]
 
 
-def _top(arguments: str, rows: List[Event]) -> List[Event]:
+def _top(arguments: str, rows: list[Event]) -> list[Event]:
     options = dict(re.findall(r"(\w+)=(\S+)", arguments))
-    field, = re.sub(r"\w+=\S+", "", arguments).split()
+    (field,) = re.sub(r"\w+=\S+", "", arguments).split()
     _require(rows, [field])
     counts = Counter(str(value) for row in rows for value in _values(row, field))
     total = sum(counts.values())
-    return [{field: value, "count": count, "percent": 100.0 * count / total}
-            for value, count in counts.most_common(int(options.get("limit", 10)))]
+    return [
+        {field: value, "count": count, "percent": 100.0 * count / total}
+        for value, count in counts.most_common(int(options.get("limit", 10)))
+    ]
 
 
-def _sort(arguments: str, rows: List[Event]) -> List[Event]:
+def _sort(arguments: str, rows: list[Event]) -> list[Event]:
     match = re.fullmatch(r"-\s*(\w+)", arguments)
     if not match:
         raise Unsupported(f"sort {arguments}")
@@ -228,11 +236,19 @@ def _sort(arguments: str, rows: List[Event]) -> List[Event]:
     return sorted(rows, key=lambda row: -_number(row.get(match.group(1), 0)))
 
 
-def _head(arguments: str, rows: List[Event]) -> List[Event]:
+def _head(arguments: str, rows: list[Event]) -> list[Event]:
     return rows[: int(arguments)]
 
 
-_COMMANDS: Dict[str, Callable[[str, List[Event]], List[Event]]] = {
-    "search": _search, "rex": _rex, "eval": _eval, "fields": _fields, "table": _fields, "stats": _stats,
-    "timechart": _timechart, "top": _top, "sort": _sort, "head": _head,
+_COMMANDS: dict[str, Callable[[str, list[Event]], list[Event]]] = {
+    "search": _search,
+    "rex": _rex,
+    "eval": _eval,
+    "fields": _fields,
+    "table": _fields,
+    "stats": _stats,
+    "timechart": _timechart,
+    "top": _top,
+    "sort": _sort,
+    "head": _head,
 }

@@ -16,6 +16,7 @@ tests/test_splunk_fastpath.py to check.
   column only for fields of several values, where splunklib's reader reads
   them otherwise than splunklib's own writing of them (none).
 """
+
 import hashlib
 import importlib.metadata
 import inspect
@@ -48,9 +49,34 @@ RELIED_ON = {
 # Values of every kind a record can hold, and a few it cannot (yet). Left
 # out: a list of one null, which splunklib writes as the text "None" and the
 # fast path as an empty cell; no record holds one.
-VALUES = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\rlf\r\n", "ünïcödé ✓", "$dollar$", " padded ",
-          0, 7, -3, 1.5, 2e-9, True, False, [], ["one"], ["a", "b"], ["a,b", 'c"d', "e$f", "g\nh"],
-          ["x", None, "y"], [1, 2.5, True], ["ü", "✓"], [""], ["", ""]]
+VALUES = [
+    None,
+    "",
+    "plain",
+    "a,b",
+    'say "hi"',
+    "two\nlines",
+    "cr\rlf\r\n",
+    "ünïcödé ✓",
+    "$dollar$",
+    " padded ",
+    0,
+    7,
+    -3,
+    1.5,
+    2e-9,
+    True,
+    False,
+    [],
+    ["one"],
+    ["a", "b"],
+    ["a,b", 'c"d', "e$f", "g\nh"],
+    ["x", None, "y"],
+    [1, 2.5, True],
+    ["ü", "✓"],
+    [""],
+    ["", ""],
+]
 
 
 def written_by_splunklib(record, keys):
@@ -95,11 +121,20 @@ def read_differently():
 
 
 def main():
-    digests = {name: hashlib.sha256(inspect.getsource(item).encode()).hexdigest()[:16]
-               for name, item in RELIED_ON.items()}
-    print(json.dumps({"version": importlib.metadata.version("splunk-sdk"), "digests": digests,
-                      "writer": sorted(vars(RecordWriterV2(io.BytesIO()))), "mismatches": mismatches(),
-                      "read_differently": read_differently()}))
+    digests = {
+        name: hashlib.sha256(inspect.getsource(item).encode()).hexdigest()[:16] for name, item in RELIED_ON.items()
+    }
+    print(
+        json.dumps(
+            {
+                "version": importlib.metadata.version("splunk-sdk"),
+                "digests": digests,
+                "writer": sorted(vars(RecordWriterV2(io.BytesIO()))),
+                "mismatches": mismatches(),
+                "read_differently": read_differently(),
+            }
+        )
+    )
 
 
 main()

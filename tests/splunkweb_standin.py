@@ -16,6 +16,7 @@ for a real browser (headless Chromium):
   runs) makes its read-only lookup, and a failure is answered 400 as
   splunktaucclib's ``RestError`` is.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,31 +24,35 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from splunk_harness import UCC_ACCOUNT_CONF, UCC_SETTINGS_CONF, save_ucc_stanza
 
 from connector.errors import SpectraAnalyzeError
 from connector.splunk.accounts import check_account
 from connector.splunk.conf import read_app_conf
-from splunk_harness import UCC_ACCOUNT_CONF, UCC_SETTINGS_CONF, save_ucc_stanza
 
 ENCRYPTED = {UCC_ACCOUNT_CONF: ("api_token",), UCC_SETTINGS_CONF: ("proxy_password",)}
 PLACEHOLDER = "******"
-_I18N = ("window._ = function (text) { return text; }; window.gettext = window._;"
-         "window.ungettext = function (one, many, n) { return n === 1 ? one : many; };"
-         "window.sprintf = function (format) { var args = Array.prototype.slice.call(arguments, 1), i = 0;"
-         " return String(format).replace(/%[sd]/g, function () { return String(args[i++]); }); };")
+_I18N = (
+    "window._ = function (text) { return text; }; window.gettext = window._;"
+    "window.ungettext = function (one, many, n) { return n === 1 ? one : many; };"
+    "window.sprintf = function (format) { var args = Array.prototype.slice.call(arguments, 1), i = 0;"
+    " return String(format).replace(/%[sd]/g, function () { return String(args[i++]); }); };"
+)
 
 
 class SplunkWebStandIn:
-    def __init__(self, app_dir: Path, credentials: Dict[tuple, str]) -> None:
+    def __init__(self, app_dir: Path, credentials: dict[tuple, str]) -> None:
         self.app_dir = app_dir
         self.app = app_dir.name
         self.credentials = credentials
-        self.requests: List[Tuple[str, str, bytes]] = []  # method, target, body
-        self.rest_answers: List[bytes] = []  # every answer of the REST proxy, as the page received it
-        self.build = re.search(r"static/@(\d+)/", (app_dir / "appserver" / "templates" / "base.html")
-                               .read_text(encoding="utf-8")).group(1)
+        self.requests: list[tuple[str, str, bytes]] = []  # method, target, body
+        self.rest_answers: list[bytes] = []  # every answer of the REST proxy, as the page received it
+        self.build = re.search(
+            r"static/@(\d+)/", (app_dir / "appserver" / "templates" / "base.html").read_text(encoding="utf-8")
+        ).group(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
 
@@ -60,7 +65,7 @@ class SplunkWebStandIn:
     def page(self) -> str:
         return f"{self.uri}/en-US/app/{self.app}/configuration"
 
-    def __enter__(self) -> "SplunkWebStandIn":
+    def __enter__(self) -> SplunkWebStandIn:
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
@@ -68,7 +73,7 @@ class SplunkWebStandIn:
         self._server.shutdown()
         self._server.server_close()
 
-    def answer(self, method: str, target: str, body: bytes) -> Tuple[int, str, bytes]:
+    def answer(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
         """Status, content type and body."""
         self.requests.append((method, target, body))
         status, kind, answer = self._answer(method, target, body)
@@ -76,15 +81,25 @@ class SplunkWebStandIn:
             self.rest_answers.append(answer)
         return status, kind, answer
 
-    def _answer(self, method: str, target: str, body: bytes) -> Tuple[int, str, bytes]:
+    def _answer(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
         path = unquote(urlsplit(target).path)
         if path == f"/en-US/app/{self.app}/configuration":
             return 200, "text/html", (self.app_dir / "appserver" / "templates" / "base.html").read_bytes()
         if path == "/en-US/config":
-            config = {"SPLUNKD_PATH": "/en-US/splunkd/__raw", "LOCALE": "en-US", "MRSPARKLE_ROOT_PATH": "",
-                      "BUILD_NUMBER": int(self.build), "MRSPARKLE_PORT_NUMBER": self._server.server_address[1],
-                      "BUILD_PUSH_NUMBER": 0, "USERNAME": "admin", "SERVER_ZONEINFO": "", "SPLUNKD_FREE_LICENSE":
-                      False, "VERSION_LABEL": "9.2.1", "APP": self.app, "DISPATCH_TIME_FORMAT": "%s.%Q"}
+            config = {
+                "SPLUNKD_PATH": "/en-US/splunkd/__raw",
+                "LOCALE": "en-US",
+                "MRSPARKLE_ROOT_PATH": "",
+                "BUILD_NUMBER": int(self.build),
+                "MRSPARKLE_PORT_NUMBER": self._server.server_address[1],
+                "BUILD_PUSH_NUMBER": 0,
+                "USERNAME": "admin",
+                "SERVER_ZONEINFO": "",
+                "SPLUNKD_FREE_LICENSE": False,
+                "VERSION_LABEL": "9.2.1",
+                "APP": self.app,
+                "DISPATCH_TIME_FORMAT": "%s.%Q",
+            }
             return 200, "application/javascript", f"window.$C = {json.dumps(config)};".encode()
         if path.startswith("/en-US/static/@") and path.endswith("/js/i18n.js"):
             return 200, "application/javascript", _I18N.encode()
@@ -99,16 +114,21 @@ class SplunkWebStandIn:
             return self._rest(method, rest.group(1), rest.group(2), form)
         return 404, "application/json", json.dumps({"messages": [{"type": "ERROR", "text": "Not Found"}]}).encode()
 
-    def _static(self, relative: str) -> Tuple[int, str, bytes]:
+    def _static(self, relative: str) -> tuple[int, str, bytes]:
         root = (self.app_dir / "appserver" / "static").resolve()
         path = (root / relative).resolve()
         if root not in path.parents or not path.is_file():
             return 404, "text/plain", b"not found"
-        kinds = {".js": "application/javascript", ".css": "text/css", ".json": "application/json",
-                 ".png": "image/png", ".svg": "image/svg+xml"}
+        kinds = {
+            ".js": "application/javascript",
+            ".css": "text/css",
+            ".json": "application/json",
+            ".png": "image/png",
+            ".svg": "image/svg+xml",
+        }
         return 200, kinds.get(path.suffix, "application/octet-stream"), path.read_bytes()
 
-    def _rest(self, method: str, conf: str, name: Optional[str], form: Dict[str, str]) -> Tuple[int, str, bytes]:
+    def _rest(self, method: str, conf: str, name: Optional[str], form: dict[str, str]) -> tuple[int, str, bytes]:
         stanzas = {key: value for key, value in read_app_conf(self.app_dir, conf).items() if key != "default"}
         if method == "GET":
             chosen = {name: stanzas.get(name, {})} if name else stanzas
@@ -131,7 +151,7 @@ class SplunkWebStandIn:
         status = 201 if name not in stanzas else 200
         return status, "application/json", self._entries(conf, {name: read_app_conf(self.app_dir, conf)[name]})
 
-    def _entries(self, conf: str, stanzas: Dict[str, Dict[str, str]]) -> bytes:
+    def _entries(self, conf: str, stanzas: dict[str, dict[str, str]]) -> bytes:
         entries = []
         for name, values in stanzas.items():
             content = dict(values)
@@ -139,9 +159,14 @@ class SplunkWebStandIn:
                 if key in content:
                     content[key] = PLACEHOLDER  # what the handlers answer: never the value
             content.setdefault("disabled", "0")
-            entries.append({"name": name, "id": f"/servicesNS/nobody/{self.app}/{conf}/{name}", "content": content,
-                            "acl": {"app": self.app, "owner": "nobody", "sharing": "app", "can_write": True,
-                                    "removable": True}})
+            entries.append(
+                {
+                    "name": name,
+                    "id": f"/servicesNS/nobody/{self.app}/{conf}/{name}",
+                    "content": content,
+                    "acl": {"app": self.app, "owner": "nobody", "sharing": "app", "can_write": True, "removable": True},
+                }
+            )
         return json.dumps({"entry": entries, "paging": {"total": len(entries), "offset": 0}}).encode()
 
 

@@ -2,6 +2,7 @@
 pins, the wheel cache, the core copy, the pure check and the ``.tgz``.
 The built apps themselves are tested in ``test_splunk_package.py`` and
 ``soar/test_soar_package.py``."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,16 +10,22 @@ import os
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import Dict
 
 import pytest
 
-from connector_tools.packaging import (BuildError, check_pure, copy_core, pinned_wheels, read_pins, unpack_wheel,
-                                 write_tgz)
 from connector.validation import schema_dir
+from connector_tools.packaging import (
+    BuildError,
+    check_pure,
+    copy_core,
+    pinned_wheels,
+    read_pins,
+    unpack_wheel,
+    write_tgz,
+)
 
 
-def make_wheel(folder: Path, name: str, files: Dict[str, str]) -> Path:
+def make_wheel(folder: Path, name: str, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     wheel = folder / name
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -44,10 +51,14 @@ def offline(monkeypatch):
 def test_pins_read_with_and_without_a_python_marker(tmp_path):
     pins = tmp_path / "vendor.txt"
     digest = "ab" * 32
-    pins.write_text(f"# comment\n\nidna==3.20 --hash=sha256:{digest}\n"
-                    f'fastjsonschema==2.21.2 ; python_version == "3.9" --hash=sha256:{digest}\n')
+    pins.write_text(
+        f"# comment\n\nidna==3.20 --hash=sha256:{digest}\n"
+        f'fastjsonschema==2.21.2 ; python_version == "3.9" --hash=sha256:{digest}\n'
+    )
     assert [(pin.name, pin.version, pin.python) for pin in read_pins(pins)] == [
-        ("idna", "3.20", None), ("fastjsonschema", "2.21.2", "3.9")]
+        ("idna", "3.20", None),
+        ("fastjsonschema", "2.21.2", "3.9"),
+    ]
     assert read_pins(pins)[1].requirement == f"fastjsonschema==2.21.2 --hash=sha256:{digest}"  # pip gets no marker
 
     pins.write_text("idna>=3\n")
@@ -81,8 +92,11 @@ def test_a_cached_wheel_with_another_hash_is_not_taken(tmp_path, offline):
     pins = tmp_path / "vendor.txt"
     pins.write_text(pin_line(wheel))
     wheel.write_bytes(wheel.read_bytes() + b"changed")
-    with pytest.raises(BuildError, match=r"could not download fastjsonschema==2\.21\.2 for Python 3\.9 into the "
-                                         r"wheel cache .*put those wheels in the cache"):
+    with pytest.raises(
+        BuildError,
+        match=r"could not download fastjsonschema==2\.21\.2 for Python 3\.9 into the "
+        r"wheel cache .*put those wheels in the cache",
+    ):
         pinned_wheels(pins, "3.9", cache, provided={"requests"})
 
 
@@ -95,7 +109,8 @@ def test_the_core_is_copied_without_what_the_app_leaves_out(tmp_path):
     assert "packaging.py" not in copied
     assert not [path for path in copied if "__pycache__" in path or path.endswith(".pyc")]
     assert {path for path in copied if path.startswith("schemas/")} == {
-        f"schemas/{path.name}" for path in schema_dir().glob("*.json")}
+        f"schemas/{path.name}" for path in schema_dir().glob("*.json")
+    }
 
 
 def test_a_compiled_module_or_a_platform_wheel_stops_the_build(tmp_path):
@@ -114,12 +129,21 @@ def test_a_compiled_module_or_a_platform_wheel_stops_the_build(tmp_path):
 
 
 def test_a_wheel_unpacks_without_data_caches_and_left_out_paths(tmp_path):
-    wheel = make_wheel(tmp_path, "sdk-1.0-py3-none-any.whl", {
-        "sdk/__init__.py": "\n", "sdk/ai/model.py": "\n", "sdk/__pycache__/x.cpython-39.pyc": "",
-        "sdk-1.0.data/scripts/tool": "\n", "sdk-1.0.dist-info/METADATA": "Name: sdk\n"})
+    wheel = make_wheel(
+        tmp_path,
+        "sdk-1.0-py3-none-any.whl",
+        {
+            "sdk/__init__.py": "\n",
+            "sdk/ai/model.py": "\n",
+            "sdk/__pycache__/x.cpython-39.pyc": "",
+            "sdk-1.0.data/scripts/tool": "\n",
+            "sdk-1.0.dist-info/METADATA": "Name: sdk\n",
+        },
+    )
     unpack_wheel(wheel, tmp_path / "lib", leave_out=("sdk/ai/",))
-    assert sorted(path.relative_to(tmp_path / "lib").as_posix() for path in (tmp_path / "lib").rglob("*")
-                  if path.is_file()) == ["sdk-1.0.dist-info/METADATA", "sdk/__init__.py"]
+    assert sorted(
+        path.relative_to(tmp_path / "lib").as_posix() for path in (tmp_path / "lib").rglob("*") if path.is_file()
+    ) == ["sdk-1.0.dist-info/METADATA", "sdk/__init__.py"]
 
     unsafe = make_wheel(tmp_path, "evil-1.0-py3-none-any.whl", {"../outside.py": "\n"})
     with pytest.raises(BuildError, match="unsafe path"):

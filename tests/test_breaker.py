@@ -1,14 +1,15 @@
 """The breaker: an appliance that keeps failing as a whole is left alone for
 a while, instead of every later request spending its whole retry budget.
 The policy on its own, then through the client and a lookup over real HTTP."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 import requests
-
 from helpers import TOKEN, FakeTime, closed_port_url
+
 from connector.actions import run
 from connector.client import LIST_PATH, SpectraAnalyzeClient
 from connector.config import Config
@@ -49,8 +50,9 @@ def test_after_the_cooldown_the_first_failure_opens_it_again_and_a_success_close
 
 def client_of(url, fake_time, **settings):
     config = Config(url=url, token=TOKEN, retry=RetryPolicy(max_attempts=1), **settings)
-    return SpectraAnalyzeClient(config, clock=fake_time.clock, sleep=fake_time.sleep, wall_clock=fake_time.clock,
-                                rng=random.Random(7))
+    return SpectraAnalyzeClient(
+        config, clock=fake_time.clock, sleep=fake_time.sleep, wall_clock=fake_time.clock, rng=random.Random(7)
+    )
 
 
 def test_an_unreachable_appliance_is_asked_three_times_not_once_a_batch():
@@ -70,8 +72,14 @@ def test_answers_between_failures_keep_it_closed(requests_mock):
     """A 500 is the appliance answering (about one request): it resets the
     count as a success does; 503s past their retries count."""
     fake_time = FakeTime()
-    outcomes = [{"status_code": 503}, {"status_code": 503}, {"status_code": 500},
-                {"status_code": 503}, {"status_code": 503}, {"json": PAGE}]
+    outcomes = [
+        {"status_code": 503},
+        {"status_code": 503},
+        {"status_code": 500},
+        {"status_code": 503},
+        {"status_code": 503},
+        {"json": PAGE},
+    ]
     requests_mock.post(BASE + LIST_PATH, outcomes)
     with client_of(BASE, fake_time) as client:
         for _ in outcomes[:-1]:
@@ -84,8 +92,9 @@ def test_answers_between_failures_keep_it_closed(requests_mock):
 
 def test_the_cooldown_ends_and_a_recovered_appliance_is_asked_again(requests_mock):
     fake_time = FakeTime()
-    requests_mock.post(BASE + LIST_PATH, [{"exc": requests.exceptions.ConnectionError("refused")}] * 3
-                       + [{"json": PAGE}])
+    requests_mock.post(
+        BASE + LIST_PATH, [{"exc": requests.exceptions.ConnectionError("refused")}] * 3 + [{"json": PAGE}]
+    )
     with client_of(BASE, fake_time) as client:
         for _ in range(4):
             with pytest.raises(TransportError):

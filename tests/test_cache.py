@@ -1,5 +1,6 @@
 """The answer cache, through real HTTP to the simulator: requests are counted
 on the simulator's side."""
+
 from __future__ import annotations
 
 import gc
@@ -11,18 +12,17 @@ import random
 import sqlite3
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
-
 from helpers import TOKEN, Clock, cli
+
 from connector.actions import run
 from connector.cache import KEY_FILE, ResultCache, open_cache
 from connector.client import SpectraAnalyzeClient
-from connector.service import LookupService
 from connector.config import CacheSettings, Config
 from connector.errors import ConfigurationError
 from connector.retry import RetryPolicy
+from connector.service import LookupService
 from connector.simulator.server import ApiError, Simulator
 from connector.validation import violation
 
@@ -33,7 +33,7 @@ class FaultySimulator(Simulator):
     """Answers 503 while ``failing``; breaks the report of ``corrupt`` hashes."""
 
     failing = False
-    corrupt: Tuple[str, ...] = ()
+    corrupt: tuple[str, ...] = ()
 
     def answer(self, path, headers, raw):
         if self.failing:
@@ -46,21 +46,20 @@ class FaultySimulator(Simulator):
 
 
 def cached_config(url: str, folder, **cache) -> Config:
-    return Config(url=url, token=TOKEN, retry=RetryPolicy(max_attempts=1),
-                  cache=CacheSettings(str(folder), **cache))
+    return Config(url=url, token=TOKEN, retry=RetryPolicy(max_attempts=1), cache=CacheSettings(str(folder), **cache))
 
 
-def report(config: Config, hashes, action: str = "get_report", **params) -> List[Dict]:
+def report(config: Config, hashes, action: str = "get_report", **params) -> list[dict]:
     with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
         return run(action, dict(params, hashes=list(hashes)), lookups).records
 
 
-def asked(simulator: Simulator, since: int) -> List[str]:
+def asked(simulator: Simulator, since: int) -> list[str]:
     """The hashes sent in the requests after the first ``since``."""
     return [value for body in list(simulator.bodies)[since:] for value in body["hash_values"]]
 
 
-def stored(folder) -> List[Tuple[str, str]]:
+def stored(folder) -> list[tuple[str, str]]:
     with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
         return db.execute("SELECT hash, status FROM answers_v2 ORDER BY stored_at, hash").fetchall()
 
@@ -147,8 +146,12 @@ def test_the_key_holds_the_appliance_and_the_question(simulator, corpus, tmp_pat
     report(config, hashes, skip_reanalysis="false")
     report(config, hashes, fields="classification,riskscore")
     assert simulator.requests_served == 4
-    for variant in ({}, {"action": "get_summary"}, {"skip_reanalysis": "false"},
-                    {"fields": "classification,riskscore"}):
+    for variant in (
+        {},
+        {"action": "get_summary"},
+        {"skip_reanalysis": "false"},
+        {"fields": "classification,riskscore"},
+    ):
         report(config, hashes, **variant)
     assert simulator.requests_served == 4
     with Simulator(TOKEN, corpus=corpus) as other:
@@ -163,7 +166,7 @@ def test_the_oldest_answers_go_first_past_the_size_bound(simulator, corpus, tmp_
     with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
         for start in (0, 5, 10):
             clock.now += 1
-            run("get_report", {"hashes": hashes[start:start + 5]}, LookupService(client, store=cache))
+            run("get_report", {"hashes": hashes[start : start + 5]}, LookupService(client, store=cache))
         assert sorted(value for value, _ in stored(tmp_path)) == sorted(hashes[5:])
         before = len(simulator.bodies)
         run("get_report", {"hashes": hashes[4:6]}, LookupService(client, store=cache))
@@ -171,8 +174,9 @@ def test_the_oldest_answers_go_first_past_the_size_bound(simulator, corpus, tmp_
 
 
 def test_the_off_switch(simulator, corpus, tmp_path):
-    config = Config.from_settings({"url": simulator.url, "token": TOKEN, "cache_dir": str(tmp_path / "cache"),
-                                   "cache": "false"})
+    config = Config.from_settings(
+        {"url": simulator.url, "token": TOKEN, "cache_dir": str(tmp_path / "cache"), "cache": "false"}
+    )
     assert config.cache is None
     report(config, corpus.hashes("sha1")[:3])
     report(config, corpus.hashes("sha1")[:3])
@@ -181,16 +185,26 @@ def test_the_off_switch(simulator, corpus, tmp_path):
 
 
 def test_settings_from_a_platform(tmp_path):
-    config = Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path),
-                                   "cache_ttl": "7200", "cache_not_found_ttl": "", "cache_max_entries": "5000"})
+    config = Config.from_settings(
+        {
+            "url": "https://a1000.example.com",
+            "token": TOKEN,
+            "cache_dir": str(tmp_path),
+            "cache_ttl": "7200",
+            "cache_not_found_ttl": "",
+            "cache_max_entries": "5000",
+        }
+    )
     assert config.cache == CacheSettings(str(tmp_path), ttl=7200, not_found_ttl=3600, max_entries=5000)
     assert Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN}).cache is None
     with pytest.raises(ConfigurationError, match="cache_ttl"):
-        Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path),
-                              "cache_ttl": "a day"})
+        Config.from_settings(
+            {"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path), "cache_ttl": "a day"}
+        )
     with pytest.raises(ConfigurationError, match="cache_max_entries"):
-        Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path),
-                              "cache_max_entries": "0"})
+        Config.from_settings(
+            {"url": "https://a1000.example.com", "token": TOKEN, "cache_dir": str(tmp_path), "cache_max_entries": "0"}
+        )
 
 
 def test_an_unreadable_cache_file_never_fails_a_lookup(simulator, corpus, tmp_path, caplog):
@@ -207,14 +221,14 @@ def test_a_tampered_row_is_asked_again(simulator, corpus, tmp_path):
     config = cached_config(simulator.url, tmp_path)
     report(config, hashes)
     with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
-        db.execute("UPDATE answers_v2 SET item = '{\"riskscore\": \"high\"}' WHERE hash = ?", (hashes[0],))
+        db.execute('UPDATE answers_v2 SET item = \'{"riskscore": "high"}\' WHERE hash = ?', (hashes[0],))
     before = len(simulator.bodies)
     records = report(config, hashes)
     assert asked(simulator, before) == [hashes[0]]
     assert records[0]["riskscore"] == corpus.find("sha1", hashes[0])["riskscore"]
 
 
-def share_one_cache(url: str, folder: str, expected: Dict[str, str], seed: int) -> List[str]:
+def share_one_cache(url: str, folder: str, expected: dict[str, str], seed: int) -> list[str]:
     """In another process: lookups of random hash subsets through one cache
     file; returns what went wrong."""
     problems = []
@@ -237,8 +251,7 @@ def test_several_processes_share_one_file(simulator, corpus, tmp_path):
     expected = {sample["sha1"]: sample["classification"].lower() for sample in corpus.samples[:100]}
     context = multiprocessing.get_context("spawn")
     with context.Pool(4) as pool:
-        outcomes = pool.starmap(share_one_cache, [(simulator.url, str(tmp_path), expected, seed)
-                                                  for seed in range(4)])
+        outcomes = pool.starmap(share_one_cache, [(simulator.url, str(tmp_path), expected, seed) for seed in range(4)])
     assert outcomes == [[], [], [], []]
     with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -276,15 +289,14 @@ def test_count_and_clear_of_the_file(simulator, corpus, tmp_path):
 
 def test_an_unreadable_cache_counts_nothing_and_clears_nothing(tmp_path, caplog):
     (tmp_path / "answers.sqlite3").write_bytes(b"this is not a database" * 100)
-    with caplog.at_level(logging.WARNING, logger="connector.cache"), \
-            ResultCache(CacheSettings(str(tmp_path))) as cache:
+    with caplog.at_level(logging.WARNING, logger="connector.cache"), ResultCache(CacheSettings(str(tmp_path))) as cache:
         cache.clear()
         assert cache.count() == 0
     assert "delete the file" in caplog.text
     assert (tmp_path / "answers.sqlite3").read_bytes().startswith(b"this is not a database")
 
 
-def cached_rows(folder) -> Dict[str, Tuple[str, str, float, str]]:
+def cached_rows(folder) -> dict[str, tuple[str, str, float, str]]:
     """hash -> (status, item, stored_at, seal) of every row of the file."""
     with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
         return {row[0]: row[1:] for row in db.execute("SELECT hash, status, item, stored_at, seal FROM answers_v2")}
@@ -303,7 +315,7 @@ def tamper(folder, value: str, damage: str) -> None:
     status, item, stored_at, seal = cached_rows(folder)[value]
     changes = {
         "verdict": ("item", as_goodware(item)),
-        "cut": ("item", item[:len(item) // 2]),
+        "cut": ("item", item[: len(item) // 2]),
         "status": ("status", "not_found"),
         "kept longer": ("stored_at", stored_at + 86400),
         "seal": ("seal", "0" * 64),
@@ -374,10 +386,14 @@ def test_answers_kept_before_the_seal_are_asked_again(simulator, corpus, tmp_pat
     hashes = corpus.hashes("sha1")[:2]
     sample = corpus.find("sha1", hashes[0])
     with sqlite3.connect(str(tmp_path / "answers.sqlite3")) as db:  # as version 1.1 left it, with a forged row
-        db.execute("CREATE TABLE answers_v1 (scope TEXT NOT NULL, hash TEXT NOT NULL, status TEXT NOT NULL, "
-                   "item TEXT, stored_at REAL NOT NULL, PRIMARY KEY (scope, hash))")
-        db.execute("INSERT INTO answers_v1 VALUES (?, ?, ?, ?, ?)",
-                   ("x" * 32, hashes[0], "found", as_goodware(json.dumps(sample)), time.time()))
+        db.execute(
+            "CREATE TABLE answers_v1 (scope TEXT NOT NULL, hash TEXT NOT NULL, status TEXT NOT NULL, "
+            "item TEXT, stored_at REAL NOT NULL, PRIMARY KEY (scope, hash))"
+        )
+        db.execute(
+            "INSERT INTO answers_v1 VALUES (?, ?, ?, ?, ?)",
+            ("x" * 32, hashes[0], "found", as_goodware(json.dumps(sample)), time.time()),
+        )
     config = cached_config(simulator.url, tmp_path)
     records = report(config, hashes)
     assert asked(simulator, 0) == hashes
@@ -403,6 +419,6 @@ def test_a_read_leaves_garbage_collection_as_it_found_it(simulator, corpus, tmp_
         assert cache.get(scope, hashes) == {} and gc.isenabled()
 
 
-def cached_scopes(folder) -> List[str]:
+def cached_scopes(folder) -> list[str]:
     with sqlite3.connect(str(folder / "answers.sqlite3")) as db:
         return [scope for (scope,) in db.execute("SELECT DISTINCT scope FROM answers_v2")]

@@ -1,10 +1,10 @@
 """The CLI through its console script, against the simulator over HTTP."""
+
 import json
 import os
 import subprocess
 
 import pytest
-
 from helpers import SCRIPT, TOKEN, GatedSimulator, cli
 
 pytestmark = pytest.mark.slow  # every test here starts a process
@@ -45,12 +45,18 @@ def test_table_and_json_formats(env, corpus):
     assert result["data"][0]["rl_riskscore"] == 8
 
 
-@pytest.mark.parametrize("encoding, shown", [("utf-8", "хэш✓"), ("latin-1", "\\u0445\\u044d\\u0448\\u2713"),
-                                             ("ascii", "\\u0445\\u044d\\u0448\\u2713")])
+@pytest.mark.parametrize(
+    "encoding, shown",
+    [("utf-8", "хэш✓"), ("latin-1", "\\u0445\\u044d\\u0448\\u2713"), ("ascii", "\\u0445\\u044d\\u0448\\u2713")],
+)
 def test_a_table_with_text_the_output_cannot_encode_is_escaped_not_a_traceback(encoding, shown, env, corpus):
     # what Windows' `> file` (a code page) or PYTHONIOENCODING give; a hash as typed is echoed in the table
-    done = subprocess.run([SCRIPT, "get-report", "хэш✓", corpus.samples[0]["sha1"], "--format", "table"],
-                          capture_output=True, env=dict(os.environ, PYTHONIOENCODING=encoding, **env), timeout=60)
+    done = subprocess.run(
+        [SCRIPT, "get-report", "хэш✓", corpus.samples[0]["sha1"], "--format", "table"],
+        capture_output=True,
+        env=dict(os.environ, PYTHONIOENCODING=encoding, **env),
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stderr == b"", done.stderr
     lines = done.stdout.decode(encoding).splitlines()
     assert lines[1].startswith(shown) and " invalid " in lines[1]
@@ -65,11 +71,16 @@ def test_token_file(simulator, corpus, tmp_path):
 
 
 def test_403_exits_1_with_a_clear_message_without_the_token(simulator, corpus):
-    done = cli("get-report", corpus.samples[0]["sha1"],
-               env={"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": "sentinel-wrong-token"})
+    done = cli(
+        "get-report",
+        corpus.samples[0]["sha1"],
+        env={"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": "sentinel-wrong-token"},
+    )
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == ("spectra-connector: error: the appliance refused the API token (HTTP 403: "
-                           f"{{\"detail\": \"Invalid token.\"}}); check the token configured for {simulator.url}\n")
+    assert done.stderr == (
+        "spectra-connector: error: the appliance refused the API token (HTTP 403: "
+        f'{{"detail": "Invalid token."}}); check the token configured for {simulator.url}\n'
+    )
     assert "sentinel-wrong-token" not in done.stderr
 
 
@@ -80,12 +91,15 @@ def test_unknown_field_exits_2_before_any_request(env, simulator, corpus):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["get-report"], "no hash given"),
-    (["get-report", "a" * 40, "--skip-reanalysis", "perhaps"], "skip_reanalysis: 'perhaps' is not accepted"),
-    (["get-report", "a" * 40, "--batch-size", "0"], "batch_size: expected a value from 1 to 1000"),
-    (["get-report", "a" * 40, "--token-file", "/nonexistent"], "--token-file: cannot read the file given"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["get-report"], "no hash given"),
+        (["get-report", "a" * 40, "--skip-reanalysis", "perhaps"], "skip_reanalysis: 'perhaps' is not accepted"),
+        (["get-report", "a" * 40, "--batch-size", "0"], "batch_size: expected a value from 1 to 1000"),
+        (["get-report", "a" * 40, "--token-file", "/nonexistent"], "--token-file: cannot read the file given"),
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(env, args, message):
     done = cli(*args, env=env)
     assert done.returncode == 2 and message in done.stderr
@@ -125,14 +139,19 @@ def test_nothing_falls_back_to_the_simulator(tmp_path):
 
 
 def test_the_simulator_command_serves_until_stopped(corpus):
-    server = subprocess.Popen([SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         banner = server.stdout.readline()
         assert banner.startswith("SIMULATED appliance")
         url = banner.split()[-1]
-        done = cli("get-report", corpus.samples[0]["sha1"], env={"SPECTRA_ANALYZE_URL": url,
-                                                                "SPECTRA_ANALYZE_TOKEN": "tok"})
+        done = cli(
+            "get-report", corpus.samples[0]["sha1"], env={"SPECTRA_ANALYZE_URL": url, "SPECTRA_ANALYZE_TOKEN": "tok"}
+        )
         assert json.loads(done.stdout)["rl_classification"] == "malicious"
     finally:
         server.terminate()
@@ -144,10 +163,28 @@ def test_jsonl_lines_go_out_while_later_batches_are_still_unanswered(corpus):
     appliance holds every later request: the output does not wait for the last batch."""
     hashes = corpus.hashes("sha1")[:300]
     with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
-        process = subprocess.Popen([SCRIPT, "get-report", "--hash-file", "-", "--format", "jsonl", "--url", simulator.url,
-                                    "--batch-size", "50", "--max-connections", "2", "--no-cache"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN))
+        process = subprocess.Popen(
+            [
+                SCRIPT,
+                "get-report",
+                "--hash-file",
+                "-",
+                "--format",
+                "jsonl",
+                "--url",
+                simulator.url,
+                "--batch-size",
+                "50",
+                "--max-connections",
+                "2",
+                "--no-cache",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN),
+        )
         process.stdin.write("\n".join(hashes))
         process.stdin.close()
         try:

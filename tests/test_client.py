@@ -1,4 +1,5 @@
 """Request building, retries and error mapping (requests-mock: no transport)."""
+
 import http.server
 import json
 import logging
@@ -11,8 +12,16 @@ import requests
 
 from connector.client import LIST_PATH, SpectraAnalyzeClient
 from connector.config import Config
-from connector.errors import (AuthenticationError, BadRequestError, EndpointNotFoundError, MalformedResponseError,
-                              RateLimitedError, SchemaViolationError, ServerError, TransportError)
+from connector.errors import (
+    AuthenticationError,
+    BadRequestError,
+    EndpointNotFoundError,
+    MalformedResponseError,
+    RateLimitedError,
+    SchemaViolationError,
+    ServerError,
+    TransportError,
+)
 from connector.retry import RetryPolicy
 
 BASE = "https://a1000.example.com"
@@ -24,8 +33,9 @@ PAGE = {"count": 1, "next": None, "previous": None, "results": [{"sha1": SHA1, "
 
 def make_client(fake_time, **settings):
     config = Config(url=BASE, token=TOKEN, **settings)
-    return SpectraAnalyzeClient(config, clock=fake_time.clock, sleep=fake_time.sleep,
-                                wall_clock=fake_time.clock, rng=random.Random(7))
+    return SpectraAnalyzeClient(
+        config, clock=fake_time.clock, sleep=fake_time.sleep, wall_clock=fake_time.clock, rng=random.Random(7)
+    )
 
 
 def test_request_carries_token_json_body_and_explicit_booleans(requests_mock, fake_time):
@@ -35,8 +45,12 @@ def test_request_carries_token_json_body_and_explicit_booleans(requests_mock, fa
     sent = requests_mock.last_request
     assert sent.headers["Authorization"] == f"Token {TOKEN}"
     assert sent.headers["User-Agent"].startswith("spectra-analyze-connector/")
-    assert json.loads(sent.body) == {"hash_values": [SHA1], "fields": ["classification", "sha1"],
-                                     "skip_reanalysis": "true", "include_networkthreatintelligence": "false"}
+    assert json.loads(sent.body) == {
+        "hash_values": [SHA1],
+        "fields": ["classification", "sha1"],
+        "skip_reanalysis": "true",
+        "include_networkthreatintelligence": "false",
+    }
     assert sent.timeout == (5.0, 60.0) and sent.verify not in (False, None)
 
 
@@ -54,8 +68,9 @@ def test_ca_bundle_and_opt_out_reach_every_request(requests_mock, fake_time, tmp
 
 
 def test_429_with_retry_after_then_200_succeeds_after_the_wait(requests_mock, fake_time):
-    requests_mock.post(URL, [{"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"detail": "busy"}},
-                             {"json": PAGE}])
+    requests_mock.post(
+        URL, [{"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"detail": "busy"}}, {"json": PAGE}]
+    )
     assert make_client(fake_time).list_samples([SHA1]) == PAGE["results"]
     assert fake_time.sleeps == [7.0]
 
@@ -86,9 +101,16 @@ def test_the_deadline_stops_retries_before_the_attempt_limit(requests_mock, fake
     assert "lower batch_size or max_connections" in str(err.value)
 
 
-@pytest.mark.parametrize("status, error", [(400, BadRequestError), (401, AuthenticationError),
-                                           (403, AuthenticationError), (404, EndpointNotFoundError),
-                                           (500, ServerError)])
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, EndpointNotFoundError),
+        (500, ServerError),
+    ],
+)
 def test_errors_that_are_never_retried(requests_mock, fake_time, status, error):
     requests_mock.post(URL, status_code=status, json={"detail": "Invalid token."})
     with pytest.raises(error) as err:
@@ -101,8 +123,9 @@ def test_403_message_says_what_to_fix_and_scrubs_an_echoed_token(requests_mock, 
     requests_mock.post(URL, status_code=403, text=f"Invalid token: {TOKEN}")
     with pytest.raises(AuthenticationError) as err:
         make_client(fake_time).list_samples([SHA1])
-    assert str(err.value) == ("the appliance refused the API token (HTTP 403: Invalid token: ***); "
-                              f"check the token configured for {BASE}")
+    assert str(err.value) == (
+        f"the appliance refused the API token (HTTP 403: Invalid token: ***); check the token configured for {BASE}"
+    )
 
 
 def test_connection_errors_are_retried(requests_mock, fake_time):
@@ -125,11 +148,14 @@ def test_a_redirect_is_not_followed(requests_mock, fake_time):
     assert requests_mock.call_count == 1 and "redirected the request to evil.example.net" in str(err.value)
 
 
-@pytest.mark.parametrize("body, error, message", [
-    ("<html>oops</html>", MalformedResponseError, "the appliance's answer is not JSON: <html>oops</html>"),
-    ('{"count": 1}', SchemaViolationError, "does not match the documented format: missing results"),
-    ('{"results": {}}', SchemaViolationError, "results must be array"),
-])
+@pytest.mark.parametrize(
+    "body, error, message",
+    [
+        ("<html>oops</html>", MalformedResponseError, "the appliance's answer is not JSON: <html>oops</html>"),
+        ('{"count": 1}', SchemaViolationError, "does not match the documented format: missing results"),
+        ('{"results": {}}', SchemaViolationError, "results must be array"),
+    ],
+)
 def test_malformed_answers(requests_mock, fake_time, body, error, message):
     requests_mock.post(URL, text=body)
     with pytest.raises(error) as err:
@@ -137,16 +163,22 @@ def test_malformed_answers(requests_mock, fake_time, body, error, message):
     assert message in str(err.value)
 
 
-@pytest.mark.parametrize("raw, name", [
-    (b'"Win32.\\ud800.T\\u00e9st"', "Win32.\ufffd.Tést"),  # a lone escape
-    (b'"Win32.\\uDFFF\\uD83E\\uDDA0"', "Win32.\ufffd🦠"),  # a lone low one, then a pair
-    ('"Win32.\ud800.悪意"'.encode("utf-8", "surrogatepass"), "Win32.\ufffd.悪意"),  # a surrogate's bytes
-    ('"한국어 \\ud55c"'.encode("utf-8"), "한국어 한"),  # Hangul starts with byte 0xED too: left as it is
-])
+@pytest.mark.parametrize(
+    "raw, name",
+    [
+        (b'"Win32.\\ud800.T\\u00e9st"', "Win32.\ufffd.Tést"),  # a lone escape
+        (b'"Win32.\\uDFFF\\uD83E\\uDDA0"', "Win32.\ufffd🦠"),  # a lone low one, then a pair
+        ('"Win32.\ud800.悪意"'.encode("utf-8", "surrogatepass"), "Win32.\ufffd.悪意"),  # a surrogate's bytes
+        ('"한국어 \\ud55c"'.encode(), "한국어 한"),  # Hangul starts with byte 0xED too: left as it is
+    ],
+)
 def test_lone_surrogates_in_an_answer_become_replacement_characters(requests_mock, fake_time, raw, name):
     # no adapter could write them as UTF-8 (the Splunk command's reply, the CLI's table)
-    requests_mock.post(URL, content=b'{"count": 1, "next": null, "results": [{"sha1": "%s", "classification_result": '
-                                    b'%s, "\\udc80key": 1}]}' % (SHA1.encode(), raw))
+    requests_mock.post(
+        URL,
+        content=b'{"count": 1, "next": null, "results": [{"sha1": "%s", "classification_result": '
+        b'%s, "\\udc80key": 1}]}' % (SHA1.encode(), raw),
+    )
     item = make_client(fake_time).list_samples([SHA1])[0]
     assert item["classification_result"] == name and item["\ufffdkey"] == 1
 
@@ -168,7 +200,7 @@ def test_a_body_declared_too_large_is_refused_before_it_is_read():
             asked.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(10 ** 12))
+            self.send_header("Content-Length", str(10**12))
             self.end_headers()
             self.wfile.flush()
             time.sleep(2)

@@ -1,13 +1,13 @@
 """Batches go out concurrently over at most ``max_connections`` connections,
 and the records keep the input order: measured on the simulator's side."""
+
 from __future__ import annotations
 
 import threading
-from typing import List
 
 import pytest
-
 from helpers import TOKEN
+
 from connector.actions import build_records, parse_request, run
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
@@ -71,8 +71,9 @@ def test_a_repeated_hash_is_asked_once_and_gets_records_of_its_own(simulator, co
     config = Config(url=simulator.url, token=TOKEN)
     with SpectraAnalyzeClient(config) as client:
         records = run("get_summary", {"hashes": hashes}, client).records
-    assert sorted(body["hash_values"] for body in simulator.bodies) == sorted([[sample["sha1"]],
-                                                                             [corpus.samples[5]["md5"]]])
+    assert sorted(body["hash_values"] for body in simulator.bodies) == sorted(
+        [[sample["sha1"]], [corpus.samples[5]["md5"]]]
+    )
     first, _, second, third = records
     assert first == second == third and first is not second
     second["tags"].append("changed")
@@ -92,16 +93,17 @@ def test_answers_come_as_their_batch_arrives(corpus, tmp_path, cached):
             question = parse_request({"hashes": known}).question
             build_records(parse_request({"hashes": known}), lookups, False)
             served_before = simulator.requests_served
-            handed: List[str] = []
-            seen_at: List[int] = []
+            handed: list[str] = []
+            seen_at: list[int] = []
             for batch in lookups.answers(known + asked, question):
                 handed += batch
                 seen_at += [simulator.requests_served - served_before] * len(batch)
                 statuses = {answer.status for answer in batch.values()}
                 assert statuses <= {"found", "not_found"}
             streamed = simulator.requests_served - served_before
-            records = build_records(parse_request({"hashes": known + asked + [known[0].upper(), "not-a-hash"]}),
-                                    lookups, False)
+            records = build_records(
+                parse_request({"hashes": known + asked + [known[0].upper(), "not-a-hash"]}), lookups, False
+            )
     requests = 9 if cached else 10  # 41 hashes by 5, or 46
     assert streamed == requests and simulator.requests_served - served_before == requests * (1 if cached else 2)
     assert sorted(handed) == sorted(known + asked)  # each hash once; batches may arrive in any order
@@ -109,8 +111,8 @@ def test_answers_come_as_their_batch_arrives(corpus, tmp_path, cached):
     assert records[len(known) + len(asked) - 1]["status"] == "not_found"
     assert min(seen_at) < requests  # the first answers came while later batches were still unanswered
     if cached:
-        assert sorted(handed[:len(known)]) == sorted(known)  # kept answers first,
-        assert seen_at[:len(known)] == [0] * len(known)  # before any request
+        assert sorted(handed[: len(known)]) == sorted(known)  # kept answers first,
+        assert seen_at[: len(known)] == [0] * len(known)  # before any request
 
 
 @pytest.mark.parametrize("connections", [1, 2])
@@ -121,7 +123,7 @@ def test_connections_go_on_while_the_caller_holds_a_batch(simulator, corpus, con
     config = Config(url=simulator.url, token=TOKEN, batch_size=10, max_connections=connections)
     all_served = threading.Event()
     with LookupService(SpectraAnalyzeClient(config)) as lookups:
-        handed: List[str] = []
+        handed: list[str] = []
         for index, batch in enumerate(lookups.answers(hashes, parse_request({"hashes": hashes}).question)):
             if index == 0:  # the caller is busy with its first batch until all 20 requests are answered
                 for _ in range(600):

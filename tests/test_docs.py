@@ -1,5 +1,6 @@
 """The documentation: generated tables current, every relative link resolving,
 and a README short enough to read in one screen."""
+
 import re
 from pathlib import Path
 
@@ -11,8 +12,15 @@ from connector_tools.splunk.build import APP_SOURCE
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-PAGES = [README, ROOT / "CONTRIBUTING.md", ROOT / "SECURITY.md", ROOT / "benchmarks" / "README.md",
-         ROOT / "playbooks" / "README.md", APP_SOURCE / "README.md", *DOCS]
+PAGES = [
+    README,
+    ROOT / "CONTRIBUTING.md",
+    ROOT / "SECURITY.md",
+    ROOT / "benchmarks" / "README.md",
+    ROOT / "playbooks" / "README.md",
+    APP_SOURCE / "README.md",
+    *DOCS,
+]
 # [text](target): the text may wrap; a target has no spaces.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
@@ -56,9 +64,12 @@ def test_the_splunk_app_readme_links_only_inside_the_app():
 def test_the_link_checker_finds_a_broken_link_and_anchor(tmp_path):
     page = tmp_path / "page.md"
     (tmp_path / "other.md").write_text("# A `title`: here\n\n## Twice\n\n## Twice\n", encoding="utf-8")
-    page.write_text("[ok](other.md#a-title-here) [ok](other.md#twice-1) [wrapped\ntext](#self)\n\n# Self\n\n"
-                    "[gone](missing.md) [bad](other.md#nowhere) [web](https://example.com/x)\n"
-                    "```\n[in code](missing-too.md)\n```\n", encoding="utf-8")
+    page.write_text(
+        "[ok](other.md#a-title-here) [ok](other.md#twice-1) [wrapped\ntext](#self)\n\n# Self\n\n"
+        "[gone](missing.md) [bad](other.md#nowhere) [web](https://example.com/x)\n"
+        "```\n[in code](missing-too.md)\n```\n",
+        encoding="utf-8",
+    )
     assert broken_links(page) == ["missing.md", "other.md#nowhere"]
 
 

@@ -1,5 +1,6 @@
 """``spectra-connector enrich`` through its console script, against the
 embedded simulator over real HTTP."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ WORST_FIRST = {"malicious": 0, "suspicious": 1, "error": 2, "not_found": 3, "goo
 
 def enrich(simulator_url, *args, stdin=b"", token=TOKEN, stderr=subprocess.PIPE):
     env = dict(os.environ, SPECTRA_ANALYZE_URL=simulator_url, SPECTRA_ANALYZE_TOKEN=token)
-    return subprocess.run([SCRIPT, "enrich", *args], input=stdin, stdout=subprocess.PIPE,
-                          stderr=stderr, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [SCRIPT, "enrich", *args], input=stdin, stdout=subprocess.PIPE, stderr=stderr, env=env, timeout=120, check=False
+    )
 
 
 def make_alerts(corpus, count=3000, seed=7):
@@ -60,6 +62,7 @@ def make_alerts(corpus, count=3000, seed=7):
 
 def expected_requests(alerts, rules_hash_fields):
     from connector.rules import hashes_in
+
     unique = {value for alert in alerts for value in hashes_in(alert, rules_hash_fields)}
     by_type = Counter(hash_type(value) for value in unique)
     return sum(math.ceil(count / 100) for count in by_type.values()), unique
@@ -72,6 +75,7 @@ def truth(corpus, value):
 
 def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simulator, corpus, tmp_path):
     from connector.rules import load_rules
+
     alerts = make_alerts(corpus)
     source = tmp_path / "alerts.jsonl"
     source.write_text("".join(json.dumps(alert) + "\n" for alert in alerts), encoding="utf-8")
@@ -84,8 +88,10 @@ def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simul
     assert simulator.requests_served == requests
     asked = [value for body in simulator.bodies for value in body["hash_values"]]
     assert sorted(asked) == sorted(unique)  # each hash once, nothing else
-    assert all(len(body["hash_values"]) <= 100 and len({hash_type(v) for v in body["hash_values"]}) == 1
-               for body in simulator.bodies)
+    assert all(
+        len(body["hash_values"]) <= 100 and len({hash_type(v) for v in body["hash_values"]}) == 1
+        for body in simulator.bodies
+    )
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     originals = source.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(alerts)
@@ -99,8 +105,10 @@ def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simul
             continue
         for record in enriched["enrichment"]["records"]:
             assert (record["status"], record["classification"]) == truth(corpus, record["hash"])
-        ranks = [WORST_FIRST.get(record["classification"] or record["status"], 4)
-                 for record in enriched["enrichment"]["records"]]
+        ranks = [
+            WORST_FIRST.get(record["classification"] or record["status"], 4)
+            for record in enriched["enrichment"]["records"]
+        ]
         assert WORST_FIRST.get(enriched["rl_classification"] or enriched["rl_status"], 4) == min(ranks)
         assert enriched["rl_hash"] in hashes
         matches.update(enriched["enrichment"]["matched"])
@@ -111,17 +119,21 @@ def test_a_few_thousand_alerts_one_request_per_100_unique_hashes_of_a_type(simul
     assert run.stderr.decode().splitlines()[-1] == (
         f"spectra-connector: enrich: {len(alerts)} alerts (2000 with hashes), "
         f"{sum(len(json.loads(line).get('enrichment', {}).get('records', [])) for line in lines)} hashes "
-        f"({len(unique)} looked up), {requests} lookup requests ({requests} answered), 0 failed lookups, 0 rule lookup errors; "
+        f"({len(unique)} looked up), {requests} lookup requests ({requests} answered), "
+        "0 failed lookups, 0 rule lookup errors; "
         f"matches: unknown-to-submission {matches['unknown-to-submission']}, "
         f"malicious-to-incident {matches['malicious-to-incident']}, "
-        f"suspicious-to-triage {matches['suspicious-to-triage']}; 0 malformed line(s) passed through")
+        f"suspicious-to-triage {matches['suspicious-to-triage']}; 0 malformed line(s) passed through"
+    )
 
 
 def test_windows_split_the_lookups(simulator, corpus, tmp_path):
     alerts = [{"sha1": value} for value in corpus.hashes("sha1")[:250]]
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
-                                                          "then": {"add_tags": ["seen"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"], "then": {"add_tags": ["seen"]}}]}),
+        encoding="utf-8",
+    )
     stdin = "".join(json.dumps(alert) + "\n" for alert in alerts).encode()
     run = enrich(simulator.url, "--rules", str(rules), "--window", "200", stdin=stdin)
     assert run.returncode == 0, run.stderr
@@ -129,14 +141,23 @@ def test_windows_split_the_lookups(simulator, corpus, tmp_path):
     assert [json.loads(line)["sha1"] for line in run.stdout.decode().splitlines()] == [a["sha1"] for a in alerts]
 
 
-MALFORMED = [b'{"sha1": "%s"}' % b"a" * 1, b"not json at all", b'["a", "list"]', b"", b'{"ok": 1}',
-             b'{"bad": "\xff"}', b'{"id": 2}\r']
+MALFORMED = [
+    b'{"sha1": "%s"}' % b"a" * 1,
+    b"not json at all",
+    b'["a", "list"]',
+    b"",
+    b'{"ok": 1}',
+    b'{"bad": "\xff"}',
+    b'{"id": 2}\r',
+]
 
 
 def test_malformed_lines_are_reported_by_number_and_passed_through(simulator, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
-                                                          "then": {"add_tags": ["seen"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"], "then": {"add_tags": ["seen"]}}]}),
+        encoding="utf-8",
+    )
     stdin = b"\n".join(MALFORMED) + b"\n"
     run = enrich(simulator.url, "--rules", str(rules), stdin=stdin)
     assert run.returncode == 0
@@ -153,24 +174,30 @@ def test_malformed_lines_are_reported_by_number_and_passed_through(simulator, tm
 
 def test_reject_malformed_stops_and_leaves_no_output_file(simulator, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
-                                                          "then": {"add_tags": ["seen"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"], "then": {"add_tags": ["seen"]}}]}),
+        encoding="utf-8",
+    )
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(MALFORMED) + b"\n")
     out = tmp_path / "out.jsonl"
-    run = enrich(simulator.url, "--rules", str(rules), "--input", str(source), "--output", str(out),
-                 "--reject-malformed")
+    run = enrich(
+        simulator.url, "--rules", str(rules), "--input", str(source), "--output", str(out), "--reject-malformed"
+    )
     assert run.returncode == 2
-    assert run.stderr.decode() == (f"spectra-connector: error: {source}: line 2: not JSON (Expecting value at column 1); "
-                                   "the input is rejected (--reject-malformed)\n")
+    assert run.stderr.decode() == (
+        f"spectra-connector: error: {source}: line 2: not JSON (Expecting value at column 1); "
+        "the input is rejected (--reject-malformed)\n"
+    )
     assert sorted(os.listdir(tmp_path)) == ["in.jsonl", "rules.json"]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])  # utf-16: with a BOM, each line re-encoded as read
 def test_progress_bar_only_when_stderr_is_a_terminal(encoding, simulator, corpus, tmp_path):
     source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps({"hashes": value}) + "\n" for value in corpus.hashes("sha1")[:300]),
-                      encoding=encoding)
+    source.write_text(
+        "".join(json.dumps({"hashes": value}) + "\n" for value in corpus.hashes("sha1")[:300]), encoding=encoding
+    )
     args = ("--rules", str(TRIAGE), "--input", str(source), "--output", str(tmp_path / "out.jsonl"))
     piped = enrich(simulator.url, *args)
     assert piped.returncode == 0 and "\r" not in piped.stderr.decode()
@@ -220,15 +247,35 @@ class FailingSimulator(Simulator):
 
 def test_lookup_errors_follow_each_rules_on_error_and_no_alert_is_dropped(corpus, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "defaults": {"hash_fields": ["md5", "sha1"]}, "rules": [
-        {"name": "marked", "when": {"field": "classification", "op": "eq", "value": "malicious"},
-         "then": {"set_severity": "high"}, "on_error": "mark"},
-        {"name": "tagged", "when": {"field": "classification", "op": "eq", "value": "malicious"},
-         "then": {"add_tags": ["malware"]}, "on_error": {"add_tags": ["spectra-lookup-failed"], "route": "retry"}},
-    ]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "defaults": {"hash_fields": ["md5", "sha1"]},
+                "rules": [
+                    {
+                        "name": "marked",
+                        "when": {"field": "classification", "op": "eq", "value": "malicious"},
+                        "then": {"set_severity": "high"},
+                        "on_error": "mark",
+                    },
+                    {
+                        "name": "tagged",
+                        "when": {"field": "classification", "op": "eq", "value": "malicious"},
+                        "then": {"add_tags": ["malware"]},
+                        "on_error": {"add_tags": ["spectra-lookup-failed"], "route": "retry"},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     malicious_md5, malicious_sha1 = corpus.hashes("md5", "malicious")[:2], corpus.hashes("sha1", "malicious")[2:4]
-    alerts = ([{"md5": value} for value in malicious_md5] + [{"sha1": value} for value in malicious_sha1]
-              + [{"md5": malicious_md5[0], "sha1": malicious_sha1[0]}, {"id": "no hash"}])
+    alerts = (
+        [{"md5": value} for value in malicious_md5]
+        + [{"sha1": value} for value in malicious_sha1]
+        + [{"md5": malicious_md5[0], "sha1": malicious_sha1[0]}, {"id": "no hash"}]
+    )
     stdin = "".join(json.dumps(alert) + "\n" for alert in alerts).encode()
     with FailingSimulator(TOKEN, corpus=corpus, failing_type="md5") as failing:
         run = enrich(failing.url, "--rules", str(rules), stdin=stdin)
@@ -281,11 +328,17 @@ def test_enrich_keeps_answers_in_the_cache_like_every_lookup(simulator, corpus, 
 def test_enriched_alerts_keep_their_text_in_any_language(simulator, corpus, tmp_path):
     # every script as it is; a lone surrogate (a JSON escape some tools write) comes back as that same escape
     sha1 = corpus.hashes("sha1")[0]
-    alerts = [{"sha1": sha1, "user": "Zoë Жанна 悪意 🦠 👩‍💻 ملف \u200fקובץ", "note": "broken \ud800 pair"},
-              {"sha1": sha1, "user": "e\u0301 \u2028 tab\t"}]
+    alerts = [
+        {"sha1": sha1, "user": "Zoë Жанна 悪意 🦠 👩‍💻 ملف \u200fקובץ", "note": "broken \ud800 pair"},
+        {"sha1": sha1, "user": "e\u0301 \u2028 tab\t"},
+    ]
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
-                                                          "then": {"add_tags": ["seen ✓"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps(
+            {"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"], "then": {"add_tags": ["seen ✓"]}}]}
+        ),
+        encoding="utf-8",
+    )
     stdin = b"".join(json.dumps(alert).encode("ascii") + b"\n" for alert in alerts)
     run = enrich(simulator.url, "--rules", str(rules), stdin=stdin)
     assert run.returncode == 0, run.stderr.decode()
@@ -294,32 +347,54 @@ def test_enriched_alerts_keep_their_text_in_any_language(simulator, corpus, tmp_
     enriched = [json.loads(line.decode("utf-8")) for line in lines[:-1]]  # valid UTF-8, valid JSON
     assert [alert["user"] for alert in enriched] == [alert["user"] for alert in alerts]
     assert enriched[0]["note"] == "broken \ud800 pair" and b'"broken \\ud800 pair"' in lines[0]
-    assert "Zoë Жанна 悪意 🦠".encode("utf-8") in lines[0]  # written as characters, not \u escapes
+    assert "Zoë Жанна 悪意 🦠".encode() in lines[0]  # written as characters, not \u escapes
     assert all(alert["tags"] == ["seen ✓"] for alert in enriched)
 
 
 def test_hash_fields_paths_no_alert_had_are_named_once_at_the_end(simulator, corpus, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [
-        {"name": "sandbox", "hash_fields": ["file.hash.sha1", "behaviours.sha256"], "then": {"add_tags": ["a"]}},
-        {"name": "dropped", "hash_fields": ["behaviours.sha256", "droped.md5"], "then": {"add_tags": ["b"]}},
-        {"name": "hashes", "hash_fields": ["hashes"], "then": {"add_tags": ["c"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "sandbox",
+                        "hash_fields": ["file.hash.sha1", "behaviours.sha256"],
+                        "then": {"add_tags": ["a"]},
+                    },
+                    {
+                        "name": "dropped",
+                        "hash_fields": ["behaviours.sha256", "droped.md5"],
+                        "then": {"add_tags": ["b"]},
+                    },
+                    {"name": "hashes", "hash_fields": ["hashes"], "then": {"add_tags": ["c"]}},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     alerts = [{"file": {"hash": {"sha1": value}}} for value in corpus.hashes("sha1")[:5]] + [{"hashes": "N/A"}]
     stdin = "".join(json.dumps(alert) + "\n" for alert in alerts).encode()
     run = enrich(simulator.url, "--rules", str(rules), "--window", "2", stdin=stdin)
     assert run.returncode == 0, run.stderr
     lines = run.stderr.decode().splitlines()
     assert lines[:-1] == [  # "hashes" reached a value, though not a hash
-        'spectra-connector: enrich: warning: hash_fields path(s) that reached no field in any of the 6 alerts: '
+        "spectra-connector: enrich: warning: hash_fields path(s) that reached no field in any of the 6 alerts: "
         '"behaviours.sha256" (rules "sandbox", "dropped"), "droped.md5" (rule "dropped"); check their spelling '
-        'against the alerts']
+        "against the alerts"
+    ]
     assert lines[-1].startswith("spectra-connector: enrich: 6 alerts (5 with hashes)")
 
 
 def test_no_warning_when_every_path_reached_an_alert_or_there_was_none(simulator, corpus, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [
-        {"name": "all", "hash_fields": ["sha1", "md5"], "then": {"add_tags": ["a"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps(
+            {"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1", "md5"], "then": {"add_tags": ["a"]}}]}
+        ),
+        encoding="utf-8",
+    )
     stdin = (json.dumps({"sha1": corpus.hashes("sha1")[0]}) + "\n" + json.dumps({"md5": "-"}) + "\n").encode()
     for given in (stdin, b""):
         run = enrich(simulator.url, "--rules", str(rules), "--window", "1", stdin=given)
@@ -328,8 +403,10 @@ def test_no_warning_when_every_path_reached_an_alert_or_there_was_none(simulator
 
 def test_a_refused_token_the_summary_is_still_the_last_line(simulator, corpus, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"],
-                                                          "then": {"add_tags": ["seen"]}}]}), encoding="utf-8")
+    rules.write_text(
+        json.dumps({"version": 1, "rules": [{"name": "all", "hash_fields": ["sha1"], "then": {"add_tags": ["seen"]}}]}),
+        encoding="utf-8",
+    )
     stdin = "".join(json.dumps({"sha1": value}) + "\n" for value in corpus.hashes("sha1")[:3]).encode()
     run = enrich(simulator.url, "--rules", str(rules), stdin=stdin, token="refused-token-3c1d")
     assert run.returncode == 1 and len(run.stdout.splitlines()) == 3
@@ -340,27 +417,49 @@ def test_a_refused_token_the_summary_is_still_the_last_line(simulator, corpus, t
     assert lines[1].endswith("; 0 malformed line(s) passed through")
 
 
-@pytest.mark.parametrize("condition, where", [
-    ({"field": "classification", "op": "eq", "value": "Suspicious"}, "when.value"),
-    ({"any": [{"field": "riskscore", "op": "gte", "value": 5},
-              {"field": "classification", "op": "in", "value": ["malicious", "Suspicious"]}]}, "when.any[1].value[1]"),
-    ({"not": {"field": "status", "op": "ne", "value": "FOUND"}}, "when.not.value"),
-])
+@pytest.mark.parametrize(
+    "condition, where",
+    [
+        ({"field": "classification", "op": "eq", "value": "Suspicious"}, "when.value"),
+        (
+            {
+                "any": [
+                    {"field": "riskscore", "op": "gte", "value": 5},
+                    {"field": "classification", "op": "in", "value": ["malicious", "Suspicious"]},
+                ]
+            },
+            "when.any[1].value[1]",
+        ),
+        ({"not": {"field": "status", "op": "ne", "value": "FOUND"}}, "when.not.value"),
+    ],
+)
 def test_a_capitalised_value_for_a_lower_case_verdict_field_is_refused_at_load(condition, where, simulator, tmp_path):
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"version": 1, "rules": [
-        {"name": "fine", "hash_fields": ["sha1"], "when": {"field": "classification", "op": "eq",
-                                                            "value": "Suspicious", "ignore_case": True},
-         "then": {"add_tags": ["seen"]}},
-        {"name": "triage", "hash_fields": ["sha1"], "when": condition, "then": {"add_tags": ["seen"]}}]}),
-        encoding="utf-8")
+    rules.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "fine",
+                        "hash_fields": ["sha1"],
+                        "when": {"field": "classification", "op": "eq", "value": "Suspicious", "ignore_case": True},
+                        "then": {"add_tags": ["seen"]},
+                    },
+                    {"name": "triage", "hash_fields": ["sha1"], "when": condition, "then": {"add_tags": ["seen"]}},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     run = enrich(simulator.url, "--rules", str(rules), stdin=b'{"sha1": "%s"}\n' % (b"a" * 40))
     assert run.returncode == 2 and run.stdout == b""
     wrong = '"FOUND"' if "status" in where or "not" in where else '"Suspicious"'
     assert run.stderr.decode() == (
         f'spectra-connector: error: {rules}: rule 2 "triage": {where}: classification, status and hash_type hold '
         f'lower case: write the value in lower case ("suspicious", not "Suspicious"), or set "ignore_case": true; '
-        f'got {wrong}\n')
+        f"got {wrong}\n"
+    )
     assert simulator.requests_served == 0
 
 
@@ -369,13 +468,30 @@ def test_alerts_go_out_while_later_batches_of_their_window_are_still_unanswered(
     answered are enriched and written while the appliance holds every later
     request; then every alert comes out, in order, with the summary last."""
     hashes = corpus.hashes("sha1")[:300]
-    alerts = "".join(json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n"
-                     for index, value in enumerate(hashes))
+    alerts = "".join(
+        json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n" for index, value in enumerate(hashes)
+    )
     with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
-        process = subprocess.Popen([SCRIPT, "enrich", "--rules", str(TRIAGE), "--url", simulator.url,
-                                    "--batch-size", "50", "--max-connections", "2", "--no-cache", "--no-progress"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN))
+        process = subprocess.Popen(
+            [
+                SCRIPT,
+                "enrich",
+                "--rules",
+                str(TRIAGE),
+                "--url",
+                simulator.url,
+                "--batch-size",
+                "50",
+                "--max-connections",
+                "2",
+                "--no-cache",
+                "--no-progress",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN),
+        )
         process.stdin.write(alerts.encode())
         process.stdin.close()
         try:
@@ -390,5 +506,7 @@ def test_alerts_go_out_while_later_batches_of_their_window_are_still_unanswered(
     assert not simulator.held_too_long and answered_then == 2
     assert [alert["id"] for alert in early + rest] == list(range(300))
     assert all(alert["rl_status"] == "found" for alert in early + rest)
-    assert summary.startswith("spectra-connector: enrich: 300 alerts (300 with hashes), 300 hashes (300 looked up), "
-                              "6 lookup requests (6 answered), 0 failed lookups")
+    assert summary.startswith(
+        "spectra-connector: enrich: 300 alerts (300 with hashes), 300 hashes (300 looked up), "
+        "6 lookup requests (6 answered), 0 failed lookups"
+    )

@@ -1,24 +1,36 @@
 """What the client takes from its environment, over real HTTP: the usual
 proxy variables and NO_PROXY, REQUESTS_CA_BUNDLE; never ~/.netrc, whose
 login for the appliance's host would replace the API token."""
+
 from __future__ import annotations
 
 import threading
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, List
 
 import pytest
-
 from certs import Authority
 from helpers import TOKEN
+
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.simulator.server import Simulator
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
-                   "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NETRC",
+)
 
 
 class ForwardingProxy:
@@ -26,7 +38,7 @@ class ForwardingProxy:
     each request it is asked to forward and forwards it there."""
 
     def __init__(self, upstream: str) -> None:
-        self.targets: List[str] = []
+        self.targets: list[str] = []
         owner = self
         direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # not through itself
 
@@ -35,9 +47,12 @@ class ForwardingProxy:
                 owner.targets.append(self.path)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 path = self.path.split("/", 3)[3]
-                forwarded = urllib.request.Request(f"{upstream}/{path}", data=body, method="POST",
-                                                   headers={name: self.headers[name] for name in
-                                                            ("Authorization", "Content-Type")})
+                forwarded = urllib.request.Request(
+                    f"{upstream}/{path}",
+                    data=body,
+                    method="POST",
+                    headers={name: self.headers[name] for name in ("Authorization", "Content-Type")},
+                )
                 with direct.open(forwarded) as answer:
                     data = answer.read()
                 self.send_response(200)
@@ -74,7 +89,7 @@ def proxy(simulator) -> Iterator[ForwardingProxy]:
     forwarding.close()
 
 
-def statuses(url: str, hashes: List[str], **settings: object) -> List[str]:
+def statuses(url: str, hashes: list[str], **settings: object) -> list[str]:
     with SpectraAnalyzeClient(Config(url=url, token=TOKEN, **settings)) as client:
         return [record["status"] for record in run("get_report", {"hashes": hashes}, client).records]
 

@@ -1,19 +1,31 @@
 """The fault matrix through the client (get_report over HTTP) and the CLI
 (console script in a subprocess), with the token checked everywhere."""
+
 import json
 import logging
 import re
 import time
 
 import pytest
+from faultmatrix import (
+    CASE_IDS,
+    CASES,
+    PROCESS_TIME_BOUND,
+    RECOVERS,
+    SETTINGS,
+    STOPS,
+    TIME_BOUND,
+    appliance,
+    assert_no_token,
+    check_records,
+    hash_mix,
+)
+from helpers import cli
 
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import AuthenticationError
-from faultmatrix import (CASE_IDS, CASES, PROCESS_TIME_BOUND, RECOVERS, SETTINGS, STOPS, TIME_BOUND, appliance,
-                         assert_no_token, check_records, hash_mix)
-from helpers import cli
 
 LOG_LINE = re.compile(r"^spectra-connector: (DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
 
@@ -61,9 +73,14 @@ def test_client(case, corpus, caplog):
 
 
 def cli_flags():
-    names = {"max_attempts": "--max-attempts", "retry_deadline": "--retry-deadline",
-             "connect_timeout": "--connect-timeout", "read_timeout": "--read-timeout",
-             "max_connections": "--max-connections", "batch_size": "--batch-size"}
+    names = {
+        "max_attempts": "--max-attempts",
+        "retry_deadline": "--retry-deadline",
+        "connect_timeout": "--connect-timeout",
+        "read_timeout": "--read-timeout",
+        "max_connections": "--max-connections",
+        "batch_size": "--batch-size",
+    }
     return [part for key, value in SETTINGS.items() for part in (names[key], value)]
 
 
@@ -75,9 +92,17 @@ def test_cli(case, corpus):
     with appliance(case, corpus) as target:
         started = time.monotonic()
         settings = target.settings()
-        done = cli("get-report", "--hash-file", "-", "--format", "jsonl", "-vv", *cli_flags(),
-                   env={"SPECTRA_ANALYZE_URL": settings["url"], "SPECTRA_ANALYZE_TOKEN": settings["token"]},
-                   stdin="\n".join(mix))
+        done = cli(
+            "get-report",
+            "--hash-file",
+            "-",
+            "--format",
+            "jsonl",
+            "-vv",
+            *cli_flags(),
+            env={"SPECTRA_ANALYZE_URL": settings["url"], "SPECTRA_ANALYZE_TOKEN": settings["token"]},
+            stdin="\n".join(mix),
+        )
         elapsed = time.monotonic() - started
         target.check_requests(case)
     assert elapsed < PROCESS_TIME_BOUND

@@ -1,11 +1,12 @@
 """The fault schedule itself, and driving the CLI through 'spectra-connector simulator --faults'."""
+
 import json
 import subprocess
 
 import pytest
+from helpers import SCRIPT, cli
 
 from connector.simulator.faults import FAULTS, TRANSIENT, FaultSchedule
-from helpers import SCRIPT, cli
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -31,13 +32,16 @@ def test_a_rate_injects_about_that_share_of_the_kinds_reproducibly():
     assert 150 < len(faults) < 250 and set(faults) == set(TRANSIENT)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("504,nope", "unknown fault 'nope'"),
-    ("503*,ok", "must be the last entry"),
-    ("503*x", "whole number"),
-    ("503*\u0663", "whole number"),
-    ("ok*200000", "at most"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("504,nope", "unknown fault 'nope'"),
+        ("503*,ok", "must be the last entry"),
+        ("503*x", "whole number"),
+        ("503*\u0663", "whole number"),
+        ("ok*200000", "at most"),
+    ],
+)
 def test_bad_plans_are_refused_with_a_reason(spec, message):
     with pytest.raises(ValueError, match=message):
         FaultSchedule.parse(spec)
@@ -49,8 +53,12 @@ def test_every_fault_has_an_injector_and_a_description():
 
 
 def test_the_simulator_command_injects_a_fault_plan_the_cli_goes_through(corpus):
-    server = subprocess.Popen([SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10",
-                               "--faults", "503,500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10", "--faults", "503,500"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = server.stdout.readline().split()[-1]
         env = {"SPECTRA_ANALYZE_URL": url, "SPECTRA_ANALYZE_TOKEN": "tok"}

@@ -1,4 +1,5 @@
 """Flattening: golden files of realistic reports, including the vendor page's examples."""
+
 import json
 from pathlib import Path
 
@@ -27,13 +28,17 @@ def test_the_golden_cases_cover_what_varies():
     assert {"vendor-report", "vendor-summary", "variants", "one-part-name", "all-null"} <= set(CASES)
 
 
-@pytest.mark.parametrize("name, parts", [
-    ("Win32.Backdoor.Prorat", ("Win32", "Backdoor", "Prorat")),
-    ("ByteCode-MSIL.Trojan.Agent.Tesla", ("ByteCode-MSIL", "Trojan", "Agent.Tesla")),
-    ("Win32.Worm", ("Win32", "Worm", None)),
-    ("EICAR", (None, None, "EICAR")),
-    ("", (None, None, None)), (None, (None, None, None)),
-])
+@pytest.mark.parametrize(
+    "name, parts",
+    [
+        ("Win32.Backdoor.Prorat", ("Win32", "Backdoor", "Prorat")),
+        ("ByteCode-MSIL.Trojan.Agent.Tesla", ("ByteCode-MSIL", "Trojan", "Agent.Tesla")),
+        ("Win32.Worm", ("Win32", "Worm", None)),
+        ("EICAR", (None, None, "EICAR")),
+        ("", (None, None, None)),
+        (None, (None, None, None)),
+    ],
+)
 def test_threat_names_of_any_number_of_parts(name, parts):
     assert split_threat_name(name) == parts
 

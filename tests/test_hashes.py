@@ -3,18 +3,33 @@ import pytest
 from connector.hashes import hash_type, invalid_reason, normalize, split_hashes
 
 
-@pytest.mark.parametrize("value, kind", [
-    ("a" * 32, "md5"), ("0" * 40, "sha1"), ("f" * 64, "sha256"), ("1" * 128, "sha512"),
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        ("a" * 32, "md5"),
+        ("0" * 40, "sha1"),
+        ("f" * 64, "sha256"),
+        ("1" * 128, "sha512"),
+    ],
+)
 def test_each_length_has_its_type(value, kind):
     assert hash_type(value) == kind
 
 
-@pytest.mark.parametrize("value", [
-    "a" * 31, "a" * 33, "g" * 40, "A" * 40,  # upper case is normalized before, never here
-    "\u0661" * 40,  # Arabic-Indic digits: int(x, 16) would take them
-    "ab cd" + "0" * 35, "0x" + "0" * 38, "", "a" * 96,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * 31,
+        "a" * 33,
+        "g" * 40,
+        "A" * 40,  # upper case is normalized before, never here
+        "\u0661" * 40,  # Arabic-Indic digits: int(x, 16) would take them
+        "ab cd" + "0" * 35,
+        "0x" + "0" * 38,
+        "",
+        "a" * 96,
+    ],
+)
 def test_anything_else_is_invalid(value):
     assert hash_type(value) is None
 

@@ -1,7 +1,9 @@
 """Batching, type grouping and mapping, over real HTTP to the simulator."""
+
 from collections import Counter
 
 import pytest
+from helpers import TOKEN
 
 from connector.actions import get_report, get_summary
 from connector.client import SpectraAnalyzeClient
@@ -10,8 +12,6 @@ from connector.errors import AuthenticationError, EndpointNotFoundError
 from connector.hashes import hash_type
 from connector.lookup import match_items, plan_batches
 from connector.simulator.server import Simulator
-
-from helpers import TOKEN
 
 
 def mixed_hashes(corpus, count):
@@ -86,8 +86,10 @@ def test_summary_asks_for_summary_and_flattens_indicators(simulator, client, cor
     result = get_summary({"hashes": corpus.samples[1]["sha1"]}, client)
     assert "summary" in simulator.bodies[0]["fields"]
     record = result.records[0]
-    assert record["indicators"] == ["Deletes files in Windows system directories.",
-                                    "Requests permission required to shut down a system."]
+    assert record["indicators"] == [
+        "Deletes files in Windows system directories.",
+        "Requests permission required to shut down a system.",
+    ]
     assert record["indicator_count"] == 2 and record["unpacking_status"] == "failed:0 success:1 partial:0"
 
 
@@ -95,7 +97,7 @@ def test_a_wrong_token_stops_the_lookup_with_a_clear_error(simulator):
     with SpectraAnalyzeClient(Config(url=simulator.url, token="wrong-token")) as client:
         with pytest.raises(AuthenticationError) as err:
             get_report({"hashes": "0" * 40}, client)
-    assert "HTTP 403: {\"detail\": \"Invalid token.\"}" in str(err.value) and "wrong-token" not in str(err.value)
+    assert 'HTTP 403: {"detail": "Invalid token."}' in str(err.value) and "wrong-token" not in str(err.value)
 
 
 def test_a_wrong_path_is_endpoint_not_found(simulator):

@@ -1,4 +1,5 @@
 """The package as pip installs it, the schemas, and the one version number."""
+
 import json
 import subprocess
 import sys
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from checkout import pip_install_checkout
 
 import connector
-from checkout import pip_install_checkout
 from connector.validation import schema_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,15 +26,24 @@ def installed(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.xdist_group("pip-installs-the-checkout")  # see test_splunk_package.py
 def test_an_installed_package_finds_its_schemas(installed, tmp_path):
-    probe = ("import connector, connector.validation as v, connector.actions as a;"
-             "print(connector.__file__); print(v.schema_dir()); print(len(a.SUPPORTED_FIELDS))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(installed)}, check=True)
+    probe = (
+        "import connector, connector.validation as v, connector.actions as a;"
+        "print(connector.__file__); print(v.schema_dir()); print(len(a.SUPPORTED_FIELDS))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(installed)},
+        check=True,
+    )
     module, schemas, fields = done.stdout.split()
     assert module.startswith(str(installed)) and schemas == str(installed / "connector" / "schemas")
     assert fields == "32"
     assert {path.name for path in (installed / "connector" / "schemas").glob("*.json")} == {
-        path.name for path in (ROOT / "schemas").glob("*.json")}
+        path.name for path in (ROOT / "schemas").glob("*.json")
+    }
 
 
 def test_the_console_script_is_declared():

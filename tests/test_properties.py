@@ -2,6 +2,7 @@
 and flattening of reports generated from the response and result-item
 schemas. No crash, and the invariants hold: one record per input hash,
 statuses from the defined set, not_found never carries a verdict."""
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 import pytest
+from helpers import TOKEN
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from schema_strategies import from_schema
 
-from helpers import TOKEN
 from connector.actions import STATUSES, build_records, distinct_errors, parse_request, run, summarize
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
@@ -26,23 +28,45 @@ from connector.params import parse_bool, parse_number, split_list
 from connector.retry import RetryPolicy, parse_retry_after
 from connector.simulator.faults import FAULTS, NO_FAULT, FaultSchedule
 from connector.validation import load_schema, violation
-from schema_strategies import from_schema
 
 HEX = "0123456789abcdef"
 RECORD = jsonschema.Draft7Validator(load_schema("record"))
 PARAMETER_NAMES = sorted(load_schema("action-parameters")["properties"])
-SETTING_NAMES = ["url", "token", "verify_tls", "ca_bundle", "connect_timeout", "read_timeout", "proxy",
-                 "batch_size", "max_connections", "max_attempts", "retry_deadline"]
+SETTING_NAMES = [
+    "url",
+    "token",
+    "verify_tls",
+    "ca_bundle",
+    "connect_timeout",
+    "read_timeout",
+    "proxy",
+    "batch_size",
+    "max_connections",
+    "max_attempts",
+    "retry_deadline",
+]
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 hex_hashes = st.sampled_from(sorted(HASH_TYPES_BY_LENGTH)).flatmap(
-    lambda length: st.text(HEX, min_size=length, max_size=length))
+    lambda length: st.text(HEX, min_size=length, max_size=length)
+)
 # What users paste: hashes in any case and padding, typos, digits from other scripts, junk.
-pasted = st.one_of(hex_hashes, hex_hashes.map(str.upper), hex_hashes.map(lambda value: f"  {value}\t"),
-                   hex_hashes.map(lambda value: value[:-1]), hex_hashes.map(lambda value: value[:-1] + "\u0663"),
-                   st.text(max_size=140))
-platform_values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-                            st.text(max_size=30), st.lists(st.text(max_size=30), max_size=4))
+pasted = st.one_of(
+    hex_hashes,
+    hex_hashes.map(str.upper),
+    hex_hashes.map(lambda value: f"  {value}\t"),
+    hex_hashes.map(lambda value: value[:-1]),
+    hex_hashes.map(lambda value: value[:-1] + "\u0663"),
+    st.text(max_size=140),
+)
+platform_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=30), max_size=4),
+)
 
 
 @given(pasted)
@@ -55,8 +79,10 @@ def test_a_hash_is_valid_exactly_when_it_is_ascii_hex_of_a_known_length(value):
         assert kind == HASH_TYPES_BY_LENGTH[len(value)]
 
 
-@given(st.lists(hex_hashes, max_size=20), st.lists(st.sampled_from([",", " ", "\n", ";", "\r\n", ", ", "\t"]),
-                                                      min_size=1, max_size=5))
+@given(
+    st.lists(hex_hashes, max_size=20),
+    st.lists(st.sampled_from([",", " ", "\n", ";", "\r\n", ", ", "\t"]), min_size=1, max_size=5),
+)
 def test_split_hashes_gives_back_what_was_joined_with_any_separators(hashes, separators):
     text = "".join(value + separators[index % len(separators)] for index, value in enumerate(hashes))
     assert split_hashes(text) == hashes
@@ -74,16 +100,24 @@ FIELD_NAMES = load_schema("action-parameters")["definitions"]["field"]["enum"]
 # set, unset (None, "") or left out. Alone, random dictionaries are refused
 # nearly always and the parsed branch is never reached.
 good_params = st.fixed_dictionaries(
-    {"hashes": st.one_of(st.lists(pasted, min_size=1, max_size=6), st.lists(hex_hashes, min_size=1, max_size=6).map(
-        ", ".join))},
-    optional={"fields": st.one_of(st.none(), st.lists(st.sampled_from(FIELD_NAMES), max_size=4).map(",".join)),
-              "skip_reanalysis": st.sampled_from([True, False, "true", "false", "", None]),
-              "include_network_threat_intelligence": st.sampled_from([False, "false", "", None])})
+    {
+        "hashes": st.one_of(
+            st.lists(pasted, min_size=1, max_size=6), st.lists(hex_hashes, min_size=1, max_size=6).map(", ".join)
+        )
+    },
+    optional={
+        "fields": st.one_of(st.none(), st.lists(st.sampled_from(FIELD_NAMES), max_size=4).map(",".join)),
+        "skip_reanalysis": st.sampled_from([True, False, "true", "false", "", None]),
+        "include_network_threat_intelligence": st.sampled_from([False, "false", "", None]),
+    },
+)
 any_params = st.one_of(
     good_params,
     st.dictionaries(st.sampled_from(PARAMETER_NAMES + ["hash", "extra"]), platform_values, max_size=5),
     st.tuples(good_params, st.sampled_from(PARAMETER_NAMES + ["extra"]), platform_values).map(
-        lambda spoilt: dict(spoilt[0], **{spoilt[1]: spoilt[2]})))
+        lambda spoilt: dict(spoilt[0], **{spoilt[1]: spoilt[2]})
+    ),
+)
 
 
 def _parsed_or_refused(params, reached):
@@ -116,9 +150,11 @@ def test_parameters_parse_or_fail_with_an_input_error():
 
 @given(platform_values)
 def test_booleans_numbers_and_lists_parse_or_fail_with_an_input_error(value):
-    for parse in (lambda: parse_bool("flag", value, True),
-                  lambda: parse_number("size", value, 1, minimum=1, maximum=1000, integer=True),
-                  lambda: parse_number("seconds", value, 1.0, minimum=0.1, maximum=600)):
+    for parse in (
+        lambda: parse_bool("flag", value, True),
+        lambda: parse_number("size", value, 1, minimum=1, maximum=1000, integer=True),
+        lambda: parse_number("seconds", value, 1.0, minimum=0.1, maximum=600),
+    ):
         try:
             result = parse()
         except InputError:
@@ -137,19 +173,25 @@ def test_split_list_gives_trimmed_non_empty_items(value):
 # within their bounds, unset, or anything at all.
 good_settings = st.fixed_dictionaries(
     {"url": st.sampled_from(["https://a1000.example.com", "http://127.0.0.1:8000", "https://a1000.example.com/"])},
-    optional={"verify_tls": st.sampled_from([True, False, "true", "false", "1", "0", ""]),
-              "proxy": st.sampled_from(["", None, "http://proxy.example.com:3128"]),
-              "connect_timeout": st.one_of(st.floats(0.1, 600), st.floats(0.1, 600).map(str), st.just("")),
-              "read_timeout": st.one_of(st.floats(0.1, 3600), st.integers(1, 3600).map(float)),
-              "batch_size": st.one_of(st.integers(1, 1000), st.integers(1, 1000).map(float),
-                                      st.integers(1, 1000).map(str)),
-              "max_connections": st.integers(1, 32), "max_attempts": st.integers(1, 10).map(float),
-              "retry_deadline": st.floats(0, 3600)})
+    optional={
+        "verify_tls": st.sampled_from([True, False, "true", "false", "1", "0", ""]),
+        "proxy": st.sampled_from(["", None, "http://proxy.example.com:3128"]),
+        "connect_timeout": st.one_of(st.floats(0.1, 600), st.floats(0.1, 600).map(str), st.just("")),
+        "read_timeout": st.one_of(st.floats(0.1, 3600), st.integers(1, 3600).map(float)),
+        "batch_size": st.one_of(st.integers(1, 1000), st.integers(1, 1000).map(float), st.integers(1, 1000).map(str)),
+        "max_connections": st.integers(1, 32),
+        "max_attempts": st.integers(1, 10).map(float),
+        "retry_deadline": st.floats(0, 3600),
+    },
+)
 any_settings = st.one_of(
-    good_settings, good_settings,
+    good_settings,
+    good_settings,
     st.dictionaries(st.sampled_from(SETTING_NAMES), st.one_of(st.text(max_size=40), platform_values), max_size=8),
     st.tuples(good_settings, st.sampled_from(SETTING_NAMES), st.one_of(st.text(max_size=40), platform_values)).map(
-        lambda spoilt: dict(spoilt[0], **{spoilt[1]: spoilt[2]})))
+        lambda spoilt: dict(spoilt[0], **{spoilt[1]: spoilt[2]})
+    ),
+)
 
 
 def test_settings_build_a_config_or_a_configuration_error_without_the_token():
@@ -200,8 +242,13 @@ def fault_plans(draw):
     after = None if forever in (None, NO_FAULT) else forever
     if draw(st.booleans()):
         return spec, (expected, after)
-    junk = draw(st.one_of(st.text(max_size=40), st.sampled_from(FAULT_NAMES).map(str.upper),
-                          st.sampled_from(["*", "*-1", "*x", "*\u0663", "*200000", "503*,ok", "50 3"])))
+    junk = draw(
+        st.one_of(
+            st.text(max_size=40),
+            st.sampled_from(FAULT_NAMES).map(str.upper),
+            st.sampled_from(["*", "*-1", "*x", "*\u0663", "*200000", "503*,ok", "50 3"]),
+        )
+    )
     return draw(st.sampled_from([junk, spec + junk, junk + "," + spec])), None
 
 
@@ -234,8 +281,11 @@ parameters = from_schema(load_schema("action-parameters"))
 
 
 @QUICK
-@given(st.sampled_from(["result-item", "response", "action-parameters"]).flatmap(
-    lambda name: st.tuples(st.just(name), from_schema(load_schema(name)))))
+@given(
+    st.sampled_from(["result-item", "response", "action-parameters"]).flatmap(
+        lambda name: st.tuples(st.just(name), from_schema(load_schema(name)))
+    )
+)
 def test_the_generators_make_what_the_schemas_accept(named):
     name, value = named
     assert violation(name, value) == ""
@@ -375,8 +425,9 @@ def canned():
 envelopes = from_schema(load_schema("response")).map(lambda page: dict(page, next=None))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(lookups(), envelopes, st.sampled_from(["items", "envelope", "junk"]))
 def test_generated_responses_over_http_keep_the_invariants(canned, lookup, envelope, shape):
     hashes, items = lookup

@@ -2,6 +2,7 @@
 starts, on every surface: only those already in flight (fewer than
 ``max_connections``) finish. Counted on the server's side, over hundreds of
 batches and four connections."""
+
 from __future__ import annotations
 
 import json
@@ -10,14 +11,21 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-
 from helpers import CONNECTIONS, TOKEN, CountingSimulator, closed_port_url
 from scp import run_command
-from splunk_harness import (SESSION_KEY, configure, events_of, execute, payload_for, python, token_credentials,
-                            write_results)
+from splunk_harness import (
+    SESSION_KEY,
+    configure,
+    events_of,
+    execute,
+    payload_for,
+    python,
+    token_credentials,
+    write_results,
+)
 from splunkd_standin import SplunkdStandIn
 
 pytestmark = pytest.mark.slow  # every test here starts a process
@@ -34,7 +42,7 @@ def appliance(corpus):
 
 
 @pytest.fixture
-def hashes(corpus) -> List[str]:
+def hashes(corpus) -> list[str]:
     return corpus.hashes("sha1")[:BATCHES]
 
 
@@ -43,22 +51,31 @@ def cli(*args: str, stdin: str = "", token: str = WRONG_TOKEN) -> subprocess.Com
     return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
 
 
-def connection_flags(url: str) -> List[str]:
+def connection_flags(url: str) -> list[str]:
     return ["--url", url, "--batch-size", "1", "--max-connections", str(CONNECTIONS), "--no-cache"]
 
 
 @pytest.mark.parametrize("path", ["", "/not-an-appliance"], ids=["403", "404"])
 def test_cli_get_report(appliance, hashes, path):
-    done = cli("get-report", "--hash-file", "-", "--format", "jsonl", *connection_flags(appliance.url + path),
-               stdin="\n".join(hashes), token=TOKEN if path else WRONG_TOKEN)
+    done = cli(
+        "get-report",
+        "--hash-file",
+        "-",
+        "--format",
+        "jsonl",
+        *connection_flags(appliance.url + path),
+        stdin="\n".join(hashes),
+        token=TOKEN if path else WRONG_TOKEN,
+    )
     assert done.returncode != 0
     assert ("refused the API token" if not path else "was not found") in done.stderr
     assert appliance.attempts < CONNECTIONS + 1
 
 
 def test_cli_enrich(appliance, hashes):
-    alerts = "\n".join(json.dumps({"id": index, "file": {"hash": {"sha1": value}}})
-                       for index, value in enumerate(hashes))
+    alerts = "\n".join(
+        json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) for index, value in enumerate(hashes)
+    )
     rules = Path(__file__).resolve().parent.parent / "playbooks" / "rules" / "malware-triage.json"
     done = cli("enrich", "--rules", str(rules), "--window", "1000", *connection_flags(appliance.url), stdin=alerts)
     assert done.returncode != 0
@@ -69,9 +86,10 @@ def test_cli_enrich(appliance, hashes):
 
 @pytest.mark.parametrize("version", ["3.13"])
 def test_splunk_command_every_later_chunk_too(version, splunk_app, appliance, hashes):
-    configure(splunk_app, {"url": appliance.url, "batch_size": "1", "max_connections": str(CONNECTIONS),
-                           "cache": "false"})
-    chunks = [[{"sha1": value} for value in hashes[start:start + 100]] for start in range(0, BATCHES, 100)]
+    configure(
+        splunk_app, {"url": appliance.url, "batch_size": "1", "max_connections": str(CONNECTIONS), "cache": "false"}
+    )
+    chunks = [[{"sha1": value} for value in hashes[start : start + 100]] for start in range(0, BATCHES, 100)]
     with SplunkdStandIn(SESSION_KEY, token_credentials(WRONG_TOKEN)) as splunkd:
         run = run_command(splunk_app, python(version), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
     assert run.returncode == 0, run.stderr
@@ -87,8 +105,9 @@ def test_splunk_command_every_later_chunk_too(version, splunk_app, appliance, ha
 
 @pytest.mark.parametrize("version", ["3.13"])
 def test_splunk_alert_action(version, splunk_app, appliance, hashes, tmp_path):
-    configure(splunk_app, {"url": appliance.url, "batch_size": "1", "max_connections": str(CONNECTIONS),
-                           "cache": "false"})
+    configure(
+        splunk_app, {"url": appliance.url, "batch_size": "1", "max_connections": str(CONNECTIONS), "cache": "false"}
+    )
     results = write_results(tmp_path / "results.csv.gz", [{"sha1": value} for value in hashes])
     with SplunkdStandIn(SESSION_KEY, token_credentials(WRONG_TOKEN)) as splunkd:
         done = execute(splunk_app, version, payload_for(results, splunkd.uri))
@@ -100,11 +119,22 @@ def test_splunk_alert_action(version, splunk_app, appliance, hashes, tmp_path):
 
 def test_unreachable_appliance_is_said_once_with_attempted_and_answered_requests(hashes):
 
-    done = cli("get-report", "--hash-file", "-", "--format", "json", "--max-attempts", "2",
-               "--retry-deadline", "1", *connection_flags(closed_port_url()), stdin="\n".join(hashes[:40]),
-               token=TOKEN)
+    done = cli(
+        "get-report",
+        "--hash-file",
+        "-",
+        "--format",
+        "json",
+        "--max-attempts",
+        "2",
+        "--retry-deadline",
+        "1",
+        *connection_flags(closed_port_url()),
+        stdin="\n".join(hashes[:40]),
+        token=TOKEN,
+    )
     assert done.returncode == 1
-    result: Dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     assert result["summary"]["requests_answered"] == 0 and result["summary"]["requests_attempted"] > 0
     warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
     assert len(warnings) <= 1, warnings  # the breaker opening, said once

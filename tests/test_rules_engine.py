@@ -1,4 +1,5 @@
 """The engine, pure: alerts and verdict records in, enriched alerts out."""
+
 from __future__ import annotations
 
 import copy
@@ -17,8 +18,14 @@ def digest(seed, kind="sha1"):
 
 
 def found(value, classification, riskscore=None, threat=None, ticore=(), user=(), summary=None):
-    item = {"classification": classification, "riskscore": riskscore, "classification_result": threat,
-            "tags": {"ticore": list(ticore), "user": list(user)}, "file_type": "PE", "summary": summary}
+    item = {
+        "classification": classification,
+        "riskscore": riskscore,
+        "classification_result": threat,
+        "tags": {"ticore": list(ticore), "user": list(user)},
+        "file_type": "PE",
+        "summary": summary,
+    }
     return flatten(value, hash_type(value), item, with_summary=summary is not None)
 
 
@@ -92,8 +99,11 @@ OPERATOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize("condition, holds, fails", OPERATOR_CASES,
-                         ids=[f"{c['op']}-{c['field']}-{i}" for i, (c, _, _) in enumerate(OPERATOR_CASES)])
+@pytest.mark.parametrize(
+    "condition, holds, fails",
+    OPERATOR_CASES,
+    ids=[f"{c['op']}-{c['field']}-{i}" for i, (c, _, _) in enumerate(OPERATOR_CASES)],
+)
 def test_operator(condition, holds, fails):
     rules = ruleset(rule(when=condition))
     assert outcome(rules, {"sha1": holds})[0] == MATCHED
@@ -109,45 +119,116 @@ def test_numbers_and_booleans_stay_apart():
 def test_indicators_of_get_summary():
     summary = {"indicators": [{"priority": 9, "description": "Contains a reference to a known ransomware family."}]}
     records = {MAL: found(MAL, "malicious", 9, summary=summary), SUS: found(SUS, "suspicious", 6, summary={})}
-    rules = ruleset(rule(when={"all": [{"field": "indicators", "op": "contains", "value": "RANSOMWARE",
-                                        "ignore_case": True}, {"field": "indicator_count", "op": "gte", "value": 1}]},
-                         lookup={"action": "get_summary"}))
+    rules = ruleset(
+        rule(
+            when={
+                "all": [
+                    {"field": "indicators", "op": "contains", "value": "RANSOMWARE", "ignore_case": True},
+                    {"field": "indicator_count", "op": "gte", "value": 1},
+                ]
+            },
+            lookup={"action": "get_summary"},
+        )
+    )
     assert outcome(rules, {"sha1": MAL}, records)[0] == MATCHED
     assert outcome(rules, {"sha1": SUS}, records)[0] == NOT_MATCHED
 
 
 # -- all, any, not
 
-@pytest.mark.parametrize("condition, expected", [
-    ({"all": [{"field": "classification", "op": "eq", "value": "malicious"},
-              {"field": "riskscore", "op": "gte", "value": 9}]}, MATCHED),
-    ({"all": [{"field": "classification", "op": "eq", "value": "malicious"},
-              {"field": "riskscore", "op": "gte", "value": 10}]}, NOT_MATCHED),
-    ({"any": [{"field": "classification", "op": "eq", "value": "goodware"},
-              {"field": "riskscore", "op": "gte", "value": 9}]}, MATCHED),
-    ({"any": [{"field": "classification", "op": "eq", "value": "goodware"},
-              {"field": "riskscore", "op": "gte", "value": 10}]}, NOT_MATCHED),
-    ({"not": {"field": "classification", "op": "eq", "value": "malicious"}}, NOT_MATCHED),
-    ({"not": {"any": [{"field": "threat_type", "op": "eq", "value": "Trojan"},
-                      {"all": [{"field": "tags", "op": "exists"}, {"not": {"field": "riskscore", "op": "lt",
-                                                                           "value": 5}}]}]}}, NOT_MATCHED),
-    ({"any": [{"not": {"field": "threat_family", "op": "exists"}}, {"field": "threat_family", "op": "eq",
-                                                                    "value": "WannaCry"}]}, MATCHED),
-])
+
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        (
+            {
+                "all": [
+                    {"field": "classification", "op": "eq", "value": "malicious"},
+                    {"field": "riskscore", "op": "gte", "value": 9},
+                ]
+            },
+            MATCHED,
+        ),
+        (
+            {
+                "all": [
+                    {"field": "classification", "op": "eq", "value": "malicious"},
+                    {"field": "riskscore", "op": "gte", "value": 10},
+                ]
+            },
+            NOT_MATCHED,
+        ),
+        (
+            {
+                "any": [
+                    {"field": "classification", "op": "eq", "value": "goodware"},
+                    {"field": "riskscore", "op": "gte", "value": 9},
+                ]
+            },
+            MATCHED,
+        ),
+        (
+            {
+                "any": [
+                    {"field": "classification", "op": "eq", "value": "goodware"},
+                    {"field": "riskscore", "op": "gte", "value": 10},
+                ]
+            },
+            NOT_MATCHED,
+        ),
+        ({"not": {"field": "classification", "op": "eq", "value": "malicious"}}, NOT_MATCHED),
+        (
+            {
+                "not": {
+                    "any": [
+                        {"field": "threat_type", "op": "eq", "value": "Trojan"},
+                        {
+                            "all": [
+                                {"field": "tags", "op": "exists"},
+                                {"not": {"field": "riskscore", "op": "lt", "value": 5}},
+                            ]
+                        },
+                    ]
+                }
+            },
+            NOT_MATCHED,
+        ),
+        (
+            {
+                "any": [
+                    {"not": {"field": "threat_family", "op": "exists"}},
+                    {"field": "threat_family", "op": "eq", "value": "WannaCry"},
+                ]
+            },
+            MATCHED,
+        ),
+    ],
+)
 def test_combinators(condition, expected):
     assert outcome(ruleset(rule(when=condition)), {"sha1": MAL})[0] == expected
 
 
 # -- effects
 
+
 def test_every_effect_with_templates():
-    rules = ruleset(rule(then={
-        "set_severity": "critical",
-        "add_tags": ["malware", "{threat_family}", "{tags_user}", "{threat_type}"],
-        "set_fields": {"verdict": "{classification}: {threat_name} ({riskscore}/10) {{literal}}",
-                       "risk": "{riskscore}", "user_tags": "{tags_user}", "ticket.priority": 1,
-                       "ticket.labels": ["a", "{not a template}"], "note": "fixed text"},
-        "route": "ir-{threat_type}"}))
+    rules = ruleset(
+        rule(
+            then={
+                "set_severity": "critical",
+                "add_tags": ["malware", "{threat_family}", "{tags_user}", "{threat_type}"],
+                "set_fields": {
+                    "verdict": "{classification}: {threat_name} ({riskscore}/10) {{literal}}",
+                    "risk": "{riskscore}",
+                    "user_tags": "{tags_user}",
+                    "ticket.priority": 1,
+                    "ticket.labels": ["a", "{not a template}"],
+                    "note": "fixed text",
+                },
+                "route": "ir-{threat_type}",
+            }
+        )
+    )
     alert = {"sha1": MAL, "severity": "low", "tags": ["phishing", "malware"], "ticket": {"id": 7}}
     result = apply_rules(alert, rules, RECORDS).alert
     assert result["severity"] == "critical"
@@ -160,8 +241,12 @@ def test_every_effect_with_templates():
     assert changes == [
         {"effect": "set_severity", "field": "severity", "from": "low", "to": "critical"},
         {"effect": "add_tags", "field": "tags", "added": ["WannaCry", "RSA2016", "Ransomware"]},
-        {"effect": "set_fields", "field": "verdict", "from": None,
-         "to": "malicious: Win32.Ransomware.WannaCry (9/10) {literal}"},
+        {
+            "effect": "set_fields",
+            "field": "verdict",
+            "from": None,
+            "to": "malicious: Win32.Ransomware.WannaCry (9/10) {literal}",
+        },
         {"effect": "set_fields", "field": "risk", "from": None, "to": 9},
         {"effect": "set_fields", "field": "user_tags", "from": None, "to": ["RSA2016"]},
         {"effect": "set_fields", "field": "ticket.priority", "from": None, "to": 1},
@@ -178,8 +263,10 @@ def test_empty_templates_add_no_tag_and_a_single_tag_becomes_a_list():
 
 
 def test_targets_write_nested_and_flat_dotted_fields():
-    rules = ruleset(rule(then={"set_severity": 5, "add_tags": ["x"], "route": "q"}),
-                    targets={"severity": "event.severity", "tags": "labels.list", "route": "kibana.alert.queue"})
+    rules = ruleset(
+        rule(then={"set_severity": 5, "add_tags": ["x"], "route": "q"}),
+        targets={"severity": "event.severity", "tags": "labels.list", "route": "kibana.alert.queue"},
+    )
     alert = {"sha1": MAL, "event": {"kind": "alert"}, "kibana.alert.queue": "default", "labels": "flat"}
     result = apply_rules(alert, rules, RECORDS).alert
     assert result["event"] == {"kind": "alert", "severity": 5}
@@ -195,6 +282,7 @@ def test_an_unchanged_value_is_no_change():
 
 # -- order, stop, else
 
+
 def test_rules_apply_in_order_and_later_ones_win():
     rules = ruleset(rule("first", then={"set_severity": "high"}), rule("second", then={"set_severity": "medium"}))
     result = apply_rules({"sha1": MAL}, rules, RECORDS).alert
@@ -204,9 +292,15 @@ def test_rules_apply_in_order_and_later_ones_win():
 
 
 def test_stop_after_a_match_skips_later_rules():
-    rules = ruleset(rule("first", when={"field": "classification", "op": "eq", "value": "malicious"},
-                         then={"set_severity": "high"}, stop=True),
-                    rule("second", then={"set_severity": "medium"}))
+    rules = ruleset(
+        rule(
+            "first",
+            when={"field": "classification", "op": "eq", "value": "malicious"},
+            then={"set_severity": "high"},
+            stop=True,
+        ),
+        rule("second", then={"set_severity": "medium"}),
+    )
     stopped = apply_rules({"sha1": MAL}, rules, RECORDS)
     assert stopped.alert["severity"] == "high" and list(stopped.outcomes) == ["first"]
     passed = apply_rules({"sha1": GOOD}, rules, RECORDS)  # no match: stop does not apply
@@ -214,8 +308,13 @@ def test_stop_after_a_match_skips_later_rules():
 
 
 def test_else_applies_when_the_condition_fails():
-    rules = ruleset(rule(when={"field": "classification", "op": "eq", "value": "malicious"},
-                         then={"route": "incident"}, **{"else": {"route": "archive", "add_tags": ["{classification}"]}}))
+    rules = ruleset(
+        rule(
+            when={"field": "classification", "op": "eq", "value": "malicious"},
+            then={"route": "incident"},
+            **{"else": {"route": "archive", "add_tags": ["{classification}"]}},
+        )
+    )
     matched = apply_rules({"sha1": MAL}, rules, RECORDS).alert
     other = apply_rules({"sha1": GOOD}, rules, RECORDS).alert
     assert (matched["route"], "tags" in matched) == ("incident", False)
@@ -229,6 +328,7 @@ def test_a_rule_without_a_condition_always_matches():
 
 # -- several hashes
 
+
 def test_the_worst_record_is_the_alerts_verdict_and_every_record_is_kept():
     rules = ruleset(rule(when={"field": "classification", "op": "eq", "value": "malicious"}))
     alert = {"hashes": [GOOD, MISSING, MAL.upper(), " " + SUS], "sha1": GOOD}
@@ -240,13 +340,16 @@ def test_the_worst_record_is_the_alerts_verdict_and_every_record_is_kept():
     assert result.outcomes == {"r": MATCHED}
 
 
-@pytest.mark.parametrize("hashes, verdict", [
-    ([GOOD, SUS], SUS),
-    ([GOOD, BROKEN, SUS], SUS),           # a known suspicious file outranks a failed lookup
-    ([GOOD, MISSING, BROKEN], BROKEN),    # a failed lookup could be anything: it outranks not_found
-    ([GOOD, MISSING], MISSING),           # not_found is never clean
-    ([GOOD, UNKNOWN], UNKNOWN),
-])
+@pytest.mark.parametrize(
+    "hashes, verdict",
+    [
+        ([GOOD, SUS], SUS),
+        ([GOOD, BROKEN, SUS], SUS),  # a known suspicious file outranks a failed lookup
+        ([GOOD, MISSING, BROKEN], BROKEN),  # a failed lookup could be anything: it outranks not_found
+        ([GOOD, MISSING], MISSING),  # not_found is never clean
+        ([GOOD, UNKNOWN], UNKNOWN),
+    ],
+)
 def test_verdict_ranking(hashes, verdict):
     result = apply_rules({"hashes": hashes}, ruleset(rule()), RECORDS).alert
     assert result["rl_hash"] == verdict
@@ -268,15 +371,21 @@ def test_match_any_and_all():
     worst_rule = ruleset(rule(when=unknown_file))
     assert apply_rules({"hashes": [MAL, MISSING]}, worst_rule, RECORDS).outcomes["r"] == NOT_MATCHED
     all_rule = ruleset(rule(when=known_good, match="all"))
-    assert apply_rules({"hashes": [GOOD, digest(9)]}, all_rule,
-                       dict(RECORDS, **{digest(9): found(digest(9), "goodware", 0)})).outcomes["r"] == MATCHED
+    assert (
+        apply_rules(
+            {"hashes": [GOOD, digest(9)]}, all_rule, dict(RECORDS, **{digest(9): found(digest(9), "goodware", 0)})
+        ).outcomes["r"]
+        == MATCHED
+    )
     assert apply_rules({"hashes": [GOOD, UNKNOWN]}, all_rule, RECORDS).outcomes["r"] == NOT_MATCHED
 
 
 def test_each_rule_judges_its_own_hash_fields():
-    rules = ruleset(rule("parent", hash_fields=["parent.sha1"], then={"set_fields": {"parent_verdict": "{classification}"}}),
-                    rule("child", hash_fields=["child.sha1"], then={"set_fields": {"child_verdict": "{classification}"}}),
-                    rule("absent", hash_fields=["other.sha1"]))
+    rules = ruleset(
+        rule("parent", hash_fields=["parent.sha1"], then={"set_fields": {"parent_verdict": "{classification}"}}),
+        rule("child", hash_fields=["child.sha1"], then={"set_fields": {"child_verdict": "{classification}"}}),
+        rule("absent", hash_fields=["other.sha1"]),
+    )
     result = apply_rules({"parent": {"sha1": GOOD}, "child": {"sha1": MAL}}, rules, RECORDS)
     assert (result.alert["parent_verdict"], result.alert["child_verdict"]) == ("goodware", "malicious")
     assert result.alert["rl_hash"] == MAL and result.outcomes == {"parent": MATCHED, "child": MATCHED}
@@ -284,20 +393,34 @@ def test_each_rule_judges_its_own_hash_fields():
 
 # -- lookup errors
 
+
 def test_on_error_mark_passes_the_alert_through_marked():
-    rules = ruleset(rule(when={"field": "classification", "op": "eq", "value": "goodware"},
-                         then={"set_severity": "low"}, on_error="mark"))
+    rules = ruleset(
+        rule(
+            when={"field": "classification", "op": "eq", "value": "goodware"},
+            then={"set_severity": "low"},
+            on_error="mark",
+        )
+    )
     alert = {"hashes": [GOOD, BROKEN], "severity": "high"}
     result = apply_rules(alert, rules, RECORDS)
     assert result.alert["severity"] == "high"  # not lowered: the failed hash could be malicious
     assert result.alert["rl_status"] == "error" and result.alert["rl_error"] == "the appliance answered 500"
-    assert result.alert["enrichment"]["rules"] == [{"rule": "r", "outcome": LOOKUP_ERROR, "hash": BROKEN,
-                                                    "changes": [], "error": "the appliance answered 500"}]
+    assert result.alert["enrichment"]["rules"] == [
+        {"rule": "r", "outcome": LOOKUP_ERROR, "hash": BROKEN, "changes": [], "error": "the appliance answered 500"}
+    ]
 
 
 def test_on_error_effects_tag_and_route():
-    rules = ruleset(rule(on_error={"add_tags": ["spectra-lookup-failed"], "route": "retry",
-                                   "set_fields": {"lookup_error": "{hash}: {error}"}}))
+    rules = ruleset(
+        rule(
+            on_error={
+                "add_tags": ["spectra-lookup-failed"],
+                "route": "retry",
+                "set_fields": {"lookup_error": "{hash}: {error}"},
+            }
+        )
+    )
     result = apply_rules({"sha1": BROKEN}, rules, RECORDS).alert
     assert result["tags"] == ["spectra-lookup-failed"] and result["route"] == "retry"
     assert result["lookup_error"] == f"{BROKEN}: the appliance answered 500"
@@ -328,8 +451,11 @@ def test_a_hash_without_a_record_counts_as_a_failed_lookup():
 
 # -- untouched alerts, purity
 
-@pytest.mark.parametrize("alert", [{"id": 1}, {"sha1": "-"}, {"sha1": "N/A", "hashes": ["notepad.exe", 42, None]},
-                                   {"sha1": None}, {"hashes": []}])
+
+@pytest.mark.parametrize(
+    "alert",
+    [{"id": 1}, {"sha1": "-"}, {"sha1": "N/A", "hashes": ["notepad.exe", 42, None]}, {"sha1": None}, {"hashes": []}],
+)
 def test_alerts_without_hashes_pass_through_untouched(alert):
     before = copy.deepcopy(alert)
     result = apply_rules(alert, ruleset(rule()), RECORDS)
@@ -356,11 +482,17 @@ def test_prefix_and_enrichment_field():
 
 # -- hash fields: dotted paths, lists, several hashes in a string
 
+
 def test_hash_fields_reach_nested_lists_and_flat_dotted_keys():
     md5, sha256 = digest(1, "md5"), digest(2, "sha256")
-    alert = {"files": [{"hash": {"md5": md5}}, {"hash": {"md5": "-"}}, {"hash": [{"md5": MAL}]}],
-             "process.hash.sha256": sha256, "process": {"name": "x"},
-             "multi": f"{SUS}, {GOOD};{SUS}\n{MISSING}", "list": [[BROKEN]], "pick": [{"sha1": UNKNOWN}, {"sha1": MAL}]}
+    alert = {
+        "files": [{"hash": {"md5": md5}}, {"hash": {"md5": "-"}}, {"hash": [{"md5": MAL}]}],
+        "process.hash.sha256": sha256,
+        "process": {"name": "x"},
+        "multi": f"{SUS}, {GOOD};{SUS}\n{MISSING}",
+        "list": [[BROKEN]],
+        "pick": [{"sha1": UNKNOWN}, {"sha1": MAL}],
+    }
     assert hashes_in(alert, ["files.hash.md5"]) == [md5, MAL]
     assert hashes_in(alert, ["process.hash.sha256"]) == [sha256]
     assert hashes_in(alert, ["multi", "list", "pick.1.sha1"]) == [SUS, GOOD, MISSING, BROKEN, MAL]
@@ -383,6 +515,7 @@ def test_an_enricher_without_an_appliance_marks_every_hash_and_drops_nothing():
     from connector.errors import ConfigurationError
     from connector.rules import AlertEnricher
     from connector.service import LookupService
+
     rules = ruleset(rule(on_error={"add_tags": ["lookup-failed"]}))
     enricher = AlertEnricher(rules, LookupService(None, failure=ConfigurationError("no API token is stored")))
     out = enricher.enrich([{"sha1": MAL}, {"id": 2}, {"hashes": [GOOD, MAL]}])

@@ -1,5 +1,6 @@
 """Every shipped rules file, applied to alerts of the shape it is written
 for, against the embedded simulator over HTTP."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,9 +14,12 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "playbooks" / "rules"
 
 
 def sample(corpus, threat=None, classification=None):
-    return next(s for s in corpus.samples
-                if (threat is None or s["classification_result"] == threat)
-                and (classification is None or str(s["classification"]).lower() == classification))
+    return next(
+        s
+        for s in corpus.samples
+        if (threat is None or s["classification_result"] == threat)
+        and (classification is None or str(s["classification"]).lower() == classification)
+    )
 
 
 def check_malware_triage(client, corpus):
@@ -52,12 +56,20 @@ def check_threat_routing(client, corpus):
     good = [s for s in corpus.samples if s["classification"] == "goodware"][:2]
 
     def ecs(file_sha256, *indicator_sha256):
-        return {"kibana.alert.severity": "medium", "file": {"hash": {"sha256": file_sha256}},
-                "threat": {"enrichments": [{"indicator": {"file": {"hash": {"sha256": value}}}}
-                                           for value in indicator_sha256]}}
+        return {
+            "kibana.alert.severity": "medium",
+            "file": {"hash": {"sha256": file_sha256}},
+            "threat": {
+                "enrichments": [{"indicator": {"file": {"hash": {"sha256": value}}}} for value in indicator_sha256]
+            },
+        }
 
-    alerts = [ecs("-", good[0]["sha256"], ransomware["sha256"]), ecs(windows["sha256"]), ecs(linux["sha256"]),
-              ecs(good[0]["sha256"], good[1]["sha256"])]
+    alerts = [
+        ecs("-", good[0]["sha256"], ransomware["sha256"]),
+        ecs(windows["sha256"]),
+        ecs(linux["sha256"]),
+        ecs(good[0]["sha256"], good[1]["sha256"]),
+    ]
     out = AlertEnricher(rules, LookupService(client)).enrich(alerts)
     assert out[0]["kibana.alert.severity"] == "critical" and out[0]["event"]["queue"] == "ir-ransomware"
     assert out[0]["edr"]["action"] == "isolate-host" and out[0]["spectra"]["risk"] == ransomware["riskscore"]
@@ -67,7 +79,10 @@ def check_threat_routing(client, corpus):
     assert out[0]["spectra"]["enrichment"]["matched"] == ["ransomware-indicators"] * len(flagged) + ["ransomware"]
     assert out[0]["spectra_indicator_count"] == len(ransomware["summary"]["indicators"])  # get_summary fields
     assert (out[1]["kibana.alert.severity"], out[1]["event"]["queue"], out[1]["edr"]["action"]) == (
-        "high", "ir-windows", "isolate-host")
+        "high",
+        "ir-windows",
+        "isolate-host",
+    )
     assert out[1].get("tags", []) == (["ransomware-indicator"] if mentions_ransomware(windows) else [])
     assert out[2]["edr"]["action"] == "none" and out[2]["kibana.alert.severity"] == "medium"
     assert out[3]["kibana.alert.severity"] == "low" and out[3]["tags"] == ["known-good"]

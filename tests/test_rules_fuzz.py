@@ -2,39 +2,77 @@
 any bytes as a rules file, and absurd nesting. Loading gives a rule set or
 one RulesError naming the file, never another exception; a rule set that
 loads enriches alerts without crashing, whatever the records hold."""
+
 from __future__ import annotations
 
 import copy
 import json
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schema_strategies import from_schema, json_values
 
 from connector.flatten import empty_record, flatten
 from connector.hashes import hash_type
 from connector.rules import RulesError, apply_rules, load_rules, parse_rules
 from connector.rules.conditions import MAX_NESTING
 from connector.validation import load_schema
-from schema_strategies import from_schema, json_values
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "playbooks" / "rules").glob("*.json"))
 DOCUMENTS = [json.loads(path.read_text(encoding="utf-8")) for path in EXAMPLES]
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Values that have broken template, regex and path handling elsewhere.
-tricky = st.sampled_from([
-    "{__class__}", "{hash.__class__.__mro__}", "{0}", "{}", "{", "}", "{{x}}", "{hash!r}", "{hash:>999999999}",
-    "{classification", "(a+)+$", "(", "[", "\\", "", " ", "\u0000", "\u00e9\u0663", "a" * 5000, ".", "..", "a..b",
-    "a.", "[0]", "file.hash.sha256", "status", "not_found", "malicious", -1, 0, 10**30, 1.5, float("1e308"),
-    True, None, [], {}, [None], {"": None},
-])
+tricky = st.sampled_from(
+    [
+        "{__class__}",
+        "{hash.__class__.__mro__}",
+        "{0}",
+        "{}",
+        "{",
+        "}",
+        "{{x}}",
+        "{hash!r}",
+        "{hash:>999999999}",
+        "{classification",
+        "(a+)+$",
+        "(",
+        "[",
+        "\\",
+        "",
+        " ",
+        "\u0000",
+        "\u00e9\u0663",
+        "a" * 5000,
+        ".",
+        "..",
+        "a..b",
+        "a.",
+        "[0]",
+        "file.hash.sha256",
+        "status",
+        "not_found",
+        "malicious",
+        -1,
+        0,
+        10**30,
+        1.5,
+        float("1e308"),
+        True,
+        None,
+        [],
+        {},
+        [None],
+        {"": None},
+    ]
+)
 values = st.one_of(tricky, json_values, st.text(max_size=40))
 
 
-def places(node: Any, path: Tuple = ()) -> List[Tuple]:
+def places(node: Any, path: tuple = ()) -> list[tuple]:
     """Every path into a JSON document, the root included."""
     found = [path]
     if isinstance(node, dict):
@@ -46,7 +84,7 @@ def places(node: Any, path: Tuple = ()) -> List[Tuple]:
     return found
 
 
-def mutate(document: Any, path: Tuple, how: str, value: Any, key: str) -> Any:
+def mutate(document: Any, path: tuple, how: str, value: Any, key: str) -> Any:
     if not path:
         return value if how == "replace" else document
     parent = document
@@ -70,9 +108,32 @@ def mutated_documents(draw):
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(places(document)))
         how = draw(st.sampled_from(["replace", "delete", "add"]))
-        document = mutate(document, path, how, draw(values), draw(st.text(max_size=12) | st.sampled_from(
-            ["when", "then", "else", "stop", "match", "lookup", "on_error", "any", "all", "not", "defaults",
-         "two\nlines", "\x1b[2J"])))
+        document = mutate(
+            document,
+            path,
+            how,
+            draw(values),
+            draw(
+                st.text(max_size=12)
+                | st.sampled_from(
+                    [
+                        "when",
+                        "then",
+                        "else",
+                        "stop",
+                        "match",
+                        "lookup",
+                        "on_error",
+                        "any",
+                        "all",
+                        "not",
+                        "defaults",
+                        "two\nlines",
+                        "\x1b[2J",
+                    ]
+                )
+            ),
+        )
     return document
 
 
@@ -85,8 +146,12 @@ def alerts_and_records(draw, rules):
     for them: found (from schema-generated reports), not found, or failed."""
     alert, records = {}, {}
     for path in rules.hash_fields:
-        value = draw(st.sampled_from(["3ecb56536b58d2e2ec0779d1c28a9f20024d6b66", "0" * 32, "not-a-hash", "",
-                                      ["0" * 64, "f" * 40]]) | values)
+        value = draw(
+            st.sampled_from(
+                ["3ecb56536b58d2e2ec0779d1c28a9f20024d6b66", "0" * 32, "not-a-hash", "", ["0" * 64, "f" * 40]]
+            )
+            | values
+        )
         alert[path] = value
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str) or not hash_type(item):
@@ -94,8 +159,11 @@ def alerts_and_records(draw, rules):
             kind = hash_type(item)
             status = draw(st.sampled_from(["found", "not_found", "error"]))
             with_summary = rules.action == "get_summary"
-            records[item] = (flatten(item, kind, draw(result_items), with_summary) if status == "found"
-                             else empty_record(item, kind, status, "boom" if status == "error" else None, with_summary))
+            records[item] = (
+                flatten(item, kind, draw(result_items), with_summary)
+                if status == "found"
+                else empty_record(item, kind, status, "boom" if status == "error" else None, with_summary)
+            )
     return alert, records
 
 
@@ -119,9 +187,15 @@ def test_mutated_rules_load_or_fail_with_one_rules_error_and_loaded_ones_run(doc
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
-                 st.sampled_from([b"[" * 100_000, b'{"rules": ' + b"[" * 50_000, b"\xff\xfe{}", b"",
-                                  b'{"version": 1, "rules": []}'])))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300).map(str.encode),
+        st.sampled_from(
+            [b"[" * 100_000, b'{"rules": ' + b"[" * 50_000, b"\xff\xfe{}", b"", b'{"version": 1, "rules": []}']
+        ),
+    )
+)
 def test_any_file_loads_or_fails_with_a_rules_error(tmp_path_factory, raw):
     path = tmp_path_factory.mktemp("rules") / "fuzz.json"
     path.write_bytes(raw)
@@ -170,8 +244,12 @@ def test_templates_name_record_fields_only(template):
 @pytest.mark.parametrize("place", ["top", "defaults", "rule", "condition"])
 def test_control_characters_of_a_name_are_escaped_in_the_one_line_message(place):
     document = copy.deepcopy(DOCUMENTS[0])
-    target = {"top": document, "defaults": document["defaults"], "rule": document["rules"][0],
-              "condition": document["rules"][0]["when"]}[place]
+    target = {
+        "top": document,
+        "defaults": document["defaults"],
+        "rule": document["rules"][0],
+        "condition": document["rules"][0]["when"],
+    }[place]
     target["bad\nname\x1b[2J"] = 1
     with pytest.raises(RulesError) as raised:
         parse_rules(document, source="names.json")

@@ -1,10 +1,12 @@
 """Secret hygiene beyond the fault matrix (which checks every fault): reprs,
 configuration mistakes, an appliance that echoes the token, proxy passwords."""
+
 import logging
 
 import pytest
+from faultmatrix import assert_no_token
+from helpers import TOKEN, cli
 
-from helpers import TOKEN
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
@@ -12,15 +14,12 @@ from connector.errors import AuthenticationError, ConfigurationError
 from connector.retry import RetryPolicy
 from connector.simulator.faults import FaultSchedule
 from connector.simulator.server import Simulator
-from faultmatrix import assert_no_token
-from helpers import cli
 
 PROXY_PASSWORD = "proxy-password-8d2f61"
 
 
 def test_reprs_of_config_and_client_hide_the_token_and_the_proxy_password():
-    config = Config(url="https://a1000.example.com", token=TOKEN,
-                    proxy=f"http://user:{PROXY_PASSWORD}@127.0.0.1:3128")
+    config = Config(url="https://a1000.example.com", token=TOKEN, proxy=f"http://user:{PROXY_PASSWORD}@127.0.0.1:3128")
     client = SpectraAnalyzeClient(config)
     for text in (repr(config), str(config), repr(client), str(client)):
         assert_no_token(text)
@@ -66,11 +65,15 @@ def test_a_proxy_password_stays_out_of_errors_and_logs(corpus, caplog):
     assert_no_token(*texts)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--token", TOKEN], "the token is never taken as a flag"),
-    ([f"--token={TOKEN}"], "the token is never taken as a flag"),
-    (["--token-file", TOKEN], "--token-file: cannot read the file given"),
-], ids=["token", "token=", "token-file"])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--token", TOKEN], "the token is never taken as a flag"),
+        ([f"--token={TOKEN}"], "the token is never taken as a flag"),
+        (["--token-file", TOKEN], "--token-file: cannot read the file given"),
+    ],
+    ids=["token", "token=", "token-file"],
+)
 @pytest.mark.slow
 def test_cli_refuses_a_token_given_as_a_flag_without_echoing_it(corpus, simulator, flags, message):
     done = cli("get-report", corpus.hashes("sha1")[0], "--url", simulator.url, *flags)
@@ -82,7 +85,16 @@ def test_cli_refuses_a_token_given_as_a_flag_without_echoing_it(corpus, simulato
 def test_cli_never_prints_the_token(corpus, simulator, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
-    done = cli("get-report", corpus.hashes("sha1")[0], "--url", simulator.url, "--token-file", str(token_file),
-               "-vv", "--format", "json")
+    done = cli(
+        "get-report",
+        corpus.hashes("sha1")[0],
+        "--url",
+        simulator.url,
+        "--token-file",
+        str(token_file),
+        "-vv",
+        "--format",
+        "json",
+    )
     assert done.returncode == 0
     assert_no_token(done.stdout, done.stderr)

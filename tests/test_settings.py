@@ -1,5 +1,6 @@
 """The settings table: one parser for text (.conf files, flags) and values as
 SOAR types them, and the files generated from the table kept current."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,16 +15,46 @@ from connector.settings import SETTINGS, Kind, Setting, Surface, on, parse_setti
 from connector_tools.splunk.spec import DEFAULT_PATH, SPEC_PATH, default_text, spec_text
 
 TOKEN = "settings-token-5c9e1f0a"
-AS_TEXT = {"url": "https://a1000.example.com", "token": TOKEN, "verify_tls": "false", "ca_bundle": "", "proxy": "",
-           "connect_timeout": "2.5", "read_timeout": "30", "batch_size": "20", "max_connections": "2",
-           "max_attempts": "3", "retry_deadline": "15", "cache": "true", "cache_ttl": "7200",
-           "cache_not_found_ttl": "", "cache_max_entries": "5000", "cache_store": "KVStore",
-           "verdict_high_riskscore": "8", "verdict_medium_riskscore": "5"}
-AS_SOAR_TYPES = {"url": "https://a1000.example.com", "token": TOKEN, "verify_tls": False, "ca_bundle": "",
-                 "proxy": "", "connect_timeout": 2.5, "read_timeout": 30.0, "batch_size": 20.0,
-                 "max_connections": 2.0, "max_attempts": 3.0, "retry_deadline": 15.0, "cache": True,
-                 "cache_ttl": 7200.0, "cache_not_found_ttl": "", "cache_max_entries": 5000.0,
-                 "cache_store": "kvstore", "verdict_high_riskscore": 8.0, "verdict_medium_riskscore": 5.0}
+AS_TEXT = {
+    "url": "https://a1000.example.com",
+    "token": TOKEN,
+    "verify_tls": "false",
+    "ca_bundle": "",
+    "proxy": "",
+    "connect_timeout": "2.5",
+    "read_timeout": "30",
+    "batch_size": "20",
+    "max_connections": "2",
+    "max_attempts": "3",
+    "retry_deadline": "15",
+    "cache": "true",
+    "cache_ttl": "7200",
+    "cache_not_found_ttl": "",
+    "cache_max_entries": "5000",
+    "cache_store": "KVStore",
+    "verdict_high_riskscore": "8",
+    "verdict_medium_riskscore": "5",
+}
+AS_SOAR_TYPES = {
+    "url": "https://a1000.example.com",
+    "token": TOKEN,
+    "verify_tls": False,
+    "ca_bundle": "",
+    "proxy": "",
+    "connect_timeout": 2.5,
+    "read_timeout": 30.0,
+    "batch_size": 20.0,
+    "max_connections": 2.0,
+    "max_attempts": 3.0,
+    "retry_deadline": 15.0,
+    "cache": True,
+    "cache_ttl": 7200.0,
+    "cache_not_found_ttl": "",
+    "cache_max_entries": 5000.0,
+    "cache_store": "kvstore",
+    "verdict_high_riskscore": 8.0,
+    "verdict_medium_riskscore": 5.0,
+}
 
 
 def test_text_and_soar_types_give_the_same_config(tmp_path):
@@ -39,21 +70,25 @@ def test_text_and_soar_types_give_the_same_config(tmp_path):
 def test_unset_values_take_the_tables_defaults():
     values = parse_settings({"url": "https://a1000.example.com", "token": TOKEN, "batch_size": "", "cache": None})
     assert {name: value for name, value in values.items() if name not in ("url", "token")} == {
-        setting.name: setting.default for setting in SETTINGS if not setting.required}
+        setting.name: setting.default for setting in SETTINGS if not setting.required
+    }
     config = Config(url="https://a1000.example.com", token=TOKEN)
     assert Config.from_settings({"url": "https://a1000.example.com", "token": TOKEN}) == config
     assert (config.batch_size, config.retry.max_attempts) == (values["batch_size"], values["max_attempts"])
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("max_attempts", 4.5, "max_attempts: expected a whole number, got 4.5"),
-    ("batch_size", True, "batch_size: expected a whole number, got True"),
-    ("batch_size", "1e4", "batch_size: expected a value from 1 to 1000, got '1e4'"),
-    ("read_timeout", float("nan"), "read_timeout: expected a finite number"),
-    ("verify_tls", 2.0, "verify_tls: expected true or false, got 2.0"),
-    ("proxy", 3128, "proxy: expected text, got 3128"),
-    ("token", 12345678.0, "token: expected text"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("max_attempts", 4.5, "max_attempts: expected a whole number, got 4.5"),
+        ("batch_size", True, "batch_size: expected a whole number, got True"),
+        ("batch_size", "1e4", "batch_size: expected a value from 1 to 1000, got '1e4'"),
+        ("read_timeout", float("nan"), "read_timeout: expected a finite number"),
+        ("verify_tls", 2.0, "verify_tls: expected true or false, got 2.0"),
+        ("proxy", 3128, "proxy: expected text, got 3128"),
+        ("token", 12345678.0, "token: expected text"),
+    ],
+)
 def test_a_bad_value_is_named(key, value, message):
     with pytest.raises(ConfigurationError) as raised:
         Config.from_settings(dict(AS_SOAR_TYPES, **{key: value}))

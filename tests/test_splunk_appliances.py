@@ -3,19 +3,28 @@ the built app's ``spectraanalyze`` driven as splunkd drives it (SCP v2, Python
 3.9 and 3.13), the accounts, settings and proxy stored exactly as the page's
 UCC handlers store them (``splunk_harness.save_ucc_stanza``), the secrets
 served by the stand-in splunkd's storage/passwords."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
-
 from certs import Authority
 from helpers import TOKEN
-from connector.simulator.server import Simulator
 from scp import run_command
-from splunk_harness import (SESSION_KEY, UCC_ACCOUNT_CONF, add_appliance, configure, delete_ucc_stanza, python,
-                            save_tab, token_credentials)
+from splunk_harness import (
+    SESSION_KEY,
+    UCC_ACCOUNT_CONF,
+    add_appliance,
+    configure,
+    delete_ucc_stanza,
+    python,
+    save_tab,
+    token_credentials,
+)
 from splunkd_standin import SplunkdStandIn
+
+from connector.simulator.server import Simulator
 
 PYTHONS = ["3.9", "3.13"]
 LAB_TOKEN = "lab-token-" + "7" * 300  # longer than one 255-character piece of storage/passwords
@@ -43,8 +52,9 @@ def looked_up(simulator):
 
 def two_appliances(app, splunkd, simulator, lab, default="prod"):
     add_appliance(app, splunkd.credentials, "prod", simulator.url, TOKEN, allow_http="1", max_attempts="1")
-    add_appliance(app, splunkd.credentials, "lab", lab.url, LAB_TOKEN, verify_tls="1",
-                  ca_bundle=lab.authority.bundle.read_text())
+    add_appliance(
+        app, splunkd.credentials, "lab", lab.url, LAB_TOKEN, verify_tls="1", ca_bundle=lab.authority.bundle.read_text()
+    )
     if default:
         save_tab(app, splunkd.credentials, "settings", {"default_appliance": default})
 
@@ -55,8 +65,7 @@ def test_appliance_option_chooses_between_two_appliances(version, splunk_app, sp
     hashes = [sample["sha1"] for sample in corpus.samples[:3]]
     events = [[{"sha1": value} for value in hashes]]
 
-    on_lab = run_command(splunk_app, python(version), ["field=sha1", "appliance=lab"], events, splunkd.uri,
-                         SESSION_KEY)
+    on_lab = run_command(splunk_app, python(version), ["field=sha1", "appliance=lab"], events, splunkd.uri, SESSION_KEY)
     assert on_lab.returncode == 0, on_lab.stderr
     assert on_lab.messages == []
     assert [record["rl_status"] for record in on_lab.records] == ["found"] * 3
@@ -71,28 +80,37 @@ def test_appliance_option_chooses_between_two_appliances(version, splunk_app, sp
 
 
 @pytest.mark.parametrize("version", PYTHONS)
-@pytest.mark.parametrize("case, option, expected", [
-    ("unknown", "appliance=nowhere", "there is no appliance 'nowhere'"),
-    ("disabled", "appliance=lab", "the appliance 'lab' is disabled"),
-    ("deleted", "appliance=lab", "there is no appliance 'lab'"),
-    ("no token", "appliance=lab", "no API token is stored for the appliance 'lab'"),
-    ("plain http", "appliance=prod", "the appliance 'prod' has a plain http:// address"),
-])
-def test_an_unusable_appliance_gives_one_error_and_every_event(version, case, option, expected, splunk_app, splunkd,
-                                                              simulator, lab, corpus):
+@pytest.mark.parametrize(
+    "case, option, expected",
+    [
+        ("unknown", "appliance=nowhere", "there is no appliance 'nowhere'"),
+        ("disabled", "appliance=lab", "the appliance 'lab' is disabled"),
+        ("deleted", "appliance=lab", "there is no appliance 'lab'"),
+        ("no token", "appliance=lab", "no API token is stored for the appliance 'lab'"),
+        ("plain http", "appliance=prod", "the appliance 'prod' has a plain http:// address"),
+    ],
+)
+def test_an_unusable_appliance_gives_one_error_and_every_event(
+    version, case, option, expected, splunk_app, splunkd, simulator, lab, corpus
+):
     two_appliances(splunk_app, splunkd, simulator, lab)
     if case == "disabled":
         add_appliance(splunk_app, splunkd.credentials, "lab", lab.url, LAB_TOKEN, disabled="1")
     elif case == "deleted":
         delete_ucc_stanza(splunk_app, splunkd.credentials, UCC_ACCOUNT_CONF, "lab")
     elif case == "no token":
-        for key in [key for key in splunkd.credentials if "#configs/conf-spectra_analyze_account" in key[1]
-                    and key[2].startswith("lab")]:
+        for key in [
+            key
+            for key in splunkd.credentials
+            if "#configs/conf-spectra_analyze_account" in key[1] and key[2].startswith("lab")
+        ]:
             del splunkd.credentials[key]
     elif case == "plain http":
         add_appliance(splunk_app, splunkd.credentials, "prod", simulator.url, TOKEN)  # no "allow plain HTTP"
-    chunks = [[{"sha1": corpus.samples[0]["sha1"], "n": "1"}, {"sha1": "", "n": "2"}],
-              [{"sha1": corpus.samples[1]["sha1"], "n": "3"}]]
+    chunks = [
+        [{"sha1": corpus.samples[0]["sha1"], "n": "1"}, {"sha1": "", "n": "2"}],
+        [{"sha1": corpus.samples[1]["sha1"], "n": "3"}],
+    ]
     run = run_command(splunk_app, python(version), ["field=sha1", option], chunks, splunkd.uri, SESSION_KEY)
 
     assert run.returncode == 0, run.stderr
@@ -106,16 +124,18 @@ def test_an_unusable_appliance_gives_one_error_and_every_event(version, case, op
 @pytest.mark.parametrize("version", PYTHONS)
 def test_no_default_among_several_appliances_says_how_to_choose(version, splunk_app, splunkd, simulator, lab, corpus):
     two_appliances(splunk_app, splunkd, simulator, lab, default=None)
-    run = run_command(splunk_app, python(version), ["field=sha1"], [[{"sha1": corpus.samples[0]["sha1"]}]],
-                      splunkd.uri, SESSION_KEY)
+    run = run_command(
+        splunk_app, python(version), ["field=sha1"], [[{"sha1": corpus.samples[0]["sha1"]}]], splunkd.uri, SESSION_KEY
+    )
     errors = run.messages_of("ERROR")
     assert len(errors) == 1 and "no default appliance" in errors[0] and "lab, prod" in errors[0]
     assert run.records[0]["rl_status"] == "error"
 
 
 @pytest.mark.parametrize("version", PYTHONS)
-def test_an_upgraded_1_0_install_keeps_working_until_a_default_is_chosen(version, splunk_app, splunkd, simulator,
-                                                                        lab, corpus):
+def test_an_upgraded_1_0_install_keeps_working_until_a_default_is_chosen(
+    version, splunk_app, splunkd, simulator, lab, corpus
+):
     """1.0 kept the appliance in local/spectra_analyze.conf and its token under the realm spectra_analyze."""
     configure(splunk_app, {"url": simulator.url, "max_attempts": "1", "cache": "false"}, {"memo_size": "0"})
     splunkd.credentials.update(token_credentials(TOKEN))
@@ -126,12 +146,14 @@ def test_an_upgraded_1_0_install_keeps_working_until_a_default_is_chosen(version
     assert [record["rl_status"] for record in before.records] == ["found", "found"]
     assert looked_up(simulator) == [sha1, sha1]  # its memo_size = 0 and cache = false still hold
 
-    add_appliance(splunk_app, splunkd.credentials, "lab", lab.url, LAB_TOKEN,
-                  ca_bundle=lab.authority.bundle.read_text())
+    add_appliance(
+        splunk_app, splunkd.credentials, "lab", lab.url, LAB_TOKEN, ca_bundle=lab.authority.bundle.read_text()
+    )
     still = run_command(splunk_app, python(version), ["field=sha1"], chunks[:1], splunkd.uri, SESSION_KEY)
     assert still.records[0]["rl_status"] == "found" and looked_up(lab) == []  # 1.0's appliance stays the default
-    chosen = run_command(splunk_app, python(version), ["field=sha1", "appliance=lab"], chunks[:1], splunkd.uri,
-                         SESSION_KEY)
+    chosen = run_command(
+        splunk_app, python(version), ["field=sha1", "appliance=lab"], chunks[:1], splunkd.uri, SESSION_KEY
+    )
     assert chosen.records[0]["rl_status"] == "found" and looked_up(lab) == [sha1]
 
     save_tab(splunk_app, splunkd.credentials, "settings", {"default_appliance": "lab", "memo_size": "20000"})
@@ -146,18 +168,26 @@ def test_settings_and_proxy_tabs_are_read_as_the_page_saves_them(splunk_app, spl
     """Settings: cache off and memo off; Proxy: enabled, with a password in storage/passwords, towards a port
     where nothing listens: the lookups fail through the proxy, and its password shows nowhere."""
     two_appliances(splunk_app, splunkd, simulator, lab)
-    save_tab(splunk_app, splunkd.credentials, "settings", {"default_appliance": "prod", "cache": "0",
-                                                           "memo_size": "0"})
+    save_tab(splunk_app, splunkd.credentials, "settings", {"default_appliance": "prod", "cache": "0", "memo_size": "0"})
     sha1 = corpus.samples[0]["sha1"]
     chunks = [[{"sha1": sha1}], [{"sha1": sha1}]]
     run = run_command(splunk_app, python("3.13"), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
     assert looked_up(simulator) == [sha1, sha1]  # neither memo nor cache
     assert [record["rl_status"] for record in run.records] == ["found", "found"]
 
-    save_tab(splunk_app, splunkd.credentials, "proxy", {"proxy_enabled": "1", "proxy_type": "http",
-                                                        "proxy_url": "127.0.0.1", "proxy_port": "9",
-                                                        "proxy_username": "squid"},
-             {"proxy_password": "proxy-secret-93e1"})
+    save_tab(
+        splunk_app,
+        splunkd.credentials,
+        "proxy",
+        {
+            "proxy_enabled": "1",
+            "proxy_type": "http",
+            "proxy_url": "127.0.0.1",
+            "proxy_port": "9",
+            "proxy_username": "squid",
+        },
+        {"proxy_password": "proxy-secret-93e1"},
+    )
     through = run_command(splunk_app, python("3.13"), ["field=sha1"], chunks[:1], splunkd.uri, SESSION_KEY)
     assert through.records[0]["rl_status"] == "error" and looked_up(simulator) == [sha1, sha1]
     assert "proxy" in through.records[0]["rl_error"].lower()
@@ -193,16 +223,27 @@ def test_the_stored_form_is_what_solnlib_and_splunktaucclib_read_back(splunk_app
     built app's own solnlib and splunktaucclib (lib/) under Splunk's Python 3.9."""
     import json
     import subprocess
+
     from splunk_harness import ucc_realm
+
     credentials = {}
     add_appliance(splunk_app, credentials, "lab", "https://lab.example.com", LAB_TOKEN)
-    stored = {"conf": UCC_ACCOUNT_CONF, "stanza": "lab",
-              "entries": [[realm, username, password] for (app, realm, username), password in credentials.items()]}
+    stored = {
+        "conf": UCC_ACCOUNT_CONF,
+        "stanza": "lab",
+        "entries": [[realm, username, password] for (app, realm, username), password in credentials.items()],
+    }
     script = splunk_app / "bin" / "ucc_contract.py"  # where a handler runs, which names the app
     script.write_text(CONTRACT, encoding="utf-8")
     output = splunk_app / "contract.json"
-    done = subprocess.run([python("3.9"), str(script), str(output)], input=json.dumps(stored), capture_output=True,
-                          text=True, env={"PYTHONPATH": str(splunk_app / "lib")}, timeout=60)
+    done = subprocess.run(
+        [python("3.9"), str(script), str(output)],
+        input=json.dumps(stored),
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(splunk_app / "lib")},
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     answer = json.loads(output.read_text())
     assert answer["realm"] == ucc_realm(UCC_ACCOUNT_CONF)

@@ -2,22 +2,23 @@
 subprocess speaking SCP v2 under Splunk's Pythons (3.9 and 3.13), against the
 appliance simulator and a stand-in for splunkd's storage/passwords, both
 real HTTP servers on loopback."""
+
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-
 from helpers import PYTHONS, TOKEN, closed_port_url
-from connector.simulator.faults import FaultSchedule
-from connector.simulator.server import Simulator
-from connector.actions import get_report, get_summary
-from connector.flatten import RECORD_KEYS, REPORT_KEYS, SUMMARY_KEYS, with_prefix
 from scp import run_command
 from splunk_harness import SESSION_KEY, configure, python, token_credentials
 from splunkd_standin import SplunkdStandIn
+
+from connector.actions import get_report, get_summary
+from connector.flatten import RECORD_KEYS, REPORT_KEYS, SUMMARY_KEYS, with_prefix
+from connector.simulator.faults import FaultSchedule
+from connector.simulator.server import Simulator
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -31,17 +32,16 @@ def as_splunk(value: Any) -> Any:
     return str(value)
 
 
-def expected_fields(records: List[Dict[str, Any]], prefix: str = "rl_") -> List[Dict[str, Any]]:
+def expected_fields(records: list[dict[str, Any]], prefix: str = "rl_") -> list[dict[str, Any]]:
     return [{key: as_splunk(value) for key, value in with_prefix(record, prefix).items()} for record in records]
 
 
-def looked_up(simulator) -> List[str]:
+def looked_up(simulator) -> list[str]:
     return [value for body in simulator.bodies for value in body["hash_values"]]
 
 
 @pytest.mark.parametrize("version", PYTHONS)
-def test_enriches_every_event_across_chunks_looking_each_hash_up_once(version, app, simulator, splunkd, client,
-                                                                        corpus):
+def test_enriches_every_event_across_chunks_looking_each_hash_up_once(version, app, simulator, splunkd, client, corpus):
     found = [sample["sha1"] for sample in corpus.samples[:4]]
     chunks = [
         [{"sha1": found[0], "n": "1"}, {"sha1": found[1], "n": "2"}, {"sha1": found[0], "n": "3"}],
@@ -62,9 +62,10 @@ def test_enriches_every_event_across_chunks_looking_each_hash_up_once(version, a
     expected = expected_fields(get_report({"hashes": [found[i] for i in order]}, client).records)
     for record, fields in zip(run.records, expected):
         assert {key: record[key] for key in fields} == fields
-    assert splunkd.requests == [("GET", "/services/server/info?output_mode=json"),  # cache_store = auto: a cluster?
-                                ("GET", "/servicesNS/nobody/spectra_analyze/storage/passwords/"
-                                        "spectra_analyze%3Aapi_token%3A")]
+    assert splunkd.requests == [
+        ("GET", "/services/server/info?output_mode=json"),  # cache_store = auto: a cluster?
+        ("GET", "/servicesNS/nobody/spectra_analyze/storage/passwords/spectra_analyze%3Aapi_token%3A"),
+    ]
 
 
 @pytest.mark.parametrize("version", PYTHONS)
@@ -118,8 +119,7 @@ def test_multivalue_field_gives_aligned_multivalue_results(version, app, simulat
 @pytest.mark.parametrize("version", PYTHONS)
 def test_first_record_without_hash_drops_no_column(version, app, simulator, splunkd, corpus):
     sha1 = corpus.samples[3]["sha1"]
-    run = run_command(app, python(version), ["field=sha1"], [[{"sha1": ""}, {"sha1": sha1}]], splunkd.uri,
-                      SESSION_KEY)
+    run = run_command(app, python(version), ["field=sha1"], [[{"sha1": ""}, {"sha1": sha1}]], splunkd.uri, SESSION_KEY)
 
     assert run.returncode == 0, run.stderr
     header = run.chunks[0].fieldnames
@@ -130,8 +130,14 @@ def test_first_record_without_hash_drops_no_column(version, app, simulator, splu
 @pytest.mark.parametrize("version", PYTHONS)
 def test_summary_action_and_prefix(version, app, simulator, splunkd, client, corpus):
     sha1 = corpus.samples[1]["sha1"]
-    run = run_command(app, python(version), ["field=sha1", "action=summary", "prefix=ra_"], [[{"sha1": sha1}]],
-                      splunkd.uri, SESSION_KEY)
+    run = run_command(
+        app,
+        python(version),
+        ["field=sha1", "action=summary", "prefix=ra_"],
+        [[{"sha1": sha1}]],
+        splunkd.uri,
+        SESSION_KEY,
+    )
 
     assert run.returncode == 0, run.stderr
     assert [name for name in run.chunks[0].fieldnames if name.startswith("ra_")] == ["ra_" + k for k in RECORD_KEYS]
@@ -143,7 +149,7 @@ def test_summary_action_and_prefix(version, app, simulator, splunkd, client, cor
 @pytest.mark.parametrize("version", PYTHONS)
 def test_appliance_down_every_event_out_with_one_warning(version, splunk_app, splunkd, corpus):
     configure(splunk_app, {"url": closed_port_url(), "max_attempts": "2", "retry_deadline": "1"})
-    chunks = [[{"sha1": sample["sha1"]} for sample in corpus.samples[i:i + 3]] + [{"sha1": ""}] for i in (0, 3, 6)]
+    chunks = [[{"sha1": sample["sha1"]} for sample in corpus.samples[i : i + 3]] + [{"sha1": ""}] for i in (0, 3, 6)]
     run = run_command(splunk_app, python(version), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
 
     assert run.returncode == 0, run.stderr
@@ -164,7 +170,9 @@ def test_a_failing_appliance_is_left_alone_for_the_rest_of_the_search(version, s
     schedule = FaultSchedule(forever="503")
     with Simulator(TOKEN, corpus=corpus, faults=schedule) as server:
         configure(splunk_app, {"url": server.url, "max_attempts": "2", "retry_deadline": "5", "cache": "false"})
-        chunks = [[{"sha1": sample["sha1"]} for sample in corpus.samples[start:start + 2]] for start in range(0, 12, 2)]
+        chunks = [
+            [{"sha1": sample["sha1"]} for sample in corpus.samples[start : start + 2]] for start in range(0, 12, 2)
+        ]
         run = run_command(splunk_app, python(version), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY)
 
     assert run.returncode == 0, run.stderr
@@ -194,15 +202,20 @@ def test_refused_token_one_error_naming_the_fix_and_no_more_requests(version, ap
 
 
 @pytest.mark.parametrize("version", PYTHONS)
-@pytest.mark.parametrize("credentials, deny, message", [
-    ({}, None, "no API token is stored for the app spectra_analyze"),
-    (None, 403, "list_storage_passwords capability"),
-])
+@pytest.mark.parametrize(
+    "credentials, deny, message",
+    [
+        ({}, None, "no API token is stored for the app spectra_analyze"),
+        (None, 403, "list_storage_passwords capability"),
+    ],
+)
 def test_unreadable_token_one_error_saying_what_to_do(version, credentials, deny, message, app, simulator, corpus):
-    with SplunkdStandIn(SESSION_KEY, credentials if credentials is not None else token_credentials(TOKEN),
-                        deny_status=deny) as splunkd:
-        run = run_command(app, python(version), ["field=sha1"], [[{"sha1": corpus.samples[0]["sha1"]}]],
-                          splunkd.uri, SESSION_KEY)
+    with SplunkdStandIn(
+        SESSION_KEY, credentials if credentials is not None else token_credentials(TOKEN), deny_status=deny
+    ) as splunkd:
+        run = run_command(
+            app, python(version), ["field=sha1"], [[{"sha1": corpus.samples[0]["sha1"]}]], splunkd.uri, SESSION_KEY
+        )
 
     assert run.returncode == 0, run.stderr
     assert [record["rl_status"] for record in run.records] == ["error"]
@@ -212,17 +225,20 @@ def test_unreadable_token_one_error_saying_what_to_do(version, credentials, deny
 
 
 @pytest.mark.parametrize("version", PYTHONS)
-@pytest.mark.parametrize("args, message", [
-    ([], "field=<hash field> is required"),
-    (["field=sha1", "batch_size=abc"], "batch_size: expected a whole number, got 'abc'"),
-    (["field=sha1", "batch_size=5000"], "batch_size: expected a value from 1 to 1000"),
-    (["field=sha1", "action=verdict"], "action: expected report or summary"),
-    (["field=sha1", "fields=riskscore,colour"], "fields: unknown field name(s) colour"),
-    (["field=sha1", "skip_reanalysis=maybe"], "skip_reanalysis: expected true or false"),
-    (["field=sha1", "prefix=1x"], "prefix: expected a letter"),
-    (["sha1"], "unexpected argument 'sha1'"),
-    (["field=sha1", "colour=red"], "Unrecognized option: colour=red"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "field=<hash field> is required"),
+        (["field=sha1", "batch_size=abc"], "batch_size: expected a whole number, got 'abc'"),
+        (["field=sha1", "batch_size=5000"], "batch_size: expected a value from 1 to 1000"),
+        (["field=sha1", "action=verdict"], "action: expected report or summary"),
+        (["field=sha1", "fields=riskscore,colour"], "fields: unknown field name(s) colour"),
+        (["field=sha1", "skip_reanalysis=maybe"], "skip_reanalysis: expected true or false"),
+        (["field=sha1", "prefix=1x"], "prefix: expected a letter"),
+        (["sha1"], "unexpected argument 'sha1'"),
+        (["field=sha1", "colour=red"], "Unrecognized option: colour=red"),
+    ],
+)
 def test_bad_options_stop_the_search_with_a_clear_message(version, args, message, splunk_app, splunkd):
     configure(splunk_app, {"url": closed_port_url()})
     run = run_command(splunk_app, python(version), args, [[{"sha1": "a" * 40}]], splunkd.uri, SESSION_KEY)
@@ -261,8 +277,14 @@ def test_a_later_chunk_reads_what_the_search_kept_in_the_cache(version, splunk_a
     with nothing remembered in memory."""
     sha1 = corpus.samples[0]["sha1"]
     configure(splunk_app, {"url": simulator.url, "cache_store": "file"}, {"memo_size": "0"})
-    run = run_command(splunk_app, python(version), ["field=h"], [[{"h": sha1}], [{"h": sha1}], [{"h": sha1}]],
-                      splunkd.uri, SESSION_KEY)
+    run = run_command(
+        splunk_app,
+        python(version),
+        ["field=h"],
+        [[{"h": sha1}], [{"h": sha1}], [{"h": sha1}]],
+        splunkd.uri,
+        SESSION_KEY,
+    )
 
     assert [record["rl_status"] for record in run.records] == ["found"] * 3
     assert looked_up(simulator) == [sha1]
@@ -271,8 +293,14 @@ def test_a_later_chunk_reads_what_the_search_kept_in_the_cache(version, splunk_a
 @pytest.mark.parametrize("version", PYTHONS)
 def test_misconfiguration_and_missing_field_are_reported(version, splunk_app, splunkd, corpus):
     configure(splunk_app, {"url": "", "verfiy_tls": "false"})
-    run = run_command(splunk_app, python(version), ["field=sha1"], [[{"sha256": corpus.samples[0]["sha256"]}]],
-                      splunkd.uri, SESSION_KEY)
+    run = run_command(
+        splunk_app,
+        python(version),
+        ["field=sha1"],
+        [[{"sha256": corpus.samples[0]["sha256"]}]],
+        splunkd.uri,
+        SESSION_KEY,
+    )
 
     assert run.returncode == 0, run.stderr
     assert [record["rl_status"] for record in run.records] == ["no_hash"]
@@ -284,8 +312,9 @@ def test_misconfiguration_and_missing_field_are_reported(version, splunk_app, sp
 @pytest.mark.parametrize("version", PYTHONS)
 def test_tls_verification_off_warns(version, splunk_app, simulator, splunkd, corpus):
     configure(splunk_app, {"url": simulator.url, "verify_tls": "false"})
-    run = run_command(splunk_app, python(version), ["field=sha1"], [[{"sha1": corpus.samples[0]["sha1"]}]],
-                      splunkd.uri, SESSION_KEY)
+    run = run_command(
+        splunk_app, python(version), ["field=sha1"], [[{"sha1": corpus.samples[0]["sha1"]}]], splunkd.uri, SESSION_KEY
+    )
 
     assert run.records[0]["rl_status"] == "found"
     warnings = run.messages_of("WARN")
@@ -293,8 +322,14 @@ def test_tls_verification_off_warns(version, splunk_app, simulator, splunkd, cor
 
 
 def test_log_file_has_the_pid_and_never_a_secret(app, simulator, splunkd, corpus):
-    run = run_command(app, python("3.13"), ["field=sha1", "logging_level=DEBUG"],
-                      [[{"sha1": corpus.samples[0]["sha1"]}]], splunkd.uri, SESSION_KEY)
+    run = run_command(
+        app,
+        python("3.13"),
+        ["field=sha1", "logging_level=DEBUG"],
+        [[{"sha1": corpus.samples[0]["sha1"]}]],
+        splunkd.uri,
+        SESSION_KEY,
+    )
 
     assert run.returncode == 0, run.stderr
     log = (app.parent.parent.parent / "var" / "log" / "splunk" / "spectra_analyze.log").read_text()
@@ -303,18 +338,25 @@ def test_log_file_has_the_pid_and_never_a_secret(app, simulator, splunkd, corpus
         assert secret not in log and secret not in run.stderr
 
 
-def without_index(records) -> List[Dict[str, Any]]:
+def without_index(records) -> list[dict[str, Any]]:
     return [{key: value for key, value in record.items() if key != "_chunked_idx"} for record in records]
 
 
 @pytest.mark.parametrize("version", PYTHONS)
 def test_later_searches_answer_from_the_apps_cache(version, app, simulator, splunkd, corpus):
     hashes = [corpus.samples[0]["sha1"], "0" * 40]
-    first = run_command(app, python(version), ["field=sha1"], [[{"sha1": value} for value in hashes]], splunkd.uri,
-                        SESSION_KEY)
+    first = run_command(
+        app, python(version), ["field=sha1"], [[{"sha1": value} for value in hashes]], splunkd.uri, SESSION_KEY
+    )
     asked = simulator.requests_served
-    second = run_command(app, python(version), ["field=sha1"], [[{"sha1": value} for value in reversed(hashes)]],
-                         splunkd.uri, SESSION_KEY)
+    second = run_command(
+        app,
+        python(version),
+        ["field=sha1"],
+        [[{"sha1": value} for value in reversed(hashes)]],
+        splunkd.uri,
+        SESSION_KEY,
+    )
 
     assert [r["rl_status"] for r in first.records] == ["found", "not_found"]
     assert without_index(reversed(second.records)) == without_index(first.records)
@@ -326,8 +368,14 @@ class WorldlyAppliance(Simulator):
     """Threat names in several scripts, sent as the simulator sends text (\\u escapes, an emoji as an escaped
     pair), one of them with a lone surrogate: an escape a broken encoder on the appliance's side could write."""
 
-    NAMES = ["Win32.Trojan.Zoë", "Android.Вредонос.Тест", "Win64.木马.样本", "Script.🦠.Emoji",
-             "Doc.ملف.\u200fקובץ", "Broken.\ud800.Pair"]
+    NAMES = [
+        "Win32.Trojan.Zoë",
+        "Android.Вредонос.Тест",
+        "Win64.木马.样本",
+        "Script.🦠.Emoji",
+        "Doc.ملف.\u200fקובץ",
+        "Broken.\ud800.Pair",
+    ]
 
     def answer(self, path, headers, raw):
         status, payload = super().answer(path, headers, raw)
@@ -340,17 +388,21 @@ class WorldlyAppliance(Simulator):
 def test_text_in_any_language_in_and_out_counted_in_bytes(version, splunk_app, splunkd, corpus):
     # scp.py reads each reply by its byte length and decodes it as strict UTF-8
     hashes = corpus.hashes("sha1", "malicious")[:6]
-    events = [{"sha1": value, "who": who, "tags": [who, "✓"]}
-              for value, who in zip(hashes, ["Zoë Müller", "Жанна", "悪意のある", "👩‍💻 🇸🇮", "ملف \u200fקובץ", "e\u0301"])]
+    events = [
+        {"sha1": value, "who": who, "tags": [who, "✓"]}
+        for value, who in zip(hashes, ["Zoë Müller", "Жанна", "悪意のある", "👩‍💻 🇸🇮", "ملف \u200fקובץ", "e\u0301"])
+    ]
     events = [{"хэш": event.pop("sha1"), **event} for event in events]  # a hash field named in Russian
     with WorldlyAppliance(TOKEN, corpus=corpus) as appliance:
         configure(splunk_app, {"url": appliance.url, "max_attempts": "1"})
         run = run_command(splunk_app, python(version), ["field=хэш"], [events], splunkd.uri, SESSION_KEY)
     assert run.returncode == 0, run.stderr
     assert [(record["who"], record["tags"]) for record in run.records] == [
-        (event["who"], event["tags"]) for event in events]
+        (event["who"], event["tags"]) for event in events
+    ]
     assert sorted(record["rl_threat_name"] for record in run.records) == sorted(  # the lone surrogate replaced
-        name.replace("\ud800", "\ufffd") for name in WorldlyAppliance.NAMES)
+        name.replace("\ud800", "\ufffd") for name in WorldlyAppliance.NAMES
+    )
     assert {record["rl_threat_family"] for record in run.records} >= {"Тест", "样本", "Emoji"}
 
 

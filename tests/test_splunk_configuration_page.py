@@ -3,24 +3,23 @@ served by a stand-in of Splunk Web (``splunkweb_standin.py``): an admin adds an
 appliance, the page's check refuses a wrong token before anything is saved,
 the appliance is listed, its token is never sent back to the page; then the
 search command, run as splunkd runs it, uses what the page saved."""
+
 from __future__ import annotations
 
 import os
 import shutil
 
 import pytest
+from helpers import TOKEN
+from scp import run_command
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
-
-from helpers import TOKEN
-from scp import run_command
 from splunk_harness import SESSION_KEY, python
 from splunkd_standin import SplunkdStandIn
 from splunkweb_standin import SplunkWebStandIn
-
 
 WAIT = 30  # seconds for the page's scripts on a busy machine; every wait ends as soon as its condition holds
 SCREENSHOT_ENV = "SPECTRA_SCREENSHOT"  # a path: save the page with its appliance there (docs/images/)
@@ -62,8 +61,9 @@ def test_an_admin_adds_an_appliance_that_the_command_then_uses(browser, splunk_a
         save_dialog(browser)
 
         # The check's lookup is refused: the dialog says so and nothing is saved.
-        refused = wait.until(ready.visibility_of_element_located(
-            (By.XPATH, '//*[@role="dialog"]//*[contains(text(), "was not saved")]')))
+        refused = wait.until(
+            ready.visibility_of_element_located((By.XPATH, '//*[@role="dialog"]//*[contains(text(), "was not saved")]'))
+        )
         assert "token" in refused.text.lower()
         assert not (splunk_app / "local" / "spectra_analyze_account.conf").exists() and splunkd.credentials == {}
 
@@ -84,7 +84,8 @@ def test_an_admin_adds_an_appliance_that_the_command_then_uses(browser, splunk_a
         assert TOKEN not in (splunk_app / "local" / "spectra_analyze_account.conf").read_text()
 
         sha1 = corpus.samples[0]["sha1"]
-        run = run_command(splunk_app, python("3.13"), ["field=sha1", "appliance=lab"], [[{"sha1": sha1}]],
-                          splunkd.uri, SESSION_KEY)
+        run = run_command(
+            splunk_app, python("3.13"), ["field=sha1", "appliance=lab"], [[{"sha1": sha1}]], splunkd.uri, SESSION_KEY
+        )
         assert run.returncode == 0, run.stderr
         assert run.messages == [] and run.records[0]["rl_status"] == "found"

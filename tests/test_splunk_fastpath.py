@@ -3,6 +3,7 @@
 chunks itself and writes into splunklib's record writer: what it relies on
 in the vendored splunklib is pinned here, and what it could get wrong is
 checked through SCP v2 under Splunk's Pythons."""
+
 from __future__ import annotations
 
 import csv
@@ -12,19 +13,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
+from helpers import PYTHONS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
-from connector_tools.splunk.build import PINS_FILE
-from connector.splunk.chunk import Chunk, CsvText, Layout, OutputColumns
-from connector.splunk.pipes import PIPE_SIZE, widen_pipes
 from scp import encode_records, run_command
 from splunk_harness import SESSION_KEY, python
-from helpers import PYTHONS
+
+from connector.flatten import LIST_KEYS, RECORD_KEYS, REPORT_KEYS
+from connector.splunk.chunk import Chunk, CsvText, Layout, OutputColumns
+from connector.splunk.pipes import PIPE_SIZE, widen_pipes
+from connector_tools.splunk.build import PINS_FILE
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,8 +56,12 @@ def pinned_splunklib() -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("version", PYTHONS)
 def test_vendored_splunklib_is_the_one_the_fast_path_was_written_for(version, splunk_app):
-    done = subprocess.run([python(version), str(HERE / "splunklib_contract.py"), str(splunk_app / "bin" / "lib")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [python(version), str(HERE / "splunklib_contract.py"), str(splunk_app / "bin" / "lib")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     contract = json.loads(done.stdout)
 
@@ -69,7 +73,7 @@ def test_vendored_splunklib_is_the_one_the_fast_path_was_written_for(version, sp
     assert contract["read_differently"] == []  # and, without the __mv_ columns of single values, read the same
 
 
-def cells_by_name(body: str) -> List[Dict[str, str]]:
+def cells_by_name(body: str) -> list[dict[str, str]]:
     """The raw cells of each row of a CSV body, by column name (``__mv_`` columns included)."""
     rows = list(csv.reader(io.StringIO(body)))
     return [dict(zip(rows[0], row)) for row in rows[1:]]
@@ -99,8 +103,10 @@ def test_input_fields_pass_through_cell_for_cell(version, app, simulator, splunk
 def test_fields_named_like_output_fields_are_replaced(version, app, simulator, splunkd, corpus):
     sha1 = corpus.samples[1]["sha1"]
     # rl_status comes with an __mv_ column, which goes with it though the output's rl_status has none
-    events = [{"rl_status": ["stale", "older"], "rl_tags": ["old", "tags"], "sha1": sha1},
-              {"rl_status": "stale", "sha1": ""}]
+    events = [
+        {"rl_status": ["stale", "older"], "rl_tags": ["old", "tags"], "sha1": sha1},
+        {"rl_status": "stale", "sha1": ""},
+    ]
     run = run_command(app, python(version), ["field=sha1"], [events], splunkd.uri, SESSION_KEY)
 
     assert run.returncode == 0, run.stderr
@@ -164,9 +170,9 @@ def test_every_event_gets_every_output_field(version, app, simulator, splunkd, c
     assert [record["rl_status"] for record in run.records] == ["no_hash", "found", "invalid"]
 
 
-def multivalue_columns(body: str) -> List[str]:
+def multivalue_columns(body: str) -> list[str]:
     header = next(csv.reader(io.StringIO(body)))
-    return sorted(name[len("__mv_"):] for name in header if name.startswith("__mv_rl_"))
+    return sorted(name[len("__mv_") :] for name in header if name.startswith("__mv_rl_"))
 
 
 @pytest.mark.slow
@@ -177,8 +183,9 @@ def test_only_output_fields_of_several_values_have_an_mv_column(version, app, si
     first, second = corpus.samples[6]["sha1"], corpus.samples[7]["sha1"]
     single = [{"sha1": first}, {"sha1": ""}, {"sha1": second}]
     several = [{"sha1": [first, second]}, {"sha1": first}]
-    run = run_command(app, python(version), ["field=sha1", "action=summary"], [single, several, single],
-                      splunkd.uri, SESSION_KEY)
+    run = run_command(
+        app, python(version), ["field=sha1", "action=summary"], [single, several, single], splunkd.uri, SESSION_KEY
+    )
 
     assert run.returncode == 0, run.stderr
     lists = sorted("rl_" + key for key in LIST_KEYS)
@@ -202,8 +209,12 @@ def test_a_value_of_several_items_is_never_written_without_its_mv_column():
         text.record({"a": ["x", "y"], "b": []}, columns)
 
 
-CELL_VALUES = st.one_of(st.none(), st.integers(), st.floats(allow_nan=False),
-                        st.text(alphabet=st.sampled_from('ab ,"\r\n$;\tü✓'), max_size=12))
+CELL_VALUES = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(alphabet=st.sampled_from('ab ,"\r\n$;\tü✓'), max_size=12),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -262,6 +273,7 @@ def test_other_chunks_are_read_and_written_cell_by_cell(body):
 def test_the_command_widens_its_pipes_and_leaves_other_files_alone(tmp_path):
     get_size = 1032  # fcntl.F_GETPIPE_SZ
     import fcntl
+
     read_end, write_end = os.pipe()
     with open(tmp_path / "file", "wb") as regular:
         try:

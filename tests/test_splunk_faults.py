@@ -3,18 +3,28 @@ Python 3.9, driven over SCP v2 as splunkd drives it, against the simulator
 injecting each fault. Every event comes out, with the case's status and one
 message in the job inspector; the token and the session key stay out of
 events, messages, stderr and the app's log file."""
+
 import json
 import time
 
 import pytest
-
 from certs import Authority
+from faultmatrix import (
+    CASE_IDS,
+    CASES,
+    PROCESS_TIME_BOUND,
+    RECOVERS,
+    STOPS,
+    appliance,
+    assert_no_token,
+    check_records,
+    hash_mix,
+)
 from helpers import TOKEN
-from connector.simulator.server import Simulator
-from faultmatrix import (CASE_IDS, CASES, PROCESS_TIME_BOUND, RECOVERS, STOPS, appliance, assert_no_token,
-                         check_records, hash_mix)
 from scp import run_command
 from splunk_harness import SESSION_KEY, configure, python
+
+from connector.simulator.server import Simulator
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -63,8 +73,7 @@ def authority(tmp_path_factory):
     return Authority(tmp_path_factory.mktemp("ca"))
 
 
-def test_tls_is_verified_by_default_ca_bundle_works_and_the_opt_out_warns(corpus, splunk_app, splunkd,
-                                                                          authority):
+def test_tls_is_verified_by_default_ca_bundle_works_and_the_opt_out_warns(corpus, splunk_app, splunkd, authority):
     sha1 = corpus.hashes("sha1")[0]
     with Simulator(TOKEN, corpus=corpus, tls=authority.server_context()) as server:
         outcomes = []

@@ -2,16 +2,16 @@
 simulator, and the splunkd stand-in serving the KV store stand-in (written
 from Splunk's REST reference and limits.conf). Requests are counted on both
 sides."""
+
 from __future__ import annotations
 
 import json
-from typing import Dict, List
 
 import pytest
-
 from helpers import TOKEN, Clock
 from kvstore_standin import INITIALIZING, MAX_DOCUMENTS_PER_BATCH_SAVE, KVStore
 from splunkd_standin import SplunkdStandIn
+
 from connector.actions import run
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
@@ -21,8 +21,7 @@ from connector.names import Status
 from connector.retry import RetryPolicy
 from connector.service import LookupService
 from connector.splunk.conf import AppSettings
-from connector.splunk.kvstore import (COLLECTION, MAX_QUERY_CHARS, KVStoreAnswers, Splunkd, in_cluster,
-                                      open_store)
+from connector.splunk.kvstore import COLLECTION, MAX_QUERY_CHARS, KVStoreAnswers, Splunkd, in_cluster, open_store
 from connector.validation import violation
 
 SESSION = "kv-session-3f9d0c2b71"
@@ -43,17 +42,23 @@ def splunkd(kv):
 
 def store_of(splunkd, tmp_path, clock=None, timeout=3.0, budget=30.0, token=TOKEN, **cache) -> KVStoreAnswers:
     settings = CacheSettings(str(tmp_path / "cache"), **cache)
-    return KVStoreAnswers(Splunkd(splunkd.uri, SESSION, APP, timeout=timeout), settings, token=lambda: token,
-                          fallback=lambda: ResultCache(settings), clock=clock or Clock(), budget=budget)
+    return KVStoreAnswers(
+        Splunkd(splunkd.uri, SESSION, APP, timeout=timeout),
+        settings,
+        token=lambda: token,
+        fallback=lambda: ResultCache(settings),
+        clock=clock or Clock(),
+        budget=budget,
+    )
 
 
-def report(simulator, store, hashes, url: str = "") -> List[Dict]:
+def report(simulator, store, hashes, url: str = "") -> list[dict]:
     config = Config(url=url or simulator.url, token=TOKEN, retry=RetryPolicy(max_attempts=1))
     with LookupService(SpectraAnalyzeClient(config), store=store) as lookups:
         return run("get_report", {"hashes": list(hashes)}, lookups).records
 
 
-def verdicts(records) -> List[tuple]:
+def verdicts(records) -> list[tuple]:
     return [(record["hash"], record["status"], record["classification"]) for record in records]
 
 
@@ -90,7 +95,6 @@ def test_found_kept_a_day_not_found_an_hour_errors_never(simulator, corpus, splu
     assert {record["status"] for record in failed} == {"error"} and kv.documents[COLLECTION] == {}
 
 
-
 def test_reads_and_writes_stay_within_the_kv_store_limits(simulator, corpus, splunkd, kv, tmp_path):
     hashes = corpus.hashes("sha256")[:1500] + corpus.hashes("md5")[:500]
     report(simulator, store_of(splunkd, tmp_path), hashes)
@@ -112,7 +116,7 @@ def test_trim_deletes_the_expired_then_the_oldest_past_the_limit(simulator, corp
     clock.now += 3601  # MISSING's answer has expired
     for start in (0, 10, 20):
         clock.now += 10
-        report(simulator, store_of(splunkd, tmp_path, clock, max_entries=20), hashes[start:start + 10])
+        report(simulator, store_of(splunkd, tmp_path, clock, max_entries=20), hashes[start : start + 10])
     kept = {document["_key"].partition(":")[2] for document in kv.documents[COLLECTION].values()}
     assert kept == set(hashes[10:])  # the oldest ten and the expired one gone
     assert ("DELETE", "data") in kv.calls
@@ -133,12 +137,18 @@ def test_count_and_clear(simulator, corpus, splunkd, kv, tmp_path):
     assert store.count() == 0 and store.trouble is None
 
 
-@pytest.mark.parametrize("fault, said", [
-    ("initializing", INITIALIZING), ("down", "could not be reached"), ("slow", "did not answer within 0.3s"),
-    ("garbage", "not JSON"),
-])
-def test_a_failing_kv_store_is_left_for_the_local_file_with_one_warning(fault, said, simulator, corpus, splunkd, kv,
-                                                                        tmp_path, caplog):
+@pytest.mark.parametrize(
+    "fault, said",
+    [
+        ("initializing", INITIALIZING),
+        ("down", "could not be reached"),
+        ("slow", "did not answer within 0.3s"),
+        ("garbage", "not JSON"),
+    ],
+)
+def test_a_failing_kv_store_is_left_for_the_local_file_with_one_warning(
+    fault, said, simulator, corpus, splunkd, kv, tmp_path, caplog
+):
     hashes = corpus.hashes("sha1")[:4] + [MISSING]
     expected = verdicts(report(simulator, None, hashes))
     kv.fault, kv.delay = fault, 1.0
@@ -153,8 +163,9 @@ def test_a_failing_kv_store_is_left_for_the_local_file_with_one_warning(fault, s
     assert SESSION not in store.trouble and SESSION not in repr(store)
 
 
-def test_a_kv_store_slow_on_every_request_is_left_once_the_runs_budget_is_spent(simulator, corpus, splunkd, kv,
-                                                                                tmp_path):
+def test_a_kv_store_slow_on_every_request_is_left_once_the_runs_budget_is_spent(
+    simulator, corpus, splunkd, kv, tmp_path
+):
     hashes = corpus.hashes("sha256")[:600]  # several reads
     report(simulator, store_of(splunkd, tmp_path), hashes)
     kv.fault, kv.delay, before = "slow", 0.3, len(kv.calls)
@@ -184,8 +195,9 @@ def test_a_user_who_may_not_write_still_reads(simulator, corpus, splunkd, kv, tm
     store = store_of(splunkd, tmp_path)
     sent = simulator.requests_served
     report(simulator, store, hashes)
-    assert sorted(value for body in list(simulator.bodies)[sent:] for value in body["hash_values"]) == \
-        sorted(hashes[3:])  # the three kept were read
+    assert sorted(value for body in list(simulator.bodies)[sent:] for value in body["hash_values"]) == sorted(
+        hashes[3:]
+    )  # the three kept were read
     assert "may not write" in store.trouble and len(kv.documents[COLLECTION]) == 3
     assert [call for call in kv.calls[before:] if call[0] != "GET"] == [("POST", "batch_save")]  # tried once
 
@@ -202,8 +214,7 @@ def test_a_cluster_member_is_told_by_its_server_roles(splunkd, kv, tmp_path):
         chosen = AppSettings(appliance={"url": "x", "cache_store": choice}, memo_size=0, log_level="INFO")
         splunkd.server_roles = ["search_head"]
         assert open_store(chosen, tmp_path, session, lambda: TOKEN)[1] == kind
-    off = AppSettings(appliance={"url": "x", "cache": "false", "cache_store": "kvstore"}, memo_size=0,
-                      log_level="INFO")
+    off = AppSettings(appliance={"url": "x", "cache": "false", "cache_store": "kvstore"}, memo_size=0, log_level="INFO")
     assert open_store(off, tmp_path, session, lambda: TOKEN) == (None, "")
 
 
@@ -215,8 +226,9 @@ def as_goodware(item: str) -> str:
 
 
 @pytest.mark.parametrize("damage", ["verdict", "no seal", "stored", "another token"])
-def test_a_document_that_does_not_verify_is_asked_again_and_overwritten(damage, simulator, corpus, splunkd, kv,
-                                                                       tmp_path):
+def test_a_document_that_does_not_verify_is_asked_again_and_overwritten(
+    damage, simulator, corpus, splunkd, kv, tmp_path
+):
     malicious = [s["sha1"] for s in corpus.samples if s["classification"].lower() == "malicious"][:3]
     hashes = malicious + [MISSING]
     expected = verdicts(report(simulator, store_of(splunkd, tmp_path), hashes))

@@ -2,20 +2,30 @@
 with the built app and its own stand-in splunkd, one KV store stand-in
 shared by both (as the cluster replicates it). The command runs as splunkd
 runs it (SCP v2, a subprocess), the alert action as splunkd runs it too."""
+
 from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Dict, List
 
 import pytest
-
 from helpers import TOKEN
 from kvstore_standin import INITIALIZING, KVStore
 from scp import run_command
-from splunk_harness import (SESSION_KEY, alert_results, configure, events_of, execute, install_app, payload_for, python,
-                            token_credentials, write_results)
+from splunk_harness import (
+    SESSION_KEY,
+    alert_results,
+    configure,
+    events_of,
+    execute,
+    install_app,
+    payload_for,
+    python,
+    token_credentials,
+    write_results,
+)
 from splunkd_standin import SplunkdStandIn
+
 from connector.splunk.kvstore import COLLECTION
 from connector.validation import violation
 
@@ -38,12 +48,14 @@ def members(splunk_package, simulator, kv, tmp_path):
         app = install_app(splunk_package, tmp_path / name)
         configure(app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
         apps.append(app)
-    with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN), kvstore=kv, server_roles=MEMBER_ROLES) as a, \
-            SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN), kvstore=kv, server_roles=MEMBER_ROLES) as b:
+    with (
+        SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN), kvstore=kv, server_roles=MEMBER_ROLES) as a,
+        SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN), kvstore=kv, server_roles=MEMBER_ROLES) as b,
+    ):
         yield [(apps[0], a), (apps[1], b)]
 
 
-def events(corpus) -> List[List[Dict[str, str]]]:
+def events(corpus) -> list[list[dict[str, str]]]:
     """Two chunks; hashes repeat within and across them, one unknown, one invalid."""
     found = corpus.hashes("sha1")[:6]
     first = [{"sha1": value, "n": str(n)} for n, value in enumerate(found + found[:2])]
@@ -58,9 +70,11 @@ def search(member, chunks, version: str = VERSION):
     return run
 
 
-def verdicts(run) -> List[tuple]:
-    return [(record["n"], record["rl_status"], record["rl_classification"], record["rl_riskscore"])
-            for record in run.records]
+def verdicts(run) -> list[tuple]:
+    return [
+        (record["n"], record["rl_status"], record["rl_classification"], record["rl_riskscore"])
+        for record in run.records
+    ]
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
@@ -86,10 +100,16 @@ def test_a_standalone_search_head_keeps_its_local_file(members, simulator, corpu
     assert kv.calls == [] and (app / "cache" / "answers.sqlite3").exists()
 
 
-@pytest.mark.parametrize("fault, said", [
-    ("initializing", INITIALIZING), ("down", "could not be reached"), ("slow", "did not answer within 3s"),
-    ("garbage", "not JSON"), ("malformed", "failed their checksum"),
-])
+@pytest.mark.parametrize(
+    "fault, said",
+    [
+        ("initializing", INITIALIZING),
+        ("down", "could not be reached"),
+        ("slow", "did not answer within 3s"),
+        ("garbage", "not JSON"),
+        ("malformed", "failed their checksum"),
+    ],
+)
 def test_a_failing_kv_store_costs_one_warning_and_no_event(fault, said, members, simulator, corpus, kv):
     chunks = events(corpus)
     expected = verdicts(search(members[0], chunks))  # a healthy KV store now holds every answer
@@ -143,8 +163,7 @@ def test_the_alert_action_shares_the_clusters_answers(members, simulator, corpus
     assert asked[0] > 0 and asked[1] == asked[0]  # member B's action asked the appliance nothing
     assert len(kv.documents[COLLECTION]) > 0
     first, second = (events_of(splunkd) for _, splunkd in members)
-    assert [event.get("rl_classification") for event in second] == [event.get("rl_classification")
-                                                                     for event in first]
+    assert [event.get("rl_classification") for event in second] == [event.get("rl_classification") for event in first]
     assert len(second) == len(results)
 
 
@@ -158,5 +177,6 @@ def test_the_alert_action_goes_on_when_the_kv_store_is_down(members, simulator, 
     assert run.returncode == 0, run.stderr
     assert len(events_of(splunkd)) == len(results)
     assert [line for line in run.stderr.splitlines() if line.startswith("WARN")] == [
-        line for line in run.stderr.splitlines() if INITIALIZING in line]
+        line for line in run.stderr.splitlines() if INITIALIZING in line
+    ]
     assert run.stderr.count(INITIALIZING) == 1

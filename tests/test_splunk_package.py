@@ -1,4 +1,5 @@
 """The Splunk app package as Splunk (and AppInspect) receives it."""
+
 from __future__ import annotations
 
 import json
@@ -9,15 +10,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from checkout import pip_install_checkout
+from splunk_harness import APP_ID, build_package
+
 from connector import __version__
-from connector_tools.packaging import canonical_name, read_pins
-from connector_tools.splunk.build import APP_SOURCE, HANDLERS_ONLY, PINS_FILE
 from connector.flatten import RECORD_KEYS
 from connector.splunk.conf import APPLIANCE_KEYS, COMMAND_KEYS, parse_conf
 from connector.splunk.options import ACTIONS
-from splunk_harness import APP_ID, build_package
+from connector_tools.packaging import canonical_name, read_pins
+from connector_tools.splunk.build import APP_SOURCE, HANDLERS_ONLY, PINS_FILE
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -34,8 +35,11 @@ def members(splunk_package):
 def test_package_name_and_layout(splunk_package, members):
     assert splunk_package.name == f"{APP_ID}-{__version__}.tgz"
     assert all(name == APP_ID or name.startswith(APP_ID + "/") for name in members)
-    source_files = {f"{APP_ID}/{path.relative_to(APP_SOURCE).as_posix()}" for path in APP_SOURCE.rglob("*")
-                    if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith(".")}
+    source_files = {
+        f"{APP_ID}/{path.relative_to(APP_SOURCE).as_posix()}"
+        for path in APP_SOURCE.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and not path.name.startswith(".")
+    }
     assert source_files <= set(members)  # every file of the app tree ships, as it is
 
 
@@ -63,8 +67,18 @@ def test_package_vendors_the_pinned_releases_and_the_connector(members):
     for schema in ("record", "response", "result-item", "action-parameters"):
         assert f"{lib}connector/schemas/{schema}.schema.json" in members
     assert f"{lib}connector/splunk/command.py" in members
-    assert not [name for name in members if name.startswith((f"{lib}connector/cli/", f"{lib}connector/simulator/",
-                                                             f"{lib}connector_tools/", f"{lib}connector/package.json"))]
+    assert not [
+        name
+        for name in members
+        if name.startswith(
+            (
+                f"{lib}connector/cli/",
+                f"{lib}connector/simulator/",
+                f"{lib}connector_tools/",
+                f"{lib}connector/package.json",
+            )
+        )
+    ]
 
 
 def test_build_is_reproducible(splunk_package, tmp_path):
@@ -78,9 +92,21 @@ def test_an_installed_package_builds_the_same_app(splunk_package, tmp_path):
     editable), the package builds the very same .tgz."""
     site = tmp_path / "site"
     pip_install_checkout(site)
-    done = subprocess.run([sys.executable, "-c", "import sys; from connector.cli import main; sys.exit(main())",
-                           "build-splunk-app", "--output", str(tmp_path / "out")], cwd=tmp_path, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(site), "HOME": str(Path.home())}, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from connector.cli import main; sys.exit(main())",
+            "build-splunk-app",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "HOME": str(Path.home())},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     built = Path(done.stdout.strip().splitlines()[-1])
     assert built.read_bytes() == splunk_package.read_bytes()
@@ -90,8 +116,13 @@ def test_app_files_agree_with_the_code():
     app_conf = parse_conf((APP_SOURCE / "default" / "app.conf").read_text())
     manifest = json.loads((APP_SOURCE / "app.manifest").read_text())
     assert app_conf["id"]["name"] == app_conf["package"]["id"] == manifest["info"]["id"]["name"] == APP_ID
-    spec = parse_conf("\n".join(line for line in (APP_SOURCE / "README" / "spectra_analyze.conf.spec").read_text()
-                                .splitlines() if not line.startswith("*")))
+    spec = parse_conf(
+        "\n".join(
+            line
+            for line in (APP_SOURCE / "README" / "spectra_analyze.conf.spec").read_text().splitlines()
+            if not line.startswith("*")
+        )
+    )
     assert tuple(spec["appliance"]) == APPLIANCE_KEYS and tuple(spec["command"]) == COMMAND_KEYS
     defaults = parse_conf((APP_SOURCE / "default" / "spectra_analyze.conf").read_text())
     assert tuple(defaults["appliance"]) == APPLIANCE_KEYS and tuple(defaults["command"]) == COMMAND_KEYS
@@ -103,15 +134,35 @@ def test_appinspect_cloud_precert_has_no_failures_and_explained_warnings(splunk_
     if not APPINSPECT.exists():
         pytest.fail(f"{APPINSPECT} is missing: run `make test`, which installs splunk-appinspect there")
     report = tmp_path / "appinspect.json"
-    done = subprocess.run([str(APPINSPECT), "inspect", str(splunk_package), "--mode", "precert", "--included-tags",
-                           "cloud", "--skip-trusted-libraries-update", "--data-format", "json", "--output-file",
-                           str(report)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(APPINSPECT),
+            "inspect",
+            str(splunk_package),
+            "--mode",
+            "precert",
+            "--included-tags",
+            "cloud",
+            "--skip-trusted-libraries-update",
+            "--data-format",
+            "json",
+            "--output-file",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.exists(), done.stdout[-2000:] + done.stderr[-2000:]
     results = json.loads(report.read_text())
     summary = results["summary"]
     assert (summary["error"], summary["failure"], summary["future_failure"]) == (0, 0, 0), summary
-    warned = {check["name"] for group in results["reports"][0]["groups"] for check in group["checks"]
-              if check["result"] == "warning"}
+    warned = {
+        check["name"]
+        for group in results["reports"][0]["groups"]
+        for check in group["checks"]
+        if check["result"] == "warning"
+    }
     # Each one explained in the file beside the app, and none explained that no longer occurs.
     expected = re.findall(r"^(\w+):\s*$", (APP_SOURCE.parent / "appinspect.expect.yaml").read_text(), re.MULTILINE)
     assert sorted(warned) == sorted(expected)

@@ -6,6 +6,7 @@ URL-encodes the token): hostile values must come out of the chain as one
 string in the search, never as SPL. The dashboard's searches run, through
 ``spl_subset``, over the events the app itself writes: the real command's log
 lines (three searches through SCP v2) and the real alert action's events."""
+
 from __future__ import annotations
 
 import json
@@ -14,22 +15,31 @@ import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
-
 from helpers import TOKEN
+from scp import run_command
+from spl_subset import MissingField, Unsupported, run, split_pipeline
+from splunk_harness import (
+    SESSION_KEY,
+    alert_results,
+    configure,
+    events_of,
+    execute,
+    payload_for,
+    python,
+    token_credentials,
+    write_results,
+)
+from splunkd_standin import SplunkdStandIn
+
 from connector.flatten import RECORD_KEYS
 from connector.rules import load_rules
 from connector.splunk.conf import parse_conf
 from connector.splunk.options import parse_options
 from connector.validation import schema_dir
-from scp import run_command
-from spl_subset import MissingField, Unsupported, run, split_pipeline
-from splunk_harness import (SESSION_KEY, alert_results, configure, events_of, execute, payload_for, python,
-                            token_credentials, write_results)
-from splunkd_standin import SplunkdStandIn
 
 pytestmark = pytest.mark.slow  # the built app, and the command run as a process
 
@@ -52,15 +62,15 @@ def encode_uri_component(value: str) -> str:
     return quote(value, safe=URI_SAFE)
 
 
-def conf(app: Path, name: str) -> Dict[str, Dict[str, str]]:
+def conf(app: Path, name: str) -> dict[str, dict[str, str]]:
     return parse_conf((app / "default" / name).read_text(encoding="utf-8"))
 
 
-def macros_of(app: Path) -> Dict[str, str]:
+def macros_of(app: Path) -> dict[str, str]:
     return {name: stanza["definition"] for name, stanza in conf(app, "macros.conf").items() if "definition" in stanza}
 
 
-def view_searches(app: Path, view: str) -> Dict[str, str]:
+def view_searches(app: Path, view: str) -> dict[str, str]:
     """Each search of a Simple XML view by its id or panel title; a
     post-process search is its base search's query, a pipe, then its own."""
     root = ElementTree.parse(app / VIEWS / f"{view}.xml").getroot()
@@ -106,7 +116,7 @@ def lookup_search_for(splunk_app: Path, value: str) -> str:
     opened = urlsplit(uri.replace("$@field_value$", encode_uri_component(value)))
     token = parse_qs(opened.query, keep_blank_values=True)["form.hash"]
     assert token == [value]  # the form gets the value exactly
-    query, = view_searches(splunk_app, LOOKUP_VIEW).values()
+    (query,) = view_searches(splunk_app, LOOKUP_VIEW).values()
     assert query.count("$") == 2 and "$hash|u$" in query
     return query.replace("$hash|u$", encode_uri_component(token[0]))
 
@@ -132,8 +142,14 @@ def test_the_lookup_form_runs_the_command_on_the_value(version, splunk_app, simu
     assert shown[0] == "hash" and {column[3:] for column in shown[1:]} <= set(RECORD_KEYS)
     malicious = corpus.hashes("sha256", "malicious")[0]
     with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
-        done = run_command(splunk_app, python(version), arguments, [[{"hash": malicious}, {"hash": HOSTILE[1]}]],
-                           splunkd.uri, SESSION_KEY)
+        done = run_command(
+            splunk_app,
+            python(version),
+            arguments,
+            [[{"hash": malicious}, {"hash": HOSTILE[1]}]],
+            splunkd.uri,
+            SESSION_KEY,
+        )
     assert done.returncode == 0, done.stderr
     found, hostile = done.records
     assert (found["rl_status"], found["rl_classification"]) == ("found", "malicious")
@@ -141,16 +157,16 @@ def test_the_lookup_form_runs_the_command_on_the_value(version, splunk_app, simu
     assert set(statuses) == {"invalid"} and hostile["hash"] == HOSTILE[1]  # its words, none a hash
 
 
-def splunk_fields(value: Any, name: str = "") -> Dict[str, Any]:
+def splunk_fields(value: Any, name: str = "") -> dict[str, Any]:
     """A JSON event's fields as KV_MODE = json extracts them: a.b for objects,
     a{} for arrays (their values a multivalue field)."""
     if isinstance(value, dict):
-        fields: Dict[str, Any] = {}
+        fields: dict[str, Any] = {}
         for key, item in value.items():
             fields.update(splunk_fields(item, f"{name}.{key}" if name else key))
         return fields
     if isinstance(value, list):
-        merged: Dict[str, List[Any]] = {}
+        merged: dict[str, list[Any]] = {}
         for item in value:
             for key, found in splunk_fields(item, f"{name}{{}}").items():
                 merged.setdefault(key, []).extend(found if isinstance(found, list) else [found])
@@ -158,23 +174,35 @@ def splunk_fields(value: Any, name: str = "") -> Dict[str, Any]:
     return {} if value is None else {name: value}
 
 
-def alert_events(splunkd: SplunkdStandIn) -> List[Dict[str, Any]]:
+def alert_events(splunkd: SplunkdStandIn) -> list[dict[str, Any]]:
     """The alert action's events as indexed: props.conf takes _time from orig_time."""
     events = []
     for query, body in splunkd.received:
         for line in body.splitlines():
             event = splunk_fields(json.loads(line.decode("utf-8")))
-            event.update(_raw=line.decode("utf-8"), _time=float(event["orig_time"]), index=query["index"],
-                         sourcetype=query["sourcetype"], source=query["source"])
+            event.update(
+                _raw=line.decode("utf-8"),
+                _time=float(event["orig_time"]),
+                index=query["index"],
+                sourcetype=query["sourcetype"],
+                source=query["source"],
+            )
             events.append(event)
     return events
 
 
-def log_events(path: Path) -> List[Dict[str, Any]]:
+def log_events(path: Path) -> list[dict[str, Any]]:
     """The log's lines as Splunk indexes them into _internal (one event a line)."""
-    return [{"_raw": line, "index": "_internal", "source": str(path), "sourcetype": "spectra_analyze",
-             "_time": datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S").timestamp()}
-            for line in path.read_text(encoding="utf-8").splitlines()]
+    return [
+        {
+            "_raw": line,
+            "index": "_internal",
+            "source": str(path),
+            "sourcetype": "spectra_analyze",
+            "_time": datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S").timestamp(),
+        }
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
 
 
 @pytest.fixture
@@ -185,15 +213,20 @@ def written(splunk_app, simulator, corpus, tmp_path):
     and the alert action's events, with its own log lines."""
     configure(splunk_app, {"url": simulator.url, "max_attempts": "2", "retry_deadline": "2"})
     hashes = corpus.hashes("sha1")[:30] + corpus.hashes("sha256", "malicious")[:5]
-    chunks = [[{"sha1": value} for value in hashes[:20]], [{"sha1": value} for value in hashes[20:]] + [{"sha1": "x"}, {"sha1": hashes[0]}]]
+    chunks = [
+        [{"sha1": value} for value in hashes[:20]],
+        [{"sha1": value} for value in hashes[20:]] + [{"sha1": "x"}, {"sha1": hashes[0]}],
+    ]
     with SplunkdStandIn(SESSION_KEY, token_credentials(TOKEN)) as splunkd:
         for _ in range(2):
-            assert run_command(splunk_app, python("3.9"), ["field=sha1"], chunks, splunkd.uri,
-                               SESSION_KEY).returncode == 0
+            assert (
+                run_command(splunk_app, python("3.9"), ["field=sha1"], chunks, splunkd.uri, SESSION_KEY).returncode == 0
+            )
     requests = simulator.requests_served
     with SplunkdStandIn(SESSION_KEY, {}) as splunkd:  # no token: the search logs an error
-        run_command(splunk_app, python("3.9"), ["field=sha1"], [[{"sha1": corpus.hashes("md5")[0]}]], splunkd.uri,
-                    SESSION_KEY)
+        run_command(
+            splunk_app, python("3.9"), ["field=sha1"], [[{"sha1": corpus.hashes("md5")[0]}]], splunkd.uri, SESSION_KEY
+        )
     index = conf(splunk_app, "alert_actions.conf")["spectra_analyze_enrich"]["param.index"]  # the action's default
     results = alert_results(corpus, 80)
     payload = payload_for(write_results(tmp_path / "results.csv.gz", results), "", index=index)
@@ -225,7 +258,8 @@ def test_every_dashboard_search_runs_on_what_the_app_writes(splunk_app, written)
     assert results["Verdicts of the enriched alerts over time"] == [dict(verdicts)] and verdicts["malicious"]
     families = Counter(event["rl_threat_family"] for event in alerts if event.get("rl_threat_family"))
     assert {row["rl_threat_family"]: row["count"] for row in results["Top threat families"]} == dict(
-        families.most_common(10))
+        families.most_common(10)
+    )
     malicious = Counter(event["rl_hash"] for event in alerts if event.get("rl_classification") == "malicious")
     top = results["Top malicious hashes"]
     assert [row["alerts"] for row in top] == sorted(malicious.values(), reverse=True)[:10]
@@ -245,10 +279,12 @@ def test_a_search_on_a_field_the_app_does_not_write_fails(written):
     with pytest.raises(Unsupported, match="lookup"):
         run("index=main | lookup hashes.csv rl_hash", written["alerts"], {})
     assert run('index=main NOT rl_classification=malicious sourcetype="spectra:*"', written["alerts"], {}) == [
-        event for event in written["alerts"] if event.get("rl_classification") != "malicious"]
+        event for event in written["alerts"] if event.get("rl_classification") != "malicious"
+    ]
 
 
 def test_the_alerts_macro_reads_the_alert_actions_default_index_and_sourcetype(splunk_app):
     action = conf(splunk_app, "alert_actions.conf")["spectra_analyze_enrich"]
     assert macros_of(splunk_app)["spectra_analyze_alerts"] == (
-        f'index={action["param.index"]} sourcetype="{action["param.sourcetype"]}"')
+        f'index={action["param.index"]} sourcetype="{action["param.sourcetype"]}"'
+    )

@@ -3,11 +3,12 @@
 what it has kept, every write is done when the store closes, and a failed
 write is a warning that stops nothing. Through SCP v2, the same in
 tests/test_splunk_command.py (a memo of 0 leaves chunk 2 to the cache)."""
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Dict, List, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -20,9 +21,13 @@ from connector.splunk.writes import WritesBehind
 SCOPE = "scope"
 
 
-def answers(count: int, start: int = 0) -> Dict[str, Answer]:
-    return {f"{index:040x}": Answer(Status.FOUND, item={"sha1": f"{index:040x}", "classification": "MALICIOUS"})
-            if index % 2 else Answer(Status.NOT_FOUND) for index in range(start, start + count)}
+def answers(count: int, start: int = 0) -> dict[str, Answer]:
+    return {
+        f"{index:040x}": Answer(Status.FOUND, item={"sha1": f"{index:040x}", "classification": "MALICIOUS"})
+        if index % 2
+        else Answer(Status.NOT_FOUND)
+        for index in range(start, start + count)
+    }
 
 
 @pytest.fixture
@@ -47,11 +52,11 @@ class Recording:
     """A store that notes which thread each write ran on, and fails one."""
 
     def __init__(self) -> None:
-        self.threads: List[str] = []
-        self.kept: Dict[str, Answer] = {}
+        self.threads: list[str] = []
+        self.kept: dict[str, Answer] = {}
         self.closed = False
 
-    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+    def get(self, scope: str, hashes: Sequence[str]) -> dict[str, Answer]:
         return {value: self.kept[value] for value in hashes if value in self.kept}
 
     def put(self, scope: str, given: Mapping[str, Answer]) -> None:
@@ -89,7 +94,8 @@ def test_writes_run_in_order_off_the_callers_thread_and_a_failed_one_stops_nothi
     assert writes.threads == ["spectra-cache-writes"] * 4
     assert writes.closed and reads.closed
     assert [record.getMessage() for record in caplog.records] == [
-        "the answer cache could not keep a batch of answers: disk full"]
+        "the answer cache could not keep a batch of answers: disk full"
+    ]
 
 
 def test_a_cache_that_cannot_be_opened_for_writing_keeps_nothing_and_says_so(settings, caplog):

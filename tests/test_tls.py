@@ -1,20 +1,20 @@
 """TLS against the simulator serving HTTPS with a certificate authority made
 by the test: verification on by default, ca_bundle, and a loud opt-out."""
+
 import json
 import logging
 import subprocess
 
 import pytest
-
 from certs import Authority
-from helpers import TOKEN
+from faultmatrix import assert_no_token
+from helpers import SCRIPT, TOKEN, cli
+
 from connector.actions import run
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import TLSVerificationError
 from connector.simulator.server import Simulator
-from faultmatrix import assert_no_token
-from helpers import SCRIPT, cli
 
 OFF_WARNING = "TLS certificate verification is OFF"
 
@@ -57,12 +57,15 @@ def test_ca_bundle_verifies_the_appliance(https, authority, corpus):
     assert https.requests_served == 2  # two pages, the second through an https 'next' link
 
 
-@pytest.mark.parametrize("hosts, expired, reason", [
-    (("localhost",), False, "IP address mismatch"),
-    (("127.0.0.1",), True, "certificate has expired"),
-], ids=["other-host", "expired"])
-def test_ca_bundle_does_not_excuse_a_wrong_host_or_an_expired_certificate(authority, corpus, hosts, expired,
-                                                                           reason):
+@pytest.mark.parametrize(
+    "hosts, expired, reason",
+    [
+        (("localhost",), False, "IP address mismatch"),
+        (("127.0.0.1",), True, "certificate has expired"),
+    ],
+    ids=["other-host", "expired"],
+)
+def test_ca_bundle_does_not_excuse_a_wrong_host_or_an_expired_certificate(authority, corpus, hosts, expired, reason):
     context = authority.server_context(hosts, expired=expired, stem="-".join(hosts) + str(expired))
     with Simulator(TOKEN, corpus=corpus, tls=context) as server:
         with pytest.raises(TLSVerificationError, match=reason):
@@ -94,8 +97,10 @@ def test_cli_default_ca_bundle_and_insecure(https, authority, corpus):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("spectra-connector: error: TLS verification of") and "ca_bundle" in done.stderr
     assert done.stdout == ""
-    for extra, more_env in ((["--ca-bundle", str(authority.bundle)], {}),
-                            ([], {"SPECTRA_ANALYZE_CA_BUNDLE": str(authority.bundle)})):
+    for extra, more_env in (
+        (["--ca-bundle", str(authority.bundle)], {}),
+        ([], {"SPECTRA_ANALYZE_CA_BUNDLE": str(authority.bundle)}),
+    ):
         done = cli("get-report", *hashes, *extra, env=dict(env, **more_env))
         assert done.returncode == 0 and done.stderr == ""
         assert [json.loads(line)["rl_status"] for line in done.stdout.splitlines()] == ["found"] * 3
@@ -108,14 +113,35 @@ def test_cli_default_ca_bundle_and_insecure(https, authority, corpus):
 @pytest.mark.slow
 def test_the_simulator_command_serves_https(authority, corpus, tmp_path):
     certificate, key = authority.issue(["127.0.0.1"], stem="command")
-    server = subprocess.Popen([SCRIPT, "simulator", "--port", "0", "--token", "tok", "--samples", "10",
-                               "--tls-cert", str(certificate), "--tls-key", str(key)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            SCRIPT,
+            "simulator",
+            "--port",
+            "0",
+            "--token",
+            "tok",
+            "--samples",
+            "10",
+            "--tls-cert",
+            str(certificate),
+            "--tls-key",
+            str(key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = server.stdout.readline().split()[-1]
         assert url.startswith("https://127.0.0.1:")
-        done = cli("get-report", corpus.samples[0]["sha1"], "--ca-bundle", str(authority.bundle),
-                   env={"SPECTRA_ANALYZE_URL": url, "SPECTRA_ANALYZE_TOKEN": "tok"})
+        done = cli(
+            "get-report",
+            corpus.samples[0]["sha1"],
+            "--ca-bundle",
+            str(authority.bundle),
+            env={"SPECTRA_ANALYZE_URL": url, "SPECTRA_ANALYZE_TOKEN": "tok"},
+        )
         assert json.loads(done.stdout)["rl_classification"] == "malicious"
     finally:
         server.terminate()

@@ -2,6 +2,7 @@
 against the simulator over HTTP: UTF-16 with a BOM (Windows PowerShell's
 ``>``), UTF-8 with a BOM (Notepad), CRLF line ends, bytes that are not text,
 a 5 MB line."""
+
 from __future__ import annotations
 
 import codecs
@@ -61,8 +62,9 @@ def test_a_hash_list_on_standard_input_in_utf16(env, corpus):
 
 def test_a_line_that_is_not_text_is_an_invalid_record_the_others_are_looked_up(env, corpus, tmp_path):
     listing = tmp_path / "hashes.txt"
-    listing.write_bytes(corpus.samples[0]["sha1"].encode() + b"\r\n\xff\xfe\xe9t\xe9\r\n"
-                        + corpus.samples[1]["md5"].encode() + b"\r\n")
+    listing.write_bytes(
+        corpus.samples[0]["sha1"].encode() + b"\r\n\xff\xfe\xe9t\xe9\r\n" + corpus.samples[1]["md5"].encode() + b"\r\n"
+    )
     got = records(cli("get-report", "--hash-file", str(listing), env=env))
     assert [r["rl_status"] for r in got] == ["found", "invalid", "found"]
     assert got[1]["rl_hash"] == "\\xff\\xfe\\xe9t\\xe9" and got[1]["rl_error"].startswith("not a valid hash")
@@ -80,20 +82,40 @@ def test_a_5_mb_line_is_named_cut_not_echoed(fmt, env, corpus, tmp_path):
         assert [json.loads(line)["rl_status"] for line in done.stdout.splitlines()] == ["invalid", "found"]
 
 
-@pytest.mark.parametrize("params, settings, refused", [
-    ({"hashes": "a" * 40, "fields": "b" * 5_000_000}, {}, "fields: unknown field name(s) " + "b" * 200 + "...;"),
-    ({"hashes": "a" * 40, "skip_reanalysis": "c" * 5_000_000}, {},
-     "skip_reanalysis: '" + "c" * 199 + "... is not accepted"),
-    ({"hashes": "a" * 40}, {"batch_size": "9" * 5_000_000}, "batch_size: expected a finite number, got '" + "9" * 199),
-    ({"hashes": "a" * 40}, {"url": "https://" + "x" * 5_000_000}, "url: expected the appliance address like "
-                                                              "https://appliance.example.com, got 'https://xxx"),
-    ({"hashes": "a" * 40}, {"ca_bundle": "/" + "d" * 5_000_000}, "ca_bundle: no file or folder at /ddd"),
-])
+@pytest.mark.parametrize(
+    "params, settings, refused",
+    [
+        ({"hashes": "a" * 40, "fields": "b" * 5_000_000}, {}, "fields: unknown field name(s) " + "b" * 200 + "...;"),
+        (
+            {"hashes": "a" * 40, "skip_reanalysis": "c" * 5_000_000},
+            {},
+            "skip_reanalysis: '" + "c" * 199 + "... is not accepted",
+        ),
+        (
+            {"hashes": "a" * 40},
+            {"batch_size": "9" * 5_000_000},
+            "batch_size: expected a finite number, got '" + "9" * 199,
+        ),
+        (
+            {"hashes": "a" * 40},
+            {"url": "https://" + "x" * 5_000_000},
+            "url: expected the appliance address like https://appliance.example.com, got 'https://xxx",
+        ),
+        ({"hashes": "a" * 40}, {"ca_bundle": "/" + "d" * 5_000_000}, "ca_bundle: no file or folder at /ddd"),
+    ],
+)
 def test_a_5_mb_parameter_or_setting_is_named_cut_not_echoed(params, settings, refused, simulator, tmp_path):
     (tmp_path / "params.json").write_text(json.dumps(params))
     (tmp_path / "asset.json").write_text(json.dumps(dict({"url": simulator.url, "token": TOKEN}, **settings)))
-    done = cli("action", "get_report", "--params", f"@{tmp_path / 'params.json'}",
-               "--config", f"@{tmp_path / 'asset.json'}", "--no-cache")
+    done = cli(
+        "action",
+        "get_report",
+        "--params",
+        f"@{tmp_path / 'params.json'}",
+        "--config",
+        f"@{tmp_path / 'asset.json'}",
+        "--no-cache",
+    )
     assert done.returncode == 2 and len(done.stdout) + len(done.stderr) < 3000, len(done.stdout) + len(done.stderr)
     assert refused in one_line_error(done) and refused in json.loads(done.stdout)["message"]
 
@@ -102,8 +124,7 @@ def test_a_5_mb_parameter_or_setting_is_named_cut_not_echoed(params, settings, r
 def test_a_token_file_with_a_bom(encoding, simulator, corpus, tmp_path):
     token_file = tmp_path / "token.txt"
     token_file.write_bytes(as_windows_writes(TOKEN + "\n", encoding))
-    got = records(cli("get-report", corpus.samples[0]["sha1"], "--url", simulator.url,
-                      "--token-file", str(token_file)))
+    got = records(cli("get-report", corpus.samples[0]["sha1"], "--url", simulator.url, "--token-file", str(token_file)))
     assert got[0]["rl_status"] == "found"
 
 
@@ -120,13 +141,22 @@ def test_action_params_and_config_files_as_windows_writes_them(simulator, corpus
     params = tmp_path / "params.json"
     params.write_bytes(as_windows_writes(json.dumps({"hashes": [corpus.samples[0]["sha1"]]}) + "\n", "utf-8"))
     config = tmp_path / "asset.json"
-    config.write_bytes(as_windows_writes(json.dumps({"url": simulator.url, "token": TOKEN, "max_attempts": 1.0},
-                                                    indent=2) + "\n"))
+    config.write_bytes(
+        as_windows_writes(json.dumps({"url": simulator.url, "token": TOKEN, "max_attempts": 1.0}, indent=2) + "\n")
+    )
     done = cli("action", "get_report", "--params", f"@{params}", "--config", f"@{config}", "--no-cache")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["data"][0]["status"] == "found"
-    done = cli("action", "get_report", "--params", "@-", "--config", f"@{config}", "--no-cache",
-               stdin=as_windows_writes(json.dumps({"hashes": corpus.samples[1]["md5"]})))
+    done = cli(
+        "action",
+        "get_report",
+        "--params",
+        "@-",
+        "--config",
+        f"@{config}",
+        "--no-cache",
+        stdin=as_windows_writes(json.dumps({"hashes": corpus.samples[1]["md5"]})),
+    )
     assert done.returncode == 0 and json.loads(done.stdout)["data"][0]["status"] == "found"
 
 
@@ -134,8 +164,10 @@ def test_action_params_that_are_not_text_are_one_line_naming_the_file_and_line(e
     params = tmp_path / "params.json"
     params.write_bytes(b'{\r\n"hashes": "caf\xe9"}\r\n')
     done = cli("action", "get_report", "--params", f"@{params}", env=env)
-    assert one_line_error(done) == (f"spectra-connector: error: --params {params}: line 2: not UTF-8 text "
-                                    "(nor UTF-16 with a byte order mark); save it as UTF-8\n")
+    assert one_line_error(done) == (
+        f"spectra-connector: error: --params {params}: line 2: not UTF-8 text "
+        "(nor UTF-16 with a byte order mark); save it as UTF-8\n"
+    )
     assert json.loads(done.stdout)["status"] == "failed"
 
 
@@ -148,10 +180,17 @@ def test_enrich_rules_and_alerts_as_windows_writes_them(encoding, simulator, cor
     rules.write_bytes(as_windows_writes(json.dumps(RULES, indent=2) + "\n", encoding))
     alerts = [{"sha1": corpus.samples[index]["sha1"], "note": "é ✓"} for index in range(3)]
     source = tmp_path / "alerts.jsonl"
-    source.write_bytes(as_windows_writes("".join(json.dumps(alert, ensure_ascii=False) + "\n" for alert in alerts),
-                                         encoding))
-    done = cli("enrich", "--rules", str(rules), "--input", str(source),
-               env={"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN})
+    source.write_bytes(
+        as_windows_writes("".join(json.dumps(alert, ensure_ascii=False) + "\n" for alert in alerts), encoding)
+    )
+    done = cli(
+        "enrich",
+        "--rules",
+        str(rules),
+        "--input",
+        str(source),
+        env={"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().endswith("; 0 malformed line(s) passed through\n")
     out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
@@ -163,12 +202,18 @@ def test_enrich_utf16_alerts_a_bad_unit_is_a_malformed_line_the_others_enriched(
     rules.write_text(json.dumps(RULES), encoding="utf-8")
     first, last = (json.dumps({"sha1": corpus.samples[index]["sha1"]}) + "\r\n" for index in (0, 1))
     bad = '{"sha1": "x'.encode("utf-16-le") + b"\x00\xd8" + '"}\r\n'.encode("utf-16-le")  # a lone surrogate
-    done = cli("enrich", "--rules", str(rules),
-               env={"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN},
-               stdin=codecs.BOM_UTF16_LE + first.encode("utf-16-le") + bad + last.encode("utf-16-le"))
+    done = cli(
+        "enrich",
+        "--rules",
+        str(rules),
+        env={"SPECTRA_ANALYZE_URL": simulator.url, "SPECTRA_ANALYZE_TOKEN": TOKEN},
+        stdin=codecs.BOM_UTF16_LE + first.encode("utf-16-le") + bad + last.encode("utf-16-le"),
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.decode().splitlines()[0] == \
-        "spectra-connector: enrich: stdin: line 2: not UTF-8 text; passed through"
+    assert (
+        done.stderr.decode().splitlines()[0]
+        == "spectra-connector: enrich: stdin: line 2: not UTF-8 text; passed through"
+    )
     lines = done.stdout.split(b"\n")
     assert len(lines) == 4 and lines[3] == b""
     assert [json.loads(lines[index])["tags"] for index in (0, 2)] == [["seen"], ["seen"]]

@@ -4,6 +4,7 @@ Only this layer reads flags and the environment. Exit status: 0 when every
 hash got an answer, 1 when a lookup failed, 2 for a usage error. A user's
 mistake gets one clear line on stderr, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,11 +12,18 @@ import gc
 import io
 import logging
 import sys
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 from .. import __version__
-from ..errors import (ApplianceError, AuthenticationError, ConfigurationError, EndpointNotFoundError, InputError,
-                      SpectraAnalyzeError, TLSVerificationError)
+from ..errors import (
+    ApplianceError,
+    AuthenticationError,
+    ConfigurationError,
+    EndpointNotFoundError,
+    InputError,
+    SpectraAnalyzeError,
+    TLSVerificationError,
+)
 from . import action, build_apps, demo, enrich, lookups, simulator
 from .common import EXIT_FAILED, EXIT_USAGE, UsageError
 
@@ -26,7 +34,8 @@ COMMAND_MODULES = [lookups, demo, simulator, action, build_apps, enrich]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spectra-connector",
-        description="ReversingLabs Spectra Analyze verdicts for the command line, Splunk, SOAR and alert rules.")
+        description="ReversingLabs Spectra Analyze verdicts for the command line, Splunk, SOAR and alert rules.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # No abbreviated flags: '--token X' would otherwise be taken for '--token-file X'.
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_StrictParser)
@@ -42,13 +51,16 @@ class _StrictParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     _escape_what_stdout_cannot_hold()
     parser = build_parser()
     args = parser.parse_args(argv)
     _collect_less()
-    logging.basicConfig(level=_log_level(getattr(args, "verbose", 0)), stream=sys.stderr,
-                        format="spectra-connector: %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=_log_level(getattr(args, "verbose", 0)),
+        stream=sys.stderr,
+        format="spectra-connector: %(levelname)s: %(message)s",
+    )
     try:
         return args.handler(args)
     except (UsageError, InputError) as err:

@@ -8,13 +8,15 @@ environment for the URL, token and CA bundle. The token is never taken on
 the command line. Answers are kept in the user's cache folder, as the
 lookup commands keep them.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from ..actions import run_action
 from ..cache import open_cache
@@ -27,26 +29,47 @@ from ..service import LookupService
 from ..settings import SETTING, Surface, on, unknown
 from ..textfiles import STDIN, read_text
 from ..verdict import Thresholds
-from .common import (ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL, EXIT_FAILED, EXIT_OK, UsageError, add_cache_dir_option,
-                     add_setting_flag, add_verbosity, cache_dir_of, with_environment, write_json)
+from .common import (
+    ENV_CA_BUNDLE,
+    ENV_TOKEN,
+    ENV_URL,
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_cache_dir_option,
+    add_setting_flag,
+    add_verbosity,
+    cache_dir_of,
+    with_environment,
+    write_json,
+)
 
 
 def register(subparsers: Any) -> None:
     manifest = load_manifest()
     actions = "; ".join(f"{name}: {spec['description']}" for name, spec in manifest["actions"].items())
     parser = subparsers.add_parser(
-        "action", help="run an action with JSON parameters and print its result as JSON",
+        "action",
+        help="run an action with JSON parameters and print its result as JSON",
         description="Run one action and print its result as JSON (action, status, message, summary, data). "
-                    "Exit status: 0 when every hash got an answer, 1 when a lookup failed, 2 for a usage error.")
+        "Exit status: 0 when every hash got an answer, 1 when a lookup failed, 2 for a usage error.",
+    )
     parser.add_argument("name", choices=list(manifest["actions"]), metavar="ACTION", help=actions)
-    parser.add_argument("--params", default="{}", metavar="JSON|@FILE",
-                        help="the action's parameters as a JSON object, or @FILE to read them from a file "
-                             "(@- for standard input); default {}")
-    parser.add_argument("--config", metavar="@FILE",
-                        help="a JSON file of settings, the SOAR asset's: "
-                             + ", ".join(setting.name for setting in on(Surface.SOAR))
-                             + f". Missing url, token and ca_bundle come from ${ENV_URL}, ${ENV_TOKEN} "
-                               f"and ${ENV_CA_BUNDLE}")
+    parser.add_argument(
+        "--params",
+        default="{}",
+        metavar="JSON|@FILE",
+        help="the action's parameters as a JSON object, or @FILE to read them from a file "
+        "(@- for standard input); default {}",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="@FILE",
+        help="a JSON file of settings, the SOAR asset's: "
+        + ", ".join(setting.name for setting in on(Surface.SOAR))
+        + f". Missing url, token and ca_bundle come from ${ENV_URL}, ${ENV_TOKEN} "
+        f"and ${ENV_CA_BUNDLE}",
+    )
     add_setting_flag(parser, SETTING["cache"])
     add_cache_dir_option(parser)
     add_verbosity(parser)
@@ -72,19 +95,22 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def settings(config: Optional[str], environ: Mapping[str, str]) -> Dict[str, Any]:
+def settings(config: Optional[str], environ: Mapping[str, str]) -> dict[str, Any]:
     """The settings of ``--config @FILE``, completed from the environment."""
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     if config is not None:
         if not config.startswith("@"):
-            raise UsageError("--config takes @FILE, a JSON file of settings, so that the token stays off "
-                             "the command line")
+            raise UsageError(
+                "--config takes @FILE, a JSON file of settings, so that the token stays off the command line"
+            )
         values = _json_object("--config", _text("--config", config))
     asset = on(Surface.SOAR)
     strangers = unknown(values, asset)
     if strangers:
-        raise UsageError(f"--config: unknown setting(s) {', '.join(strangers)}; "
-                         f"known: {', '.join(setting.name for setting in asset)}")
+        raise UsageError(
+            f"--config: unknown setting(s) {', '.join(strangers)}; "
+            f"known: {', '.join(setting.name for setting in asset)}"
+        )
     values = with_environment(values, environ)
     if not values.get("url"):
         raise UsageError(f"no appliance URL: set url in the --config file or ${ENV_URL}")
@@ -100,7 +126,7 @@ def _text(option: str, value: str) -> str:
     return read_text(path, f"{option} {'stdin' if path == STDIN else path}", stdin=True)
 
 
-def _json_object(option: str, text: str) -> Dict[str, Any]:
+def _json_object(option: str, text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as err:

@@ -1,12 +1,14 @@
 """What several subcommands share: connection options, configuration from
 flags and environment, output formats."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Iterable, List, Mapping, Optional, TextIO, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional, TextIO
 
 from ..config import Config
 from ..settings import Kind, Setting, Surface, on, shown
@@ -29,9 +31,11 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     for setting in on(Surface.CLI):
         add_setting_flag(group, setting)
         if setting.name == "url":  # the token has no flag of its own: process lists would show it
-            group.add_argument("--token-file", metavar="FILE",
-                               help=f"file holding the API token (default: ${ENV_TOKEN}); the token is never "
-                                    "taken as a flag")
+            group.add_argument(
+                "--token-file",
+                metavar="FILE",
+                help=f"file holding the API token (default: ${ENV_TOKEN}); the token is never taken as a flag",
+            )
             group.add_argument("--token", action=_RefuseToken, help=argparse.SUPPRESS)
     add_cache_dir_option(group)
     add_verbosity(parser)
@@ -40,8 +44,13 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
 def add_setting_flag(group: Any, setting: Setting) -> None:
     """The setting's flag: a boolean's switches it off, any other takes a value."""
     if setting.kind is Kind.BOOLEAN:
-        group.add_argument(setting.cli_flag, dest=setting.name, action="store_const", const=not setting.default,
-                           help=_escaped(f"{setting.help} (on by default; this flag turns it off)"))
+        group.add_argument(
+            setting.cli_flag,
+            dest=setting.name,
+            action="store_const",
+            const=not setting.default,
+            help=_escaped(f"{setting.help} (on by default; this flag turns it off)"),
+        )
         return
     placeholder = setting.unit.upper() or "VALUE"
     facts = [setting.bounds] if setting.bounds else []
@@ -54,8 +63,9 @@ def add_setting_flag(group: Any, setting: Setting) -> None:
 
 
 def add_cache_dir_option(group: Any) -> None:
-    group.add_argument("--cache-dir", metavar="DIR",
-                       help=_escaped(f"keep answers in DIR (default: {user_cache_dir()})"))
+    group.add_argument(
+        "--cache-dir", metavar="DIR", help=_escaped(f"keep answers in DIR (default: {user_cache_dir()})")
+    )
 
 
 def _escaped(help_text: str) -> str:
@@ -65,10 +75,18 @@ def _escaped(help_text: str) -> str:
 class _RefuseToken(argparse.Action):
     """``--token VALUE`` fails without echoing VALUE (argparse's own error would)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: Optional[str] = None) -> None:
-        raise argparse.ArgumentError(self, f"the token is never taken as a flag (process lists and shell history "
-                                           f"would show it): set {ENV_TOKEN} or pass --token-file")
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: Optional[str] = None,
+    ) -> None:
+        raise argparse.ArgumentError(
+            self,
+            f"the token is never taken as a flag (process lists and shell history "
+            f"would show it): set {ENV_TOKEN} or pass --token-file",
+        )
 
 
 def add_verbosity(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +102,7 @@ def config_from(args: argparse.Namespace, environ: Mapping[str, str] = os.enviro
     return Config.from_settings(values)
 
 
-def with_environment(values: Mapping[str, Any], environ: Mapping[str, str]) -> Dict[str, Any]:
+def with_environment(values: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     """The settings, those unset taken from the environment where it has them."""
     completed = dict(values)
     for name, variable in ENVIRONMENT.items():
@@ -143,7 +161,7 @@ def write_json(payload: Any, out: TextIO) -> None:
     out.write("\n}\n")
 
 
-def write_jsonl(records: Iterable[Dict[str, Any]], prefix: str, out: TextIO) -> None:
+def write_jsonl(records: Iterable[dict[str, Any]], prefix: str, out: TextIO) -> None:
     lines = JsonLines(prefix, out)
     for record in records:
         lines(record)
@@ -164,11 +182,11 @@ class JsonLines:
     def __init__(self, prefix: str, out: TextIO) -> None:
         self.prefix = prefix
         self.out = out
-        self._keys: Dict[Tuple[str, ...], Tuple[str, ...]] = {}
-        self._lines: List[str] = []
+        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._lines: list[str] = []
         self._size = 0
 
-    def __call__(self, record: Dict[str, Any]) -> None:
+    def __call__(self, record: dict[str, Any]) -> None:
         order = tuple(record)
         keys = self._keys.get(order)
         if keys is None:

@@ -6,6 +6,7 @@ touch (no hash) is written back byte for byte; a line that is not a JSON
 object is reported with its number and passed through as it is, or stops
 the run with ``--reject-malformed``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,14 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator, List, Optional, TextIO, cast
+from typing import Any, BinaryIO, Optional, TextIO, cast
 
+from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..rules import AlertEnricher, load_rules
-from ..cache import open_cache
 from ..service import LookupService
 from ..text import encode_line
 from ..textfiles import utf8_lines
@@ -33,20 +35,34 @@ MAX_REPORTED_LINES = 20
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "enrich", help="apply alert enrichment rules to JSON lines of alerts",
+        "enrich",
+        help="apply alert enrichment rules to JSON lines of alerts",
         description="Read alerts as JSON lines, look up the file hashes they carry (de-duplicated and batched "
-                    "over each window of alerts), apply the rules file and write the enriched alerts as JSON "
-                    "lines, one output line per input line, in the same order. A summary goes to stderr.")
+        "over each window of alerts), apply the rules file and write the enriched alerts as JSON "
+        "lines, one output line per input line, in the same order. A summary goes to stderr.",
+    )
     parser.add_argument("--rules", required=True, metavar="FILE", help="the rules file (see schemas/rules.schema.json)")
-    parser.add_argument("--input", default="-", metavar="FILE", help="alerts, one JSON object a line (default -: stdin)")
-    parser.add_argument("--output", default="-", metavar="FILE",
-                        help="where the enriched alerts go (default -: stdout); a file is replaced only when "
-                             "the run completes")
-    parser.add_argument("--reject-malformed", action="store_true",
-                        help="stop at the first line that is not a JSON object (exit 2) instead of passing it "
-                             "through unchanged")
-    parser.add_argument("--window", type=_positive, default=DEFAULT_WINDOW, metavar="N",
-                        help=f"alerts whose hashes are looked up together (default {DEFAULT_WINDOW})")
+    parser.add_argument(
+        "--input", default="-", metavar="FILE", help="alerts, one JSON object a line (default -: stdin)"
+    )
+    parser.add_argument(
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="where the enriched alerts go (default -: stdout); a file is replaced only when the run completes",
+    )
+    parser.add_argument(
+        "--reject-malformed",
+        action="store_true",
+        help="stop at the first line that is not a JSON object (exit 2) instead of passing it through unchanged",
+    )
+    parser.add_argument(
+        "--window",
+        type=_positive,
+        default=DEFAULT_WINDOW,
+        metavar="N",
+        help=f"alerts whose hashes are looked up together (default {DEFAULT_WINDOW})",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even at a terminal")
     add_connection_options(parser)
     parser.set_defaults(handler=handle)
@@ -94,8 +110,8 @@ def parse_line(number: int, raw: bytes) -> Line:
     return line
 
 
-def windows(stream: BinaryIO, size: int, progress: Optional["Progress"] = None) -> Iterator[List[Line]]:
-    window: List[Line] = []
+def windows(stream: BinaryIO, size: int, progress: Optional[Progress] = None) -> Iterator[list[Line]]:
+    window: list[Line] = []
     for number, raw in enumerate(utf8_lines(stream), 1):
         window.append(parse_line(number, raw))
         if progress:
@@ -124,15 +140,16 @@ def handle(args: argparse.Namespace) -> int:
 class EnrichRun:
     """One run of ``enrich``: windows in, lines out, malformed lines counted."""
 
-    def __init__(self, enricher: AlertEnricher, input_name: str, reject_malformed: bool,
-                 progress: Optional["Progress"]) -> None:
+    def __init__(
+        self, enricher: AlertEnricher, input_name: str, reject_malformed: bool, progress: Optional[Progress]
+    ) -> None:
         self.enricher = enricher
         self.input_name = input_name
         self.reject_malformed = reject_malformed
         self.progress = progress
         self.malformed = 0
 
-    def process(self, window: List[Line], sink: BinaryIO) -> None:
+    def process(self, window: list[Line], sink: BinaryIO) -> None:
         """Enrich a window and write it: one line per input line, in order."""
         self._check(window)
         alerts = [line.alert for line in window if line.alert is not None]
@@ -147,7 +164,7 @@ class EnrichRun:
         if self.progress:
             self.progress.wrote(len(window))
 
-    def _check(self, window: List[Line]) -> None:
+    def _check(self, window: list[Line]) -> None:
         for line in window:
             if not line.problem:
                 continue
@@ -172,8 +189,10 @@ class EnrichRun:
             print(f"spectra-connector: enrich: warning: {unreached}", file=err)
         if fatal:
             print(f"spectra-connector: error: {fatal} (every hash counts as a failed lookup)", file=err)
-        print(f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
-              file=err)
+        print(
+            f"spectra-connector: enrich: {stats.describe()}; {self.malformed} malformed line(s) passed through",
+            file=err,
+        )
         return EXIT_FAILED if fatal or stats.failed_hashes else EXIT_OK
 
 
@@ -187,7 +206,7 @@ class Chunks:
 
     def __init__(self, sink: BinaryIO) -> None:
         self.sink = sink
-        self._lines: List[bytes] = []
+        self._lines: list[bytes] = []
         self._size = 0
 
     def write(self, line: bytes) -> None:

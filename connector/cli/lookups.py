@@ -1,9 +1,10 @@
 """``get-report`` and ``get-summary``."""
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, TextIO
+from typing import Any, TextIO
 
 from ..actions import ActionResult, run
 from ..cache import open_cache
@@ -11,17 +12,28 @@ from ..client import SpectraAnalyzeClient
 from ..names import Action
 from ..service import LookupService
 from ..textfiles import read_lines
-from .common import (EXIT_FAILED, EXIT_OK, JsonLines, UsageError, add_connection_options, config_from,
-                     write_json, write_jsonl)
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    JsonLines,
+    UsageError,
+    add_connection_options,
+    config_from,
+    write_json,
+    write_jsonl,
+)
 
 FORMATS = ("table", "json", "jsonl")
 
 
 def register(subparsers: Any) -> None:
-    for name, action, what in (("get-report", Action.GET_REPORT, "classification, risk score, threat name and tags"),
-                               ("get-summary", Action.GET_SUMMARY, "the report plus its threat indicator summary")):
-        parser = subparsers.add_parser(name, help=f"look up {what} of file hashes",
-                                       description=f"Look up {what} of file hashes on the appliance.")
+    for name, action, what in (
+        ("get-report", Action.GET_REPORT, "classification, risk score, threat name and tags"),
+        ("get-summary", Action.GET_SUMMARY, "the report plus its threat indicator summary"),
+    ):
+        parser = subparsers.add_parser(
+            name, help=f"look up {what} of file hashes", description=f"Look up {what} of file hashes on the appliance."
+        )
         add_lookup_options(parser)
         add_connection_options(parser)
         parser.set_defaults(handler=handle, action=action)
@@ -29,27 +41,44 @@ def register(subparsers: Any) -> None:
 
 def add_lookup_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("hashes", nargs="*", metavar="HASH", help="MD5, SHA1, SHA256 or SHA512 hashes")
-    parser.add_argument("--hash-file", metavar="FILE", help="read hashes from FILE (- for standard input), "
-                                                            "separated by new lines, commas or spaces")
+    parser.add_argument(
+        "--hash-file",
+        metavar="FILE",
+        help="read hashes from FILE (- for standard input), separated by new lines, commas or spaces",
+    )
     parser.add_argument("--fields", help="report fields to ask for, comma separated (default: what the record needs)")
-    parser.add_argument("--skip-reanalysis", default="true", metavar="true|false",
-                        help="fetch stored reports without reanalysing samples (default true)")
-    parser.add_argument("--include-network-ti", action="store_true",
-                        help="include network and domain threat intelligence (needs those two fields)")
-    parser.add_argument("--format", choices=FORMATS,
-                        help="output: table (default at a terminal), json (the action result) or jsonl "
-                             "(one record per hash, the default otherwise)")
+    parser.add_argument(
+        "--skip-reanalysis",
+        default="true",
+        metavar="true|false",
+        help="fetch stored reports without reanalysing samples (default true)",
+    )
+    parser.add_argument(
+        "--include-network-ti",
+        action="store_true",
+        help="include network and domain threat intelligence (needs those two fields)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="output: table (default at a terminal), json (the action result) or jsonl "
+        "(one record per hash, the default otherwise)",
+    )
     parser.add_argument("--prefix", default="rl_", help="prefix of the record fields in json/jsonl (default rl_)")
 
 
-def lookup_params(args: argparse.Namespace) -> Dict[str, Any]:
-    hashes: List[str] = list(args.hashes)
+def lookup_params(args: argparse.Namespace) -> dict[str, Any]:
+    hashes: list[str] = list(args.hashes)
     if args.hash_file:
         hashes += read_lines(args.hash_file, f"--hash-file {args.hash_file}", stdin=True)
     if not any(value.strip() for value in hashes):
         raise UsageError("no hash given: pass hashes as arguments or with --hash-file")
-    return {"hashes": hashes, "fields": args.fields, "skip_reanalysis": args.skip_reanalysis,
-            "include_network_threat_intelligence": "true" if args.include_network_ti else "false"}
+    return {
+        "hashes": hashes,
+        "fields": args.fields,
+        "skip_reanalysis": args.skip_reanalysis,
+        "include_network_threat_intelligence": "true" if args.include_network_ti else "false",
+    }
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -87,8 +116,13 @@ def report(result: ActionResult, fmt: str, prefix: str, out: TextIO, written: bo
 
 
 def write_table(result: ActionResult, out: TextIO) -> None:
-    columns = [("HASH", "hash"), ("STATUS", "status"), ("CLASSIFICATION", "classification"),
-               ("RISK", "riskscore"), ("THREAT NAME", "threat_name")]
+    columns = [
+        ("HASH", "hash"),
+        ("STATUS", "status"),
+        ("CLASSIFICATION", "classification"),
+        ("RISK", "riskscore"),
+        ("THREAT NAME", "threat_name"),
+    ]
     if result.action == Action.GET_SUMMARY:
         columns.append(("INDICATORS", "indicator_count"))
     rows = [[header for header, _ in columns]]
@@ -102,6 +136,6 @@ def write_table(result: ActionResult, out: TextIO) -> None:
     out.write(result.message + "\n")
 
 
-def _cell(record: Dict[str, Any], key: str) -> str:
+def _cell(record: dict[str, Any], key: str) -> str:
     value = record.get(key)
     return "-" if value is None else str(value)

@@ -7,11 +7,13 @@ indicators) passes a comparison when one of its items does; ``ne`` and
 only null, is in no list, is neither greater nor less than anything, and
 contains nothing.
 """
+
 from __future__ import annotations
 
 import operator
 import re
-from typing import Any, Callable, Collection, Dict, Iterable, List, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Callable
 
 from ..flatten import SUMMARY_KEYS
 from ..validation import load_schema
@@ -26,7 +28,7 @@ _COMBINATORS = ("all", "any", "not")
 MAX_NESTING = 32
 
 
-def field_types() -> Dict[str, frozenset]:
+def field_types() -> dict[str, frozenset]:
     """Each record field and the JSON types it can hold, from record.schema.json."""
     types = {}
     for name, spec in load_schema("record")["properties"].items():
@@ -47,8 +49,10 @@ def compile_condition(spec: Mapping[str, Any], where: Where, *, with_summary: bo
         raise RuleProblem(where, f"conditions are nested more than {MAX_NESTING} levels deep (all, any, not)")
     for combinator in ("all", "any"):
         if combinator in spec:
-            parts = [compile_condition(part, where + (combinator, index), with_summary=with_summary)
-                     for index, part in enumerate(spec[combinator])]
+            parts = [
+                compile_condition(part, where + (combinator, index), with_summary=with_summary)
+                for index, part in enumerate(spec[combinator])
+            ]
             join = all if combinator == "all" else any
             return lambda record: join(part(record) for part in parts)
     if "not" in spec:
@@ -62,8 +66,11 @@ def check_field(name: str, where: Where, *, with_summary: bool, known: Collectio
     if name not in known:
         raise RuleProblem(where, f'unknown record field "{name}"', given=name, choices=list(known))
     if name in SUMMARY_KEYS and not with_summary:
-        raise RuleProblem(where, f'the field "{name}" comes with get_summary only: '
-                                 'set "lookup": {"action": "get_summary"} on this rule or in defaults')
+        raise RuleProblem(
+            where,
+            f'the field "{name}" comes with get_summary only: '
+            'set "lookup": {"action": "get_summary"} on this rule or in defaults',
+        )
 
 
 def _comparison(spec: Mapping[str, Any], where: Where, with_summary: bool) -> Predicate:
@@ -71,11 +78,15 @@ def _comparison(spec: Mapping[str, Any], where: Where, with_summary: bool) -> Pr
     check_field(name, where + ("field",), with_summary=with_summary)
     types = FIELD_TYPES[name]
     if op in _NUMERIC and not types & {"integer", "number"}:
-        raise RuleProblem(where + ("op",), f'{op} compares numbers, and the field "{name}" holds '
-                                         f'{_kinds(types)}; use eq, in, contains or regex')
+        raise RuleProblem(
+            where + ("op",),
+            f'{op} compares numbers, and the field "{name}" holds {_kinds(types)}; use eq, in, contains or regex',
+        )
     if op in _TEXT_OPS and not types & {"string", "array"}:
-        raise RuleProblem(where + ("op",), f'{op} looks into text, and the field "{name}" holds '
-                                         f'{_kinds(types)}; use eq, in, gt, gte, lt or lte')
+        raise RuleProblem(
+            where + ("op",),
+            f'{op} looks into text, and the field "{name}" holds {_kinds(types)}; use eq, in, gt, gte, lt or lte',
+        )
     if op == "exists":
         return lambda record: _present(record.get(name))
     test = _item_test(op, spec.get("value"), spec.get("ignore_case", False), where + ("value",))
@@ -106,7 +117,7 @@ def _item_test(op: str, value: Any, ignore_case: bool, where: Where) -> Callable
     return lambda item: _is_number(item) and compare(item, value)
 
 
-def _items(value: Any) -> List[Any]:
+def _items(value: Any) -> list[Any]:
     """The values a comparison tests: a list's items, or the value itself."""
     return list(value) if isinstance(value, list) else [value]
 

@@ -1,16 +1,18 @@
 """Effects: the changes a rule makes to an alert, applied in the order
 written, each reported as a change (field, before, after)."""
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, MutableMapping
+from typing import Any, Callable
 
 from .paths import get_value, set_value
 from .problems import Where
 from .templates import FieldCheck, Template, as_text, parse_template
 
-Change = Dict[str, Any]
+Change = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -22,18 +24,18 @@ class Targets:
     route: str = "route"
 
 
-Step = Callable[[MutableMapping[str, Any], Mapping[str, Any], Targets], List[Change]]
+Step = Callable[[MutableMapping[str, Any], Mapping[str, Any], Targets], list[Change]]
 
 
 class Effects:
     """A compiled effects object."""
 
-    def __init__(self, steps: List[Step]) -> None:
+    def __init__(self, steps: list[Step]) -> None:
         self._steps = steps
 
-    def apply(self, alert: MutableMapping[str, Any], record: Mapping[str, Any], targets: Targets) -> List[Change]:
+    def apply(self, alert: MutableMapping[str, Any], record: Mapping[str, Any], targets: Targets) -> list[Change]:
         """Change ``alert`` in place; the changes made, none for a value already there."""
-        changes: List[Change] = []
+        changes: list[Change] = []
         for step in self._steps:
             changes += step(alert, record, targets)
         return changes
@@ -41,7 +43,7 @@ class Effects:
 
 def compile_effects(spec: Mapping[str, Any], where: Where, check_field: FieldCheck) -> Effects:
     """Effects from a schema-valid object; raises ``RuleProblem`` for a bad template."""
-    steps: List[Step] = []
+    steps: list[Step] = []
     for name, value in spec.items():
         here = where + (name,)
         if name == "set_severity":
@@ -50,10 +52,14 @@ def compile_effects(spec: Mapping[str, Any], where: Where, check_field: FieldChe
             template = parse_template(value, here, check_field)
             steps.append(_setter("route", lambda targets: targets.route, template.render))
         elif name == "add_tags":
-            steps.append(_tagger([parse_template(tag, here + (index,), check_field) for index, tag in enumerate(value)]))
+            steps.append(
+                _tagger([parse_template(tag, here + (index,), check_field) for index, tag in enumerate(value)])
+            )
         else:
-            steps += [_setter("set_fields", _fixed(path), _value_of(item, here + (path,), check_field))
-                      for path, item in value.items()]
+            steps += [
+                _setter("set_fields", _fixed(path), _value_of(item, here + (path,), check_field))
+                for path, item in value.items()
+            ]
     return Effects(steps)
 
 
@@ -69,30 +75,32 @@ def _fixed(path: str) -> Callable[[Targets], str]:
 
 
 def _setter(effect: str, field_of: Callable[[Targets], str], value_of: Callable[[Mapping[str, Any]], Any]) -> Step:
-    def step(alert: MutableMapping[str, Any], record: Mapping[str, Any], targets: Targets) -> List[Change]:
+    def step(alert: MutableMapping[str, Any], record: Mapping[str, Any], targets: Targets) -> list[Change]:
         field, new = field_of(targets), copy.deepcopy(value_of(record))
         old = get_value(alert, field)
         if old == new and type(old) is type(new):
             return []
         set_value(alert, field, new)
         return [{"effect": effect, "field": field, "from": old, "to": new}]
+
     return step
 
 
-def _tagger(templates: List[Template]) -> Step:
-    def step(alert: MutableMapping[str, Any], record: Mapping[str, Any], targets: Targets) -> List[Change]:
+def _tagger(templates: list[Template]) -> Step:
+    def step(alert: MutableMapping[str, Any], record: Mapping[str, Any], targets: Targets) -> list[Change]:
         current = _as_list(get_value(alert, targets.tags))
         added = [tag for tag in dict.fromkeys(_tags(templates, record)) if tag not in current]
         if not added:
             return []
         set_value(alert, targets.tags, current + added)
         return [{"effect": "add_tags", "field": targets.tags, "added": added}]
+
     return step
 
 
-def _tags(templates: List[Template], record: Mapping[str, Any]) -> List[str]:
+def _tags(templates: list[Template], record: Mapping[str, Any]) -> list[str]:
     """Rendered tags; a lone {field} of a list field adds each item; empty tags are skipped."""
-    tags: List[str] = []
+    tags: list[str] = []
     for template in templates:
         value = template.value(record)
         values = value if isinstance(value, list) else [value]
@@ -100,9 +108,8 @@ def _tags(templates: List[Template], record: Mapping[str, Any]) -> List[str]:
     return tags
 
 
-def _as_list(value: Any) -> List[Any]:
+def _as_list(value: Any) -> list[Any]:
     """The tags already on the alert; a single value becomes a one-item list."""
     if value is None or value == "":
         return []
     return list(value) if isinstance(value, list) else [value]
-

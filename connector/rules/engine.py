@@ -25,13 +25,15 @@ its ``match``:
 - ``all``: it does not match as soon as a record that got an answer fails;
   when all answered records pass but a lookup failed, ``on_error`` applies.
 """
+
 from __future__ import annotations
 
 import copy
 import json
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Optional
 
 from ..actions import ActionRequest, iter_records, parse_question
 from ..flatten import empty_record
@@ -46,18 +48,25 @@ MATCHED, NOT_MATCHED, LOOKUP_ERROR = "matched", "not_matched", "lookup_error"
 OUTCOMES = (MATCHED, NOT_MATCHED, LOOKUP_ERROR)
 
 # Worst first; a classification ranks found records, a status the others.
-_RANK_OF = {"malicious": 0, "suspicious": 1, Status.ERROR.value: 2, Status.NOT_FOUND.value: 3, "goodware": 5, "known": 5}
+_RANK_OF = {
+    "malicious": 0,
+    "suspicious": 1,
+    Status.ERROR.value: 2,
+    Status.NOT_FOUND.value: 3,
+    "goodware": 5,
+    "known": 5,
+}
 _OTHER_VERDICT = 4  # unknown, unclassified or none
 
 
-def verdict_rank(record: Record) -> Tuple[int, int]:
+def verdict_rank(record: Record) -> tuple[int, int]:
     """Sort key putting the record that matters most first."""
     key = record.get("classification") if record["status"] == Status.FOUND else record["status"]
     score = record.get("riskscore")
     return _RANK_OF.get(key or "", _OTHER_VERDICT), -score if isinstance(score, int) else 1
 
 
-def hashes_in(alert: Any, paths: Sequence[str]) -> List[str]:
+def hashes_in(alert: Any, paths: Sequence[str]) -> list[str]:
     """The distinct valid hashes the paths reach, normalized, in order.
     Values that are not hashes (``-``, ``N/A``, file names) are skipped."""
     return _HashesOf(alert).hashes_in(paths)
@@ -70,16 +79,16 @@ class _HashesOf:
 
     def __init__(self, alert: Any) -> None:
         self.alert = alert
-        self._values: Dict[str, List[Any]] = {}
-        self._hashes: Dict[str, List[str]] = {}
-        self._in: Dict[Tuple[str, ...], List[str]] = {}  # rules mostly share their paths
+        self._values: dict[str, list[Any]] = {}
+        self._hashes: dict[str, list[str]] = {}
+        self._in: dict[tuple[str, ...], list[str]] = {}  # rules mostly share their paths
 
-    def hashes_in(self, paths: Sequence[str]) -> List[str]:
+    def hashes_in(self, paths: Sequence[str]) -> list[str]:
         """The distinct hashes the paths reach, in order (the same list for the same paths)."""
         key = paths if isinstance(paths, tuple) else tuple(paths)
         known = self._in.get(key)
         if known is None:
-            found: Dict[str, None] = {}
+            found: dict[str, None] = {}
             for path in key:
                 found.update(dict.fromkeys(self._hashes_at(path)))
             known = self._in[key] = list(found)
@@ -89,15 +98,20 @@ class _HashesOf:
         """Whether the path reaches any value, a hash or not."""
         return bool(self._values_at(path))
 
-    def _values_at(self, path: str) -> List[Any]:
+    def _values_at(self, path: str) -> list[Any]:
         if path not in self._values:
             self._values[path] = values_at(self.alert, path)
         return self._values[path]
 
-    def _hashes_at(self, path: str) -> List[str]:
+    def _hashes_at(self, path: str) -> list[str]:
         if path not in self._hashes:
-            self._hashes[path] = [key for value in self._values_at(path) if isinstance(value, str)
-                                  for key in lookup_keys(value) if hash_type(key)]
+            self._hashes[path] = [
+                key
+                for value in self._values_at(path)
+                if isinstance(value, str)
+                for key in lookup_keys(value)
+                if hash_type(key)
+            ]
         return self._hashes[path]
 
 
@@ -106,8 +120,8 @@ class AlertResult:
     """An alert after the rules, and what happened to it."""
 
     alert: Any
-    hashes: List[str] = field(default_factory=list)
-    outcomes: Dict[str, str] = field(default_factory=dict)
+    hashes: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 def apply_rules(alert: Any, rules: RuleSet, records: Mapping[str, Record]) -> AlertResult:
@@ -141,12 +155,16 @@ def _apply(found: _HashesOf, rules: RuleSet, records: Mapping[str, Record]) -> A
         outcomes[rule.name] = outcome
         if outcome == MATCHED and rule.stop:
             break
-    set_value(enriched, rules.enrichment_field, {
-        "verdict_hash": verdict["hash"],
-        "matched": [name for name, outcome in outcomes.items() if outcome == MATCHED],
-        "rules": entries,
-        "records": [json_copy(record if type(record) is dict else dict(record)) for record in known.values()],
-    })
+    set_value(
+        enriched,
+        rules.enrichment_field,
+        {
+            "verdict_hash": verdict["hash"],
+            "matched": [name for name, outcome in outcomes.items() if outcome == MATCHED],
+            "rules": entries,
+            "records": [json_copy(record if type(record) is dict else dict(record)) for record in known.values()],
+        },
+    )
     return AlertResult(enriched, hashes, outcomes)
 
 
@@ -172,7 +190,7 @@ def json_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def judge(rule: Rule, records: Sequence[Record]) -> Tuple[str, Record]:
+def judge(rule: Rule, records: Sequence[Record]) -> tuple[str, Record]:
     """The rule's outcome on an alert's records and the record behind it."""
     ranked = sorted(records, key=verdict_rank)
     answered = [record for record in ranked if record["status"] != Status.ERROR]
@@ -193,7 +211,7 @@ def judge(rule: Rule, records: Sequence[Record]) -> Tuple[str, Record]:
     return (LOOKUP_ERROR, failed[0]) if failed else (MATCHED, ranked[0])
 
 
-def _unanswered(value: str, with_summary: bool) -> Dict[str, Any]:
+def _unanswered(value: str, with_summary: bool) -> dict[str, Any]:
     return empty_record(value, hash_type(value), Status.ERROR, "no answer for this hash", with_summary)
 
 
@@ -201,14 +219,14 @@ def _unanswered(value: str, with_summary: bool) -> Dict[str, Any]:
 class EnrichmentStats:
     """Counts over a run, for the summary line."""
 
-    rule_names: Tuple[str, ...]
+    rule_names: tuple[str, ...]
     alerts: int = 0
     with_hashes: int = 0
     hashes: int = 0
     unique_hashes: int = 0
     requests: Requests = Requests()
     failed_hashes: int = 0
-    outcomes: Dict[str, Counter] = field(default_factory=dict)
+    outcomes: dict[str, Counter] = field(default_factory=dict)
 
     def count(self, result: AlertResult) -> None:
         self.alerts += 1
@@ -228,10 +246,12 @@ class EnrichmentStats:
         """One line: alerts, hashes, lookups, matches per rule."""
         matches = ", ".join(f"{name} {self.matches(name)}" for name in self.rule_names)
         errors = sum(counter[LOOKUP_ERROR] for counter in self.outcomes.values())
-        return (f"{self.alerts} alerts ({self.with_hashes} with hashes), {self.hashes} hashes "
-                f"({self.unique_hashes} looked up), {self.requests.attempted} lookup requests "
-                f"({self.requests.answered} answered), "
-                f"{self.failed_hashes} failed lookups, {errors} rule lookup errors; matches: {matches}")
+        return (
+            f"{self.alerts} alerts ({self.with_hashes} with hashes), {self.hashes} hashes "
+            f"({self.unique_hashes} looked up), {self.requests.attempted} lookup requests "
+            f"({self.requests.answered} answered), "
+            f"{self.failed_hashes} failed lookups, {errors} rule lookup errors; matches: {matches}"
+        )
 
 
 class AlertEnricher:
@@ -256,7 +276,7 @@ class AlertEnricher:
         """Why the appliance cannot be used, once that is known."""
         return None if self.lookups.failure is None else str(self.lookups.failure)
 
-    def enrich(self, alerts: Sequence[Any]) -> List[Any]:
+    def enrich(self, alerts: Sequence[Any]) -> list[Any]:
         """The window's alerts enriched, in the same order, one for one."""
         return list(self.enrich_stream(alerts))
 
@@ -266,14 +286,14 @@ class AlertEnricher:
         that the rules run and the output is written while later batches of
         the window are still on their way."""
         found = [_HashesOf(alert) for alert in alerts]
-        wanted: Dict[str, None] = {}
+        wanted: dict[str, None] = {}
         needed = []  # for each alert, how many of the window's hashes in order it waits for
         for each in found:
             if isinstance(each.alert, dict):
                 wanted.update(dict.fromkeys(each.hashes_in(self.rules.hash_fields)))
             needed.append(len(wanted))
         self._note_reached(found)
-        records: Dict[str, Record] = {}
+        records: dict[str, Record] = {}
         position = 0
         for value, record in zip(wanted, self._records(list(wanted))):
             records[value] = record
@@ -283,7 +303,7 @@ class AlertEnricher:
         for each in found[position:]:
             yield self._applied(each, records)
 
-    def _applied(self, found: "_HashesOf", records: Mapping[str, Record]) -> Any:
+    def _applied(self, found: _HashesOf, records: Mapping[str, Record]) -> Any:
         result = _apply(found, self.rules, records)
         self.stats.count(result)
         return result.alert
@@ -307,10 +327,12 @@ class AlertEnricher:
         for path in self._unreached:
             rules = [json.dumps(rule.name) for rule in self.rules.rules if path in rule.hash_fields]
             named.append(f"{json.dumps(path)} ({'rule' if len(rules) == 1 else 'rules'} {', '.join(rules)})")
-        return (f"hash_fields path(s) that reached no field in any of the {self.stats.alerts} alerts: "
-                f"{', '.join(named)}; check their spelling against the alerts")
+        return (
+            f"hash_fields path(s) that reached no field in any of the {self.stats.alerts} alerts: "
+            f"{', '.join(named)}; check their spelling against the alerts"
+        )
 
-    def _records(self, hashes: List[str]) -> Iterator[Record]:
+    def _records(self, hashes: list[str]) -> Iterator[Record]:
         """The records of ``hashes``, in their order, as their batches arrive."""
         if not hashes:
             return

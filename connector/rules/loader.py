@@ -5,28 +5,37 @@ the rule and the field, e.g.::
     triage.json: rule 2 "unknown-to-sandbox": when.any[0].op: must be one of:
     eq, ne, in, not_in, gt, gte, lt, lte, contains, regex, exists; got "equals"
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Union
 
 import fastjsonschema
 
 from ..actions import SUPPORTED_FIELDS
+from ..names import Action
 from ..textfiles import TextFileError, read_text
 from ..validation import validator
 from .conditions import MAX_NESTING, check_field, compile_condition
 from .effects import Effects, Targets, compile_effects
-from ..names import Action
 from .model import Rule, RuleSet
 from .problems import RuleProblem, RulesError, Where, hint, location, near_miss
 from .templates import FieldCheck
 
-_TYPE_NAMES = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true or false",
-               "array": "a list", "object": "an object", "null": "null"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
 # Schema keywords best explained by the failing node's errorMessage alone, and
 # those where it is added after the generic wording.
 _OWN_MESSAGE = ("pattern", "const", "not")
@@ -54,8 +63,9 @@ def parse_rules(document: Any, source: str = "rules") -> RuleSet:
     try:
         return _parse(document, source)
     except RecursionError:  # validating conditions nested some hundreds deep
-        raise RulesError(f"{source}: conditions are nested too deeply (at most {MAX_NESTING} levels of "
-                         "all, any and not)") from None
+        raise RulesError(
+            f"{source}: conditions are nested too deeply (at most {MAX_NESTING} levels of all, any and not)"
+        ) from None
 
 
 def _parse(document: Any, source: str) -> RuleSet:
@@ -65,16 +75,20 @@ def _parse(document: Any, source: str) -> RuleSet:
         steps, problem = _schema_problem(err)
         raise RulesError(_message(source, document, steps, problem)) from None
     defaults = document.get("defaults", {})
-    rules: List[Rule] = []
+    rules: list[Rule] = []
     for index, spec in enumerate(document["rules"]):
         try:
             _check_unique(spec["name"], rules)
             rules.append(_compile_rule(spec, defaults))
         except RuleProblem as problem:
             raise RulesError(_message(source, document, ("rules", index) + problem.where, problem.problem)) from None
-    return RuleSet(rules=tuple(rules), prefix=document.get("prefix", "rl_"),
-                   enrichment_field=document.get("enrichment_field", "enrichment"),
-                   targets=Targets(**document.get("targets", {})), source=source)
+    return RuleSet(
+        rules=tuple(rules),
+        prefix=document.get("prefix", "rl_"),
+        enrichment_field=document.get("enrichment_field", "enrichment"),
+        targets=Targets(**document.get("targets", {})),
+        source=source,
+    )
 
 
 def _check_unique(name: str, earlier: Sequence[Rule]) -> None:
@@ -86,25 +100,29 @@ def _check_unique(name: str, earlier: Sequence[Rule]) -> None:
 def _compile_rule(spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> Rule:
     hash_fields = _setting(spec, defaults, "hash_fields")[1]
     if hash_fields is None:
-        raise RuleProblem((), 'missing "hash_fields": name the alert fields that hold hashes, '
-                              'on the rule or in "defaults"')
+        raise RuleProblem(
+            (), 'missing "hash_fields": name the alert fields that hold hashes, on the rule or in "defaults"'
+        )
     lookup_where, lookup = _setting(spec, defaults, "lookup")
     action = (lookup or {}).get("action", Action.GET_REPORT.value)
     with_summary = action == Action.GET_SUMMARY
     check: FieldCheck = partial(check_field, with_summary=with_summary)
     on_error_where, on_error = _setting(spec, defaults, "on_error")
     return Rule(
-        name=spec["name"], hash_fields=tuple(hash_fields), action=action,
+        name=spec["name"],
+        hash_fields=tuple(hash_fields),
+        action=action,
         fields=_lookup_fields((lookup or {}).get("fields"), lookup_where + ("fields",)),
         match=_setting(spec, defaults, "match")[1] or "worst",
         when=compile_condition(spec["when"], ("when",), with_summary=with_summary) if "when" in spec else None,
         then=compile_effects(spec["then"], ("then",), check),
         otherwise=compile_effects(spec["else"], ("else",), check) if "else" in spec else None,
         stop=spec.get("stop", False),
-        on_error=_on_error(on_error, on_error_where, check))
+        on_error=_on_error(on_error, on_error_where, check),
+    )
 
 
-def _setting(spec: Mapping[str, Any], defaults: Mapping[str, Any], key: str) -> Tuple[Where, Any]:
+def _setting(spec: Mapping[str, Any], defaults: Mapping[str, Any], key: str) -> tuple[Where, Any]:
     """Where a setting comes from (for messages) and its value: the rule's own, else the default."""
     if key in spec:
         return (key,), spec[key]
@@ -117,17 +135,16 @@ def _on_error(value: Any, where: Where, check: FieldCheck) -> Optional[Effects]:
     return compile_effects(value, where, check)
 
 
-def _lookup_fields(fields: Optional[Sequence[str]], where: Where) -> Optional[Tuple[str, ...]]:
+def _lookup_fields(fields: Optional[Sequence[str]], where: Where) -> Optional[tuple[str, ...]]:
     if fields is None:
         return None
     for index, name in enumerate(fields):
         if name not in SUPPORTED_FIELDS:
-            raise RuleProblem(where + (index,), f'unknown report field "{name}"', given=name,
-                              choices=SUPPORTED_FIELDS)
+            raise RuleProblem(where + (index,), f'unknown report field "{name}"', given=name, choices=SUPPORTED_FIELDS)
     return tuple(dict.fromkeys(fields))
 
 
-def _schema_problem(err: "fastjsonschema.JsonSchemaValueException") -> Tuple[Where, str]:
+def _schema_problem(err: fastjsonschema.JsonSchemaValueException) -> tuple[Where, str]:
     """The path (after fastjsonschema's ``data``) and the problem in plain words."""
     steps: Where = tuple(int(step) if step.isdigit() else step for step in err.path[1:])
     rule, value, node = err.rule or "", err.value, err.definition if isinstance(err.definition, dict) else {}

@@ -7,25 +7,27 @@ instead), so ``files.sha256`` reaches the sha256 of every file. A key that
 itself holds dots (``"file.sha256"`` in a flat Splunk result) is found too:
 at each level the longest run of segments that is a key wins.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping, Sequence
 from functools import lru_cache
-from typing import Any, List, Mapping, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, Optional
 
 
-def values_at(node: Any, path: str) -> List[Any]:
+def values_at(node: Any, path: str) -> list[Any]:
     """Every leaf value the path reaches, lists flattened, in document order."""
-    found: List[Any] = []
+    found: list[Any] = []
     _collect(node, _segments(path), found)
     return found
 
 
 @lru_cache(maxsize=1024)
-def _segments(path: str) -> Tuple[str, ...]:
+def _segments(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
 
-def _collect(node: Any, segments: Tuple[str, ...], found: List[Any]) -> None:
+def _collect(node: Any, segments: tuple[str, ...], found: list[Any]) -> None:
     """Add what ``segments`` reach from ``node`` to ``found``. A loop down
     dictionaries, a call only for each item of a list: every alert walks
     several paths, and a generator a level cost more than the walk."""
@@ -53,7 +55,7 @@ def _collect(node: Any, segments: Tuple[str, ...], found: List[Any]) -> None:
         node, segments = node[key], tuple(rest)  # a tuple already: no copy
 
 
-def _longest_key(node: Mapping[str, Any], segments: Sequence[str]) -> Optional[Tuple[str, Sequence[str]]]:
+def _longest_key(node: Mapping[str, Any], segments: Sequence[str]) -> Optional[tuple[str, Sequence[str]]]:
     for key, rest in _cuts(tuple(segments)):
         if key in node:
             return key, rest
@@ -61,7 +63,7 @@ def _longest_key(node: Mapping[str, Any], segments: Sequence[str]) -> Optional[T
 
 
 @lru_cache(maxsize=4096)
-def _cuts(segments: Tuple[str, ...]) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+def _cuts(segments: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Each key the segments could start with, longest first, and what
     follows it: joined once per path, not once per alert."""
     return tuple((".".join(segments[:cut]), segments[cut:]) for cut in range(len(segments), 0, -1))
@@ -81,8 +83,7 @@ def set_value(node: MutableMapping[str, Any], path: str, value: Any) -> None:
     holder[key] = value
 
 
-def _target(root: MutableMapping[str, Any], path: str,
-            create: bool) -> Optional[Tuple[MutableMapping[str, Any], str]]:
+def _target(root: MutableMapping[str, Any], path: str, create: bool) -> Optional[tuple[MutableMapping[str, Any], str]]:
     """The dictionary and key a write to ``path`` goes to; None when reading
     a path whose dictionaries do not exist."""
     node, segments = root, path.split(".")

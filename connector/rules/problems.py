@@ -1,8 +1,10 @@
 """The error a bad rules file raises, and how its messages are worded."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Collection, Optional, Sequence, Tuple, Union
+from collections.abc import Collection, Sequence
+from typing import Optional, Union
 
 from ..errors import InputError
 
@@ -11,7 +13,7 @@ class RulesError(InputError):
     """A rules file that cannot be used; the message names the rule and field."""
 
 
-Where = Tuple[Union[str, int], ...]
+Where = tuple[Union[str, int], ...]
 
 
 class RuleProblem(Exception):
@@ -19,8 +21,9 @@ class RuleProblem(Exception):
     before the file and rule are named. ``choices`` lists the valid values,
     for a hint."""
 
-    def __init__(self, where: Where, problem: str, *, given: Optional[str] = None,
-                 choices: Collection[str] = ()) -> None:
+    def __init__(
+        self, where: Where, problem: str, *, given: Optional[str] = None, choices: Collection[str] = ()
+    ) -> None:
         super().__init__(problem)
         self.where = where
         self.problem = problem + hint(given, choices)

@@ -5,10 +5,12 @@ a value that is one template alone (``"{riskscore}"``) takes the record
 value as it is, so numbers stay numbers and lists stay lists. ``{{`` and
 ``}}`` are literal braces.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from string import Formatter
-from typing import Any, Callable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from .problems import RuleProblem, Where
 
@@ -18,7 +20,7 @@ _FORMATTER = Formatter()
 class Template:
     """A parsed template: literal text and record field names, alternating."""
 
-    def __init__(self, parts: List[Tuple[str, Optional[str]]]) -> None:
+    def __init__(self, parts: list[tuple[str, Optional[str]]]) -> None:
         self._parts = parts
 
     @property
@@ -50,8 +52,11 @@ def parse_template(text: str, where: Where, check_field: FieldCheck) -> Template
     parts = []
     for literal, name, spec, conversion in pieces:
         if name is not None and (spec or conversion):
-            raise RuleProblem(where, f"template {{{name}{'!' + conversion if conversion else ''}"
-                                     f"{':' + spec if spec else ''}}} takes a field name only, without ! or :")
+            raise RuleProblem(
+                where,
+                f"template {{{name}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}} takes a field name only, without ! or :",
+            )
         if name is not None:
             check_field(name, where)
         parts.append((literal, name))

@@ -12,6 +12,7 @@ A connect timeout cannot be a per-request fault of a server that accepts
 connections: ``Blackhole`` is a loopback port whose connections never
 complete.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -23,13 +24,14 @@ import struct
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional
 
-LIST_PATH = "/api/samples/v2/list/"
+from ..client import LIST_PATH
 
 # What each fault does; the keys are the names a schedule uses.
-FAULTS: Dict[str, str] = {
+FAULTS: dict[str, str] = {
     "429": "429 Too Many Requests without Retry-After",
     "429-retry-after": "429 Too Many Requests with Retry-After: 1",
     "429-absurd": "429 Too Many Requests with Retry-After of 1000 days",
@@ -57,21 +59,29 @@ TRICKLE_LIMIT = 60.0  # a trickling answer stops after this long, so no server t
 HUGE_BYTES = 256 * 1024 * 1024
 BLOCK = 64 * 1024
 
-Respond = Callable[[], Tuple[int, Any]]
+Respond = Callable[[], tuple[int, Any]]
 
 
 class FaultSchedule:
     """Which fault, if any, each list request gets. Thread-safe."""
 
-    def __init__(self, plan: Iterable[str] = (), *, forever: Optional[str] = None, rate: float = 0.0,
-                 kinds: Sequence[str] = TRANSIENT, seed: int = 0, redirect_to: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        plan: Iterable[str] = (),
+        *,
+        forever: Optional[str] = None,
+        rate: float = 0.0,
+        kinds: Sequence[str] = TRANSIENT,
+        seed: int = 0,
+        redirect_to: Optional[str] = None,
+    ) -> None:
         for name in list(plan) + [forever or NO_FAULT] + list(kinds):
             _check_name(name)
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be from 0 to 1, got {rate}")
         if rate and not kinds:
             raise ValueError("a fault rate needs at least one fault kind")
-        self._plan: Deque[str] = deque(plan)
+        self._plan: deque[str] = deque(plan)
         self.forever = forever
         self.rate = rate
         self.kinds = tuple(kinds)
@@ -84,10 +94,10 @@ class FaultSchedule:
             gzip_bomb()  # made now, so that making it never looks like a slow answer
 
     @classmethod
-    def parse(cls, spec: str, **options: Any) -> "FaultSchedule":
+    def parse(cls, spec: str, **options: Any) -> FaultSchedule:
         """A schedule from ``NAME[*COUNT]`` entries separated by commas; a
         last ``NAME*`` without a count repeats for ever. Raises ``ValueError``."""
-        plan: List[str] = []
+        plan: list[str] = []
         forever = None
         entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
         for position, entry in enumerate(entries):
@@ -145,28 +155,35 @@ def _count(text: str) -> int:
 
 # Injectors: each writes a whole (mis)answer on the handler's connection.
 
-def _write_head(handler: Any, status: int, headers: Dict[str, str]) -> None:
+
+def _write_head(handler: Any, status: int, headers: dict[str, str]) -> None:
     handler.send_response(status)
     for name, value in headers.items():
         handler.send_header(name, value)
     handler.end_headers()
 
 
-def _send_bytes(handler: Any, status: int, body: bytes, content_type: str = "application/json",
-                extra: Optional[Dict[str, str]] = None) -> None:
+def _send_bytes(
+    handler: Any,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    extra: Optional[dict[str, str]] = None,
+) -> None:
     headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
     headers.update(extra or {})
     _write_head(handler, status, headers)
     handler.wfile.write(body)
 
 
-def _send_json(handler: Any, status: int, payload: Any, extra: Optional[Dict[str, str]] = None) -> None:
+def _send_json(handler: Any, status: int, payload: Any, extra: Optional[dict[str, str]] = None) -> None:
     _send_bytes(handler, status, json.dumps(payload).encode(), extra=extra)
 
 
 def _status(status: int, payload: Any, retry_after: Optional[str] = None) -> Callable[..., None]:
     def inject(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
         _send_json(handler, status, payload, {"Retry-After": retry_after} if retry_after else None)
+
     return inject
 
 
@@ -175,6 +192,7 @@ def _proxy_page(status: int, reason: str) -> Callable[..., None]:
 
     def inject(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
         _send_bytes(handler, status, page.encode(), "text/html")
+
     return inject
 
 
@@ -201,13 +219,14 @@ def _abort(handler: Any) -> None:
 def _trickle(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
     status, payload = respond()
     body = json.dumps(payload).encode() + b" " * 4096  # long enough to outlast any sane read timeout
-    _write_head(handler, status, {"Content-Type": "application/json", "Content-Length": str(len(body)),
-                                  "Connection": "close"})
+    _write_head(
+        handler, status, {"Content-Type": "application/json", "Content-Length": str(len(body)), "Connection": "close"}
+    )
     handler.close_connection = True
     stop = time.monotonic() + TRICKLE_LIMIT
     try:
         for offset in range(len(body)):
-            handler.wfile.write(body[offset:offset + 1])
+            handler.wfile.write(body[offset : offset + 1])
             if time.monotonic() > stop:
                 break
             time.sleep(TRICKLE_INTERVAL)
@@ -239,8 +258,9 @@ def _huge_json_head() -> bytes:
 def _oversized(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
     """Valid JSON padded with whitespace, written until the client hangs up."""
     head = _huge_json_head()
-    _write_head(handler, 200, {"Content-Type": "application/json", "Content-Length": str(HUGE_BYTES + 1),
-                               "Connection": "close"})
+    _write_head(
+        handler, 200, {"Content-Type": "application/json", "Content-Length": str(HUGE_BYTES + 1), "Connection": "close"}
+    )
     handler.close_connection = True
     block = b" " * BLOCK
     try:
@@ -279,7 +299,7 @@ def _redirect(handler: Any, respond: Respond, schedule: FaultSchedule) -> None:
     _send_json(handler, 307, {"detail": "moved"}, {"Location": target})
 
 
-_INJECTORS: Dict[str, Callable[[Any, Respond, FaultSchedule], None]] = {
+_INJECTORS: dict[str, Callable[[Any, Respond, FaultSchedule], None]] = {
     "429": _status(429, {"detail": "Request was throttled."}),
     "429-retry-after": _status(429, {"detail": "Request was throttled. Expected available in 1 second."}, "1"),
     "429-absurd": _status(429, {"detail": "Request was throttled."}, str(1000 * 86400)),
@@ -309,7 +329,7 @@ class Blackhole:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind((host, 0))
         self._listener.listen(0)
-        self._fillers: List[socket.socket] = []
+        self._fillers: list[socket.socket] = []
         self._fill()
 
     def _fill(self) -> None:
@@ -336,7 +356,7 @@ class Blackhole:
             filler.close()
         self._listener.close()
 
-    def __enter__(self) -> "Blackhole":
+    def __enter__(self) -> Blackhole:
         return self
 
     def __exit__(self, *exc: Any) -> None:

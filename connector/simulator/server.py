@@ -3,23 +3,24 @@ behaves as the vendor documents ``POST /api/samples/v2/list/``.
 
 It is for demos and tests only; nothing falls back to it silently.
 """
+
 from __future__ import annotations
 
 import json
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
+from ..client import LIST_PATH
 from ..hashes import hash_type
 from ..validation import load_schema
 from .corpus import Corpus
 from .faults import FaultSchedule
 
-LIST_PATH = "/api/samples/v2/list/"
 STATUS_PATH = "/api/samples/status/"  # the vendor SDK asks it before every report
 FIELDS = tuple(load_schema("action-parameters")["definitions"]["field"]["enum"])
 EXPLICIT_ONLY = ("ticore", "ticloud", "summary", "aliases")
@@ -49,16 +50,25 @@ class Simulator:
     ``tls`` serves HTTPS.
     """
 
-    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0,
-                 page_size: Optional[int] = None, corpus: Optional[Corpus] = None,
-                 faults: Optional[FaultSchedule] = None, tls: Optional[ssl.SSLContext] = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0,
+        page_size: Optional[int] = None,
+        corpus: Optional[Corpus] = None,
+        faults: Optional[FaultSchedule] = None,
+        tls: Optional[ssl.SSLContext] = None,
+    ) -> None:
         self.token = token
         self.latency = latency_ms / 1000.0
         self.page_size = page_size
         self.corpus = corpus or Corpus()
         self.requests_served = 0
         # The latest request bodies, for tests; bounded, since a simulator may serve for days.
-        self.bodies: Deque[Dict[str, Any]] = deque(maxlen=BODIES_KEPT)
+        self.bodies: deque[dict[str, Any]] = deque(maxlen=BODIES_KEPT)
         self.faults = faults or FaultSchedule()
         self.scheme = "https" if tls else "http"
         self._lock = threading.Lock()
@@ -66,8 +76,7 @@ class Simulator:
         self._server.daemon_threads = True
         if tls:
             # The handshake happens in the request's thread, so a stalled client cannot block accept().
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
-                                                  do_handshake_on_connect=False)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
         self._thread: Optional[threading.Thread] = None
 
     def __repr__(self) -> str:
@@ -78,10 +87,11 @@ class Simulator:
         host, port = self._server.socket.getsockname()[:2]
         return f"{self.scheme}://{host}:{port}"
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         # A short poll interval makes stop() quick (tests start many servers).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="spectra-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="spectra-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -92,13 +102,13 @@ class Simulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def answer(self, path: str, headers: Any, raw: bytes) -> Tuple[int, Any]:
+    def answer(self, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
         """Status and JSON payload for one request."""
         parts = urlsplit(path)
         if parts.path not in (LIST_PATH, STATUS_PATH):
@@ -122,39 +132,56 @@ class Simulator:
         if scheme != "Token" or token != self.token:
             raise ApiError(403, {"detail": INVALID_TOKEN})
 
-    def _status(self, body: Dict[str, List[str]], query: str) -> Dict[str, Any]:
+    def _status(self, body: dict[str, list[str]], query: str) -> dict[str, Any]:
         """Whether each sample is processed, optionally only those of one status."""
         values, kind = _hashes_of(body)
         wanted = next(iter(parse_qs(query).get("status") or []), None)
-        statuses = {value: "processed" if self.corpus.find(kind, value.lower()) else "not_found"
-                    for value in values}
-        return {"hash_type": kind, "results": [{"hash_value": value, "status": status}
-                                               for value, status in statuses.items() if wanted in (None, status)]}
+        statuses = {value: "processed" if self.corpus.find(kind, value.lower()) else "not_found" for value in values}
+        return {
+            "hash_type": kind,
+            "results": [
+                {"hash_value": value, "status": status}
+                for value, status in statuses.items()
+                if wanted in (None, status)
+            ],
+        }
 
-    def _results(self, body: Dict[str, List[str]]) -> List[Dict[str, Any]]:
+    def _results(self, body: dict[str, list[str]]) -> list[dict[str, Any]]:
         values, kind = _hashes_of(body)
         fields = body.get("fields") or []
         unknown = [name for name in fields if name not in FIELDS]
         if unknown:
             raise ApiError(400, {"fields": [f"Invalid field name: {name}" for name in unknown]})
         if _truthy(body, "include_networkthreatintelligence") and not {
-                "networkthreatintelligence", "domainthreatintelligence"} <= set(fields):
-            raise ApiError(400, {"fields": ["networkthreatintelligence and domainthreatintelligence are required "
-                                            "when include_networkthreatintelligence is true."]})
+            "networkthreatintelligence",
+            "domainthreatintelligence",
+        } <= set(fields):
+            raise ApiError(
+                400,
+                {
+                    "fields": [
+                        "networkthreatintelligence and domainthreatintelligence are required "
+                        "when include_networkthreatintelligence is true."
+                    ]
+                },
+            )
         found = (self.corpus.find(kind, value.lower()) for value in dict.fromkeys(values))
         return [_select(sample, fields) for sample in found if sample is not None]
 
-    def _page(self, results: List[Dict[str, Any]], query: str, host: str) -> Dict[str, Any]:
+    def _page(self, results: list[dict[str, Any]], query: str, host: str) -> dict[str, Any]:
         size = self.page_size or max(len(results), 1)
         page = int((parse_qs(query).get("page") or ["1"])[0])
         start = (page - 1) * size
         more = start + size < len(results)
-        return {"count": len(results), "previous": None,
-                "next": f"{self.scheme}://{host}{LIST_PATH}?page={page + 1}" if more else None,
-                "results": results[start:start + size]}
+        return {
+            "count": len(results),
+            "previous": None,
+            "next": f"{self.scheme}://{host}{LIST_PATH}?page={page + 1}" if more else None,
+            "results": results[start : start + size],
+        }
 
 
-def _hashes_of(body: Dict[str, List[str]]) -> Tuple[List[str], str]:
+def _hashes_of(body: dict[str, list[str]]) -> tuple[list[str], str]:
     """The hashes asked for and their one type; raises a 400 otherwise."""
     values = body.get("hash_values") or []
     if not values:
@@ -170,17 +197,17 @@ def _hashes_of(body: Dict[str, List[str]]) -> Tuple[List[str], str]:
     return values, kind
 
 
-def _select(sample: Dict[str, Any], fields: List[str]) -> Dict[str, Any]:
+def _select(sample: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     if fields:
         return {name: sample[name] for name in fields if name in sample}
     return {name: value for name, value in sample.items() if name not in EXPLICIT_ONLY}
 
 
-def _truthy(body: Dict[str, List[str]], name: str) -> bool:
+def _truthy(body: dict[str, list[str]], name: str) -> bool:
     return (body.get(name) or ["false"])[0].lower() == "true"
 
 
-def _parse_body(content_type: str, raw: bytes) -> Dict[str, List[str]]:
+def _parse_body(content_type: str, raw: bytes) -> dict[str, list[str]]:
     """JSON or form-encoded (the vendor SDK sends the latter), as lists of strings."""
     if "json" in content_type:
         try:
@@ -191,11 +218,13 @@ def _parse_body(content_type: str, raw: bytes) -> Dict[str, List[str]]:
             raise ApiError(400, {"detail": "Expected a JSON object."})
         return {key: _as_list(value) for key, value in data.items()}
     form = parse_qs(raw.decode("utf-8", "replace"))
-    return {key: [part.strip() for value in values for part in value.split(",") if part.strip()]
-            for key, values in form.items()}
+    return {
+        key: [part.strip() for value in values for part in value.split(",") if part.strip()]
+        for key, values in form.items()
+    }
 
 
-def _as_list(value: Any) -> List[str]:
+def _as_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value]
     if isinstance(value, bool):
@@ -214,11 +243,12 @@ def _handler_for(simulator: Simulator) -> type:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-            def respond() -> Tuple[int, Any]:
+            def respond() -> tuple[int, Any]:
                 try:
                     return simulator.answer(self.path, self.headers, raw)
                 except ApiError as err:
                     return err.status, err.payload
+
             if urlsplit(self.path).path == LIST_PATH:
                 simulator.faults.serve(self, respond, self._send)
             else:

@@ -10,18 +10,19 @@ one data item per hash, in input order, and a summary.
 The asset's token is used only to call the appliance: it never reaches a
 result, a message or a log line.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Union
 
 import phantom.app as phantom
 from phantom.action_result import ActionResult as SoarResult
 from phantom.base_connector import BaseConnector
 
-from ..actions import (ActionRequest, ActionResult, distinct_errors, lookup_records, request_of, run_action,
-                       summarize)
+from ..actions import ActionRequest, ActionResult, distinct_errors, lookup_records, request_of, run_action, summarize
 from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..config import Config
@@ -35,9 +36,10 @@ from ..verdict import Thresholds
 
 LOOKUP_ACTIONS = (Action.GET_REPORT, Action.GET_SUMMARY, Action.FILE_REPUTATION)
 # Each lookup action's parameters, by name, from its schema.
-PARAMETERS: Dict[str, Dict[str, Dict[str, Any]]] = {
+PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
     action: (schema_of(action_spec(action)["parameters"]) or {"properties": {}})["properties"]
-    for action in LOOKUP_ACTIONS}
+    for action in LOOKUP_ACTIONS
+}
 
 Outcome = Union[ActionResult, InputError]
 
@@ -49,7 +51,7 @@ class SpectraAnalyzeAdapter(BaseConnector):
     def __init__(self) -> None:
         super().__init__()
         self._lookups: Optional[LookupService] = None
-        self._parameter_sets: List[Dict[str, Any]] = []
+        self._parameter_sets: list[dict[str, Any]] = []
         self._batch: Optional[BatchedLookup] = None
         self._thresholds = Thresholds()
 
@@ -71,8 +73,10 @@ class SpectraAnalyzeAdapter(BaseConnector):
             self._lookups = LookupService(None, failure=err)
             return phantom.APP_SUCCESS
         if not config.verify_tls:
-            self.save_progress(f"WARNING: TLS certificate verification is off for {config.url}; "
-                               "anyone on the network path can read the API token")
+            self.save_progress(
+                f"WARNING: TLS certificate verification is off for {config.url}; "
+                "anyone on the network path can read the API token"
+            )
         self._lookups = LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache))
         return phantom.APP_SUCCESS
 
@@ -80,12 +84,12 @@ class SpectraAnalyzeAdapter(BaseConnector):
         # The app's state folder survives between runs and belongs to this app only.
         return str(Path(self.get_state_dir()) / "cache")
 
-    def validate_parameters(self, param: Dict[str, Any]) -> bool:
+    def validate_parameters(self, param: dict[str, Any]) -> bool:
         # The platform's own check of 'contains' types would reject a list of
         # hashes; the core validates every hash and reports each invalid one.
         return phantom.APP_SUCCESS
 
-    def handle_action(self, param: Dict[str, Any]) -> bool:
+    def handle_action(self, param: dict[str, Any]) -> bool:
         action = self.get_action_identifier()
         if action == Action.TEST_CONNECTIVITY:
             return self._test_connectivity(self.add_action_result(SoarResult(dict(param))))
@@ -105,8 +109,9 @@ class SpectraAnalyzeAdapter(BaseConnector):
         assert self._lookups is not None  # initialize made it
         try:
             client = self._lookups.client()
-            self.save_progress(f"Connecting to {client.config.url} "
-                               f"(TLS verification {'on' if client.config.verify_tls else 'OFF'})")
+            self.save_progress(
+                f"Connecting to {client.config.url} (TLS verification {'on' if client.config.verify_tls else 'OFF'})"
+            )
             outcome = run_action(Action.TEST_CONNECTIVITY, {}, self._lookups)
         except SpectraAnalyzeError as err:
             self.save_progress("Test Connectivity Failed")
@@ -122,11 +127,12 @@ class SpectraAnalyzeAdapter(BaseConnector):
         self.save_progress(outcome.message)
         return result.set_status(phantom.APP_SUCCESS if outcome.ok else phantom.APP_ERROR, outcome.message)
 
-    def _lookup(self, action: str, param: Dict[str, Any], result: SoarResult) -> bool:
+    def _lookup(self, action: str, param: dict[str, Any], result: SoarResult) -> bool:
         if self._batch is None:
             assert self._lookups is not None  # initialize made it
-            self._batch = BatchedLookup(action, self._parameter_sets, self._lookups, self.save_progress,
-                                        self._thresholds)
+            self._batch = BatchedLookup(
+                action, self._parameter_sets, self._lookups, self.save_progress, self._thresholds
+            )
         outcome = self._batch.result_for(param)
         if isinstance(outcome, InputError):
             return result.set_status(phantom.APP_ERROR, str(outcome))
@@ -143,14 +149,20 @@ class BatchedLookup:
     one core lookup (batched by hash type and batch size) per distinct
     question, that is per set of fields and flags."""
 
-    def __init__(self, action: str, parameter_sets: Sequence[Mapping[str, Any]], lookups: LookupService,
-                 progress: Callable[[str], Any], thresholds: Thresholds = Thresholds()) -> None:
+    def __init__(
+        self,
+        action: str,
+        parameter_sets: Sequence[Mapping[str, Any]],
+        lookups: LookupService,
+        progress: Callable[[str], Any],
+        thresholds: Thresholds = Thresholds(),
+    ) -> None:
         self.action = action
         self._thresholds = thresholds
         self._pending = list(parameter_sets)
         self._lookups = lookups
         self._progress = progress
-        self._outcomes: Dict[str, Outcome] = {}
+        self._outcomes: dict[str, Outcome] = {}
 
     def result_for(self, params: Mapping[str, Any]) -> Outcome:
         """The outcome for one parameter set: an ``ActionResult``, or the
@@ -164,7 +176,7 @@ class BatchedLookup:
         return self._outcomes[key]
 
     def _resolve(self, parameter_sets: Sequence[Mapping[str, Any]]) -> None:
-        groups: Dict[Question, List[Tuple[str, ActionRequest]]] = {}
+        groups: dict[Question, list[tuple[str, ActionRequest]]] = {}
         for params in parameter_sets:
             try:
                 request = request_of(self.action, declared(self.action, params))
@@ -173,33 +185,36 @@ class BatchedLookup:
                 continue
             groups.setdefault(request.question, []).append((_key(self.action, params), request))
         total = sum(len(request.hashes) for members in groups.values() for _, request in members)
-        self._progress(f"Looking up {total} hash(es) of {len(parameter_sets)} parameter set(s) "
-                       f"in {len(groups)} batched lookup(s)")
+        self._progress(
+            f"Looking up {total} hash(es) of {len(parameter_sets)} parameter set(s) in {len(groups)} batched lookup(s)"
+        )
         for question, members in groups.items():
-            merged = ActionRequest(hashes=tuple(value for _, request in members for value in request.hashes),
-                                   question=question)
+            merged = ActionRequest(
+                hashes=tuple(value for _, request in members for value in request.hashes), question=question
+            )
             before = self._lookups.requests
             records = lookup_records(self.action, merged, self._lookups, self._thresholds)
             self._split(members, records, self._lookups.requests.since(before))
 
-    def _split(self, members: List[Tuple[str, ActionRequest]], records: List[Dict[str, Any]],
-               requests: Requests) -> None:
+    def _split(
+        self, members: list[tuple[str, ActionRequest]], records: list[dict[str, Any]], requests: Requests
+    ) -> None:
         """Each parameter set's share of the records; the requests are the
         whole batched lookup's, which served them all."""
         start = 0
         for key, request in members:
-            part = records[start:start + len(request.hashes)]
+            part = records[start : start + len(request.hashes)]
             start += len(request.hashes)
             self._outcomes[key] = summarize(self.action, part, distinct_errors(part), requests)
 
 
-def declared(action: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+def declared(action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The action's own parameters of a SOAR parameter set (which may carry
     more, such as a playbook's context)."""
     return {name: params[name] for name in PARAMETERS[action] if name in params}
 
 
-def with_defaults(action: str, params: Mapping[str, Any]) -> Dict[str, Any]:
+def with_defaults(action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameter set as the result shows it: every parameter, defaults
     filled in (None where there is none)."""
     filled = {name: spec.get("default") for name, spec in PARAMETERS[action].items()}
@@ -211,10 +226,9 @@ def _key(action: str, params: Mapping[str, Any]) -> str:
     return json.dumps(declared(action, params), sort_keys=True, default=str)
 
 
-def _parameter_sets(in_json: str) -> List[Dict[str, Any]]:
+def _parameter_sets(in_json: str) -> list[dict[str, Any]]:
     try:
         parameters = json.loads(in_json).get("parameters")
     except (ValueError, AttributeError):
         return []  # the base class reports a broken action JSON
     return [params for params in parameters or [] if isinstance(params, dict)]
-

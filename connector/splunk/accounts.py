@@ -25,26 +25,49 @@ while no appliance is chosen on the page, that one is the default appliance
 (named ``LEGACY_NAME``), and its file's cache and command settings stay the
 base the Settings tab overrides.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Optional
 from urllib.parse import quote
 
 from ..config import Config
 from ..errors import ConfigurationError, InputError
 from ..params import parse_bool
 from ..settings import Setting, parse_settings
-from .conf import (APPLIANCE_SETTINGS, CACHE_FOLDER, COMMAND_SETTINGS, CONF_NAME, AppSettings, Stanzas, load_settings,
-                   read_app_conf)
+from .conf import (
+    APPLIANCE_SETTINGS,
+    CACHE_FOLDER,
+    COMMAND_SETTINGS,
+    CONF_NAME,
+    AppSettings,
+    Stanzas,
+    load_settings,
+    read_app_conf,
+)
 from .kvstore import KVStoreError, Splunkd
-from .ucc import (ACCOUNT_SETTINGS, ACCOUNT_TAB, ALLOW_HTTP_FIELD, APP_ID, CACHE_SETTINGS, DEFAULT_APPLIANCE_FIELD,
-                  LOGGING_TAB, MEMO_SETTING, PAGE_HINT, PROXY_PASSWORD_FIELD, PROXY_TAB, SETTINGS_TAB, TOKEN_FIELD)
+from .ucc import (
+    ACCOUNT_SETTINGS,
+    ACCOUNT_TAB,
+    ALLOW_HTTP_FIELD,
+    APP_ID,
+    CACHE_SETTINGS,
+    DEFAULT_APPLIANCE_FIELD,
+    LOGGING_TAB,
+    MEMO_SETTING,
+    PAGE_HINT,
+    PROXY_PASSWORD_FIELD,
+    PROXY_TAB,
+    SETTINGS_TAB,
+    TOKEN_FIELD,
+)
 
 ACCOUNT_CONF = f"{APP_ID}_{ACCOUNT_TAB}"
 SETTINGS_CONF = f"{APP_ID}_settings"
@@ -72,43 +95,60 @@ def choose(app_dir: Path, name: Optional[str] = None) -> Appliance:
     """The appliance ``name`` (default: the default appliance), from the
     app's files alone. Raises ``ConfigurationError`` naming the appliance
     and the page where it is fixed."""
-    accounts = {stanza: values for stanza, values in read_app_conf(app_dir, ACCOUNT_CONF).items()
-                if stanza != "default"}
+    accounts = {
+        stanza: values for stanza, values in read_app_conf(app_dir, ACCOUNT_CONF).items() if stanza != "default"
+    }
     tabs = saved_tabs(app_dir)
     legacy = _legacy(app_dir)
-    if not name:
-        name = (tabs.get(SETTINGS_TAB, {}).get(DEFAULT_APPLIANCE_FIELD) or "").strip()
-    if not name:
-        if legacy is not None:
-            return Appliance(LEGACY_NAME, _shared(legacy, tabs), legacy=True)
-        if len(accounts) == 1:
-            name = next(iter(accounts))
-        else:
-            known = f" (there are {len(accounts)}: {', '.join(sorted(accounts))})" if accounts else ""
-            raise ConfigurationError(f"no default appliance is set{known}: add an appliance or choose the default "
-                                     f"one on the app's configuration page ({PAGE_HINT}), or give appliance=<name>")
+    name = name or _default_name(accounts, tabs, legacy)
     if name == LEGACY_NAME and legacy is not None:
         return Appliance(LEGACY_NAME, _shared(legacy, tabs), legacy=True)
     values = accounts.get(name)
     if values is None:
         known = f"; the appliances are: {', '.join(sorted(accounts))}" if accounts else ""
-        raise ConfigurationError(f"there is no appliance {name!r}{known}: add it on the app's configuration page "
-                                 f"({PAGE_HINT})")
+        raise ConfigurationError(
+            f"there is no appliance {name!r}{known}: add it on the app's configuration page ({PAGE_HINT})"
+        )
     if _true(values.get("disabled")):
-        raise ConfigurationError(f"the appliance {name!r} is disabled: enable it on the app's configuration page "
-                                 f"({PAGE_HINT})")
-    base = legacy or load_defaults()
+        raise ConfigurationError(
+            f"the appliance {name!r} is disabled: enable it on the app's configuration page ({PAGE_HINT})"
+        )
+    return Appliance(name, _shared(_account_settings(name, values, legacy or load_defaults()), tabs), legacy=False)
+
+
+def _default_name(accounts: Mapping[str, Any], tabs: Mapping[str, Any], legacy: Optional[AppSettings]) -> str:
+    """The appliance chosen on the Settings tab, else 1.0's, else the only one."""
+    chosen = (tabs.get(SETTINGS_TAB, {}).get(DEFAULT_APPLIANCE_FIELD) or "").strip()
+    if chosen:
+        return chosen
+    if legacy is not None:
+        return LEGACY_NAME
+    if len(accounts) == 1:
+        return next(iter(accounts))
+    known = f" (there are {len(accounts)}: {', '.join(sorted(accounts))})" if accounts else ""
+    raise ConfigurationError(
+        f"no default appliance is set{known}: add an appliance or choose the default "
+        f"one on the app's configuration page ({PAGE_HINT}), or give appliance=<name>"
+    )
+
+
+def _account_settings(name: str, values: Mapping[str, str], base: AppSettings) -> AppSettings:
+    """The settings of one appliance stanza, checked, over ``base`` for what the page does not set."""
     appliance = {key: values[key] for key in ACCOUNT_SETTINGS if values.get(key, "").strip()}
     _check_scheme(name, appliance.get("url", ""), values.get(ALLOW_HTTP_FIELD))
     try:
         parse_settings(appliance, [setting for setting in _appliance_settings() if setting.name in ACCOUNT_SETTINGS])
     except ConfigurationError as err:
-        raise ConfigurationError(f"the appliance {name!r}: {err}; correct it on the app's configuration page "
-                                 f"({PAGE_HINT})") from None
-    merged = AppSettings(appliance=dict({key: value for key, value in base.appliance.items()
-                                         if key not in ACCOUNT_SETTINGS}, **appliance),
-                         memo_size=base.memo_size, log_level=base.log_level)
-    return Appliance(name, _shared(merged, tabs), legacy=False)
+        raise ConfigurationError(
+            f"the appliance {name!r}: {err}; correct it on the app's configuration page ({PAGE_HINT})"
+        ) from None
+    return AppSettings(
+        appliance=dict(
+            {key: value for key, value in base.appliance.items() if key not in ACCOUNT_SETTINGS}, **appliance
+        ),
+        memo_size=base.memo_size,
+        log_level=base.log_level,
+    )
 
 
 def load_defaults() -> AppSettings:
@@ -116,7 +156,7 @@ def load_defaults() -> AppSettings:
     return AppSettings(appliance={}, memo_size=values["memo_size"], log_level=values["log_level"])
 
 
-def _appliance_settings() -> List[Setting]:
+def _appliance_settings() -> list[Setting]:
     return list(APPLIANCE_SETTINGS)
 
 
@@ -139,23 +179,29 @@ def _shared(base: AppSettings, tabs: Stanzas) -> AppSettings:
     """``base`` with the Settings and Logging tabs' values over it."""
     settings = tabs.get(SETTINGS_TAB, {})
     cache = {key: settings[key] for key in CACHE_SETTINGS if settings.get(key, "").strip()}
-    command: Dict[str, Any] = {"memo_size": settings.get(MEMO_SETTING) or base.memo_size,
-                               "log_level": tabs.get(LOGGING_TAB, {}).get("loglevel") or base.log_level}
+    command: dict[str, Any] = {
+        "memo_size": settings.get(MEMO_SETTING) or base.memo_size,
+        "log_level": tabs.get(LOGGING_TAB, {}).get("loglevel") or base.log_level,
+    }
     try:
         parse_settings(cache, [setting for setting in _appliance_settings() if setting.name in CACHE_SETTINGS])
         values = parse_settings(command, COMMAND_SETTINGS)
     except ConfigurationError as err:
-        raise ConfigurationError(f"the Settings tab: {err}; correct it on the app's configuration page "
-                                 f"({PAGE_HINT})") from None
-    return AppSettings(appliance=dict(base.appliance, **cache), memo_size=values["memo_size"],
-                       log_level=values["log_level"])
+        raise ConfigurationError(
+            f"the Settings tab: {err}; correct it on the app's configuration page ({PAGE_HINT})"
+        ) from None
+    return AppSettings(
+        appliance=dict(base.appliance, **cache), memo_size=values["memo_size"], log_level=values["log_level"]
+    )
 
 
 def _check_scheme(name: str, url: str, allow_http: Optional[str]) -> None:
     if url.strip().lower().startswith("http://") and not _true(allow_http):
-        raise ConfigurationError(f"the appliance {name!r} has a plain http:// address, which would send its API "
-                                 "token unencrypted: use https://, or tick \"Allow plain HTTP\" for a lab appliance "
-                                 f"on the app's configuration page ({PAGE_HINT})")
+        raise ConfigurationError(
+            f"the appliance {name!r} has a plain http:// address, which would send its API "
+            'token unencrypted: use https://, or tick "Allow plain HTTP" for a lab appliance '
+            f"on the app's configuration page ({PAGE_HINT})"
+        )
 
 
 def _true(value: Optional[str]) -> bool:
@@ -166,22 +212,26 @@ def _true(value: Optional[str]) -> bool:
         return False
 
 
-def connection_settings(appliance: Appliance, splunkd: Optional[Splunkd], legacy_token: Any,
-                        app_dir: Path) -> Dict[str, Any]:
+def connection_settings(
+    appliance: Appliance, splunkd: Optional[Splunkd], legacy_token: Any, app_dir: Path
+) -> dict[str, Any]:
     """The core's settings for ``appliance``, with its token and the proxy,
     the secrets read through ``splunkd`` (the search's session).
     ``legacy_token(app)`` reads the 1.0 token. Raises ``ConfigurationError``."""
-    values: Dict[str, Any] = dict(appliance.settings.appliance)
+    values: dict[str, Any] = dict(appliance.settings.appliance)
     if appliance.legacy:
         values["token"] = legacy_token()
     else:
         if splunkd is None:
-            raise ConfigurationError(f"splunkd passed no session, so the API token of {appliance.describe()} "
-                                     "cannot be read")
+            raise ConfigurationError(
+                f"splunkd passed no session, so the API token of {appliance.describe()} cannot be read"
+            )
         secret = read_secret(splunkd, ACCOUNT_CONF, appliance.name).get(TOKEN_FIELD, "")
         if not str(secret).strip():
-            raise ConfigurationError(f"no API token is stored for the appliance {appliance.name!r}: enter it on "
-                                     f"the app's configuration page ({PAGE_HINT})")
+            raise ConfigurationError(
+                f"no API token is stored for the appliance {appliance.name!r}: enter it on "
+                f"the app's configuration page ({PAGE_HINT})"
+            )
         values["token"] = str(secret)
     proxy = proxy_url(saved_tabs(app_dir).get(PROXY_TAB, {}), splunkd)
     if proxy:
@@ -210,19 +260,12 @@ def proxy_url(proxy: Mapping[str, str], splunkd: Optional[Splunkd]) -> Optional[
     return f"{scheme}://{credentials}{host}" + (f":{port}" if port else "")
 
 
-def read_secret(splunkd: Splunkd, conf: str, stanza: str) -> Dict[str, Any]:
-    """The secret fields of ``stanza`` of ``conf``, as splunktaucclib stored
-    them; {} when none are stored. Raises ``ConfigurationError``."""
-    realm = REALM.format(app=splunkd.app, conf=conf)
-    try:
-        answer = splunkd.call("GET", f"/servicesNS/nobody/{quote(splunkd.app)}/storage/passwords",
-                              {"output_mode": "json", "count": "-1", "search": f"realm={realm}"})
-    except KVStoreError as err:
-        raise ConfigurationError(_refusal(err, conf, stanza)) from None
-    pieces: Dict[int, str] = {}
-    whole: Optional[str] = None
+def _secret_text(entries: list[dict[str, Any]], realm: str, stanza: str) -> str:
+    """The stanza's secret JSON: its pieces joined up to the end mark, or stored whole by an old solnlib."""
+    pieces: dict[int, str] = {}
+    whole = ""
     numbered = re.compile(re.escape(stanza + SEPARATOR) + r"(\d+)")
-    for entry in (answer or {}).get("entry", []):
+    for entry in entries:
         content = entry.get("content", {})
         if content.get("realm") != realm:
             continue
@@ -230,30 +273,49 @@ def read_secret(splunkd: Splunkd, conf: str, stanza: str) -> Dict[str, Any]:
         match = numbered.fullmatch(user)
         if match:
             pieces[int(match.group(1))] = content.get("clear_password", "")
-        elif user == stanza:  # stored whole, by an old solnlib
+        elif user == stanza:
             whole = content.get("clear_password", "")
-    text = whole or ""
-    if pieces:
-        text = ""
-        for index in sorted(pieces):
-            if pieces[index] == END_MARK:
-                break
-            text += pieces[index]
+    if not pieces:
+        return whole
+    text = ""
+    for index in sorted(pieces):
+        if pieces[index] == END_MARK:
+            break
+        text += pieces[index]
+    return text
+
+
+def read_secret(splunkd: Splunkd, conf: str, stanza: str) -> dict[str, Any]:
+    """The secret fields of ``stanza`` of ``conf``, as splunktaucclib stored
+    them; {} when none are stored. Raises ``ConfigurationError``."""
+    realm = REALM.format(app=splunkd.app, conf=conf)
+    try:
+        answer = splunkd.call(
+            "GET",
+            f"/servicesNS/nobody/{quote(splunkd.app)}/storage/passwords",
+            {"output_mode": "json", "count": "-1", "search": f"realm={realm}"},
+        )
+    except KVStoreError as err:
+        raise ConfigurationError(_refusal(err, conf, stanza)) from None
+    text = _secret_text((answer or {}).get("entry", []), realm, stanza)
     if not text:
         return {}
     try:
         secret = json.loads(text)
     except ValueError:
-        raise ConfigurationError(f"the stored secret of {stanza!r} ({conf}) is not what the configuration page "
-                                 f"writes: save it again on the app's configuration page ({PAGE_HINT})") from None
+        raise ConfigurationError(
+            f"the stored secret of {stanza!r} ({conf}) is not what the configuration page "
+            f"writes: save it again on the app's configuration page ({PAGE_HINT})"
+        ) from None
     return secret if isinstance(secret, dict) else {}
 
 
 def _refusal(err: KVStoreError, conf: str, stanza: str) -> str:
     what = f"the API token of the appliance {stanza!r}" if conf == ACCOUNT_CONF else f"the {stanza} password"
     if err.status == 403:
-        return (f"the user running this search may not read {what}: give their role the list_storage_passwords "
-                "capability")
+        return (
+            f"the user running this search may not read {what}: give their role the list_storage_passwords capability"
+        )
     if err.status == 401:
         return f"splunkd refused the search's session while reading {what}; run the search again"
     return f"could not read {what} from splunkd: {err}"
@@ -288,7 +350,7 @@ def check_account(name: str, fields: Mapping[str, Any], app_dir: Path, proxy: Op
 
     text = {key: str(value) for key, value in fields.items() if value is not None}
     _check_scheme(name, text.get("url", ""), text.get(ALLOW_HTTP_FIELD))
-    values: Dict[str, Any] = {key: text[key] for key in ACCOUNT_SETTINGS if text.get(key, "").strip()}
+    values: dict[str, Any] = {key: text[key] for key in ACCOUNT_SETTINGS if text.get(key, "").strip()}
     token = text.get(TOKEN_FIELD, "")
     if not token.strip() or set(token) == {"*"}:
         parse_settings(values, [setting for setting in _appliance_settings() if setting.name in ACCOUNT_SETTINGS])

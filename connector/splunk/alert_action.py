@@ -24,6 +24,7 @@ Latin-1), the lines on stderr are UTF-8. Bytes of the results file that are
 not UTF-8 are kept as ``\\xNN`` text, as Splunk itself shows bytes that do not
 fit a source's CHARSET, and a WARN line says on how many lines.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,14 +36,22 @@ import logging
 import re
 import socket
 import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, TextIO, Tuple, cast
+from typing import (
+    Any,
+    BinaryIO,
+    Callable,
+    Optional,
+    TextIO,
+    cast,
+)
 from urllib.parse import urlsplit
 
 from ..client import SpectraAnalyzeClient
 from ..errors import ConfigurationError, SpectraAnalyzeError, excerpt
-from ..rules import AlertEnricher, RuleSet, RulesError, load_rules
+from ..rules import AlertEnricher, RulesError, RuleSet, load_rules
 from ..service import LookupService
 from ..text import encode_line
 from .accounts import choose, connection_settings
@@ -66,8 +75,14 @@ _INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SOURCETYPE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_:.-]*")
 # Fields that describe the original event: kept under orig_ so that they do
 # not clash with the new event's own.
-_RENAMED = {"_time": "orig_time", "_raw": "orig_raw", "host": "orig_host", "source": "orig_source",
-            "sourcetype": "orig_sourcetype", "index": "orig_index"}
+_RENAMED = {
+    "_time": "orig_time",
+    "_raw": "orig_raw",
+    "host": "orig_host",
+    "source": "orig_source",
+    "sourcetype": "orig_sourcetype",
+    "index": "orig_index",
+}
 log = logging.getLogger("spectra_analyze.alert_action")
 
 
@@ -94,8 +109,11 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
         say("ERROR", f"{ACTION}: {err}")
         return EXIT_USAGE
     if undecodable:
-        say("WARN", f"{ACTION}: {undecodable} line(s) of the alert's results are not UTF-8; their undecodable "
-                    "bytes are written as \\xNN text")
+        say(
+            "WARN",
+            f"{ACTION}: {undecodable} line(s) of the alert's results are not UTF-8; their undecodable "
+            "bytes are written as \\xNN text",
+        )
     service = splunkd_service(payload, app_dir.name)
     lookups = lookup_service(service, app_dir, secrets, payload, params["appliance"] or None)
     enricher, enriched = enrich(rules, results, lookups, say)
@@ -103,33 +121,52 @@ def main(argv: Sequence[str], stdin: TextIO, stderr: TextIO, app_dir: Path) -> i
     if trouble:
         say("WARN", f"{ACTION}: {trouble}")
     delivery = send_events(service, as_events(enriched, payload), params, payload)
-    written = (f"{delivery.written} of {len(enriched)} events written to index {params['index']} in "
-               f"{delivery.requests} request(s)")
+    return _outcome(enricher, len(enriched), delivery, params["index"], say)
+
+
+def _outcome(
+    enricher: AlertEnricher, events: int, delivery: Delivery, index: str, say: Callable[[str, str], None]
+) -> int:
+    """Says what became of the alert's results; returns the exit status."""
+    written = f"{delivery.written} of {events} events written to index {index} in {delivery.requests} request(s)"
     if delivery.failure:
-        say("ERROR", f"{ACTION}: {enricher.stats.describe()}; {written}; the other "
-                     f"{len(enriched) - delivery.written} were not: {delivery.failure}")
+        say(
+            "ERROR",
+            f"{ACTION}: {enricher.stats.describe()}; {written}; the other "
+            f"{events - delivery.written} were not: {delivery.failure}",
+        )
         return EXIT_FAILED
     say("INFO", f"{ACTION}: {enricher.stats.describe()}; {written}")
     if enricher.fatal_error:
         say("ERROR", f"{ACTION}: {enricher.fatal_error} (the events are written with rl_status=error)")
         return EXIT_FAILED
     if enricher.stats.failed_hashes:
-        say("WARN", f"{ACTION}: {enricher.stats.failed_hashes} hash lookup(s) failed; their events are marked "
-                    "and each rule's on_error applied")
+        say(
+            "WARN",
+            f"{ACTION}: {enricher.stats.failed_hashes} hash lookup(s) failed; their events are marked "
+            "and each rule's on_error applied",
+        )
     return EXIT_OK
 
 
-def enrich(rules: RuleSet, results: List[Dict[str, Any]], lookups: LookupService,
-           say: Callable[[str, str], None]) -> Tuple[AlertEnricher, List[Any]]:
+def enrich(
+    rules: RuleSet, results: list[dict[str, Any]], lookups: LookupService, say: Callable[[str, str], None]
+) -> tuple[AlertEnricher, list[Any]]:
     """The results through the rules, in windows; every hash marked failed
     when the appliance cannot be used."""
     with lookups:
         if lookups.failure is None and not lookups.client().config.verify_tls:
-            say("WARN", f"{ACTION}: verify_tls = false in spectra_analyze.conf: the appliance's certificate is not "
-                        "checked, so anyone on the network path can read the API token")
+            say(
+                "WARN",
+                f"{ACTION}: verify_tls = false in spectra_analyze.conf: the appliance's certificate is not "
+                "checked, so anyone on the network path can read the API token",
+            )
         enricher = AlertEnricher(rules, lookups)
-        return enricher, [alert for start in range(0, len(results), WINDOW)
-                          for alert in enricher.enrich(results[start:start + WINDOW])]
+        return enricher, [
+            alert
+            for start in range(0, len(results), WINDOW)
+            for alert in enricher.enrich(results[start : start + WINDOW])
+        ]
 
 
 class _Reporter:
@@ -147,15 +184,18 @@ class _Reporter:
         self.stream.flush()
 
 
-def read_payload(stdin: BinaryIO) -> Dict[str, Any]:
+def read_payload(stdin: BinaryIO) -> dict[str, Any]:
     """The JSON payload, from bytes: json reads UTF-8 (or UTF-16/32) itself,
     whatever encoding the locale would give a text stream."""
     try:
         payload = json.loads(stdin.read())
     except ValueError as err:
         raise ActionError(f"the payload on stdin is not JSON ({err}); set payload_format = json") from None
-    missing = [key for key in ("results_file", "server_uri", "session_key") if not isinstance(payload, dict)
-               or not payload.get(key)]
+    missing = [
+        key
+        for key in ("results_file", "server_uri", "session_key")
+        if not isinstance(payload, dict) or not payload.get(key)
+    ]
     if missing:
         raise ActionError(f"the payload lacks {', '.join(missing)}")
     _check_server_uri(payload["server_uri"])
@@ -172,14 +212,20 @@ def _check_server_uri(value: Any) -> None:
         raise ActionError(f"the payload's server_uri is not splunkd's https://host:port: {excerpt(str(value), None)}")
 
 
-def parse_parameters(configuration: Mapping[str, Any]) -> Dict[str, str]:
+def parse_parameters(configuration: Mapping[str, Any]) -> dict[str, str]:
     """The action's parameters, checked; raises ``ActionError`` naming the one to fix."""
     values = {key: str(configuration.get(key) or "").strip() for key in PARAMETERS}
     values["sourcetype"] = values["sourcetype"] or DEFAULT_SOURCETYPE
-    checks = (("rules_file", _RULES_NAME, "a file name ending in .json (letters, digits, '.', '_', '-'), "
-                                          "looked up in the app's local/rules and rules folders"),
-              ("index", _INDEX_NAME, "an index name: lower-case letters, digits, '_' and '-'"),
-              ("sourcetype", _SOURCETYPE, "a sourcetype name: letters, digits, '_', ':', '.' and '-'"))
+    checks = (
+        (
+            "rules_file",
+            _RULES_NAME,
+            "a file name ending in .json (letters, digits, '.', '_', '-'), "
+            "looked up in the app's local/rules and rules folders",
+        ),
+        ("index", _INDEX_NAME, "an index name: lower-case letters, digits, '_' and '-'"),
+        ("sourcetype", _SOURCETYPE, "a sourcetype name: letters, digits, '_', ':', '.' and '-'"),
+    )
     for key, pattern, expected in checks:
         if not pattern.fullmatch(values[key]):
             got = f"got {values[key]!r}" if values[key] else "it is empty"
@@ -196,12 +242,12 @@ def rules_path(app_dir: Path, name: str) -> Path:
     raise ActionError(f"param.rules_file: no rules file {name} in {places}")
 
 
-def read_results(path: str) -> Tuple[List[Dict[str, Any]], int]:
+def read_results(path: str) -> tuple[list[dict[str, Any]], int]:
     """The alert's results from its gzip CSV: multivalue fields (``__mv_``
     columns) as lists, empty values left out; and how many lines held bytes
     that are not UTF-8 (kept as ``\\xNN`` text: no result is lost)."""
-    csv.field_size_limit(2 ** 31 - 1)  # _raw may be long
-    undecodable: List[int] = []
+    csv.field_size_limit(2**31 - 1)  # _raw may be long
+    undecodable: list[int] = []
     try:
         with gzip.open(path, "rb") as handle:
             return [_result(row) for row in csv.DictReader(_text_lines(handle, undecodable))], len(undecodable)
@@ -209,7 +255,7 @@ def read_results(path: str) -> Tuple[List[Dict[str, Any]], int]:
         raise ActionError(f"cannot read the alert's results {path}: {err}") from None
 
 
-def _text_lines(chunks: Iterable[bytes], undecodable: List[int]) -> Iterator[str]:
+def _text_lines(chunks: Iterable[bytes], undecodable: list[int]) -> Iterator[str]:
     """Lines as text, their terminators kept for the csv reader (CR, LF or
     CRLF, as a text file read with ``newline=""`` splits them). A line break
     is never inside a UTF-8 character, so decoding a line at a time is
@@ -223,8 +269,8 @@ def _text_lines(chunks: Iterable[bytes], undecodable: List[int]) -> Iterator[str
             yield line.decode("utf-8", "backslashreplace")
 
 
-def _result(row: Mapping[str, Optional[str]]) -> Dict[str, Any]:
-    result: Dict[str, Any] = {}
+def _result(row: Mapping[str, Optional[str]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
     for key, value in row.items():
         if not key or key.startswith("__mv_") or not value:
             continue
@@ -233,7 +279,7 @@ def _result(row: Mapping[str, Optional[str]]) -> Dict[str, Any]:
     return result
 
 
-def _multivalue(packed: str) -> List[str]:
+def _multivalue(packed: str) -> list[str]:
     """``$a$;$b$`` into ``["a", "b"]`` (``$$`` is a literal ``$``)."""
     return [item.replace("$$", "$") for item in re.findall(r"\$((?:[^$]|\$\$)*)\$", packed)]
 
@@ -244,17 +290,25 @@ def splunkd_service(payload: Mapping[str, Any], app: str) -> Any:
     from splunklib.client import Service
 
     uri = urlsplit(payload["server_uri"])
-    return Service(scheme=uri.scheme, host=uri.hostname, port=uri.port, app=app, owner="nobody",
-                   token=payload["session_key"], handler=handler(timeout=SPLUNKD_TIMEOUT))
+    return Service(
+        scheme=uri.scheme,
+        host=uri.hostname,
+        port=uri.port,
+        app=app,
+        owner="nobody",
+        token=payload["session_key"],
+        handler=handler(timeout=SPLUNKD_TIMEOUT),
+    )
 
 
-def lookup_service(service: Any, app_dir: Path, secrets: SecretFilter, payload: Mapping[str, Any],
-                   appliance_name: Optional[str] = None) -> LookupService:
+def lookup_service(
+    service: Any, app_dir: Path, secrets: SecretFilter, payload: Mapping[str, Any], appliance_name: Optional[str] = None
+) -> LookupService:
     """The lookups of the alert's appliance (``appliance_name``, default: the
     default appliance), or of why it cannot be used: its settings, its token
     and the answer store, read as the search command reads them."""
     store = None
-    token: Dict[str, str] = {}  # the KV store's seal, once read
+    token: dict[str, str] = {}  # the KV store's seal, once read
     try:
         appliance = choose(app_dir, appliance_name)
         settings = appliance.settings
@@ -278,7 +332,7 @@ def as_events(results: Sequence[Mapping[str, Any]], payload: Mapping[str, Any]) 
     reads it), the original event's fields under ``orig_``, splunkd's
     internal ones dropped."""
     for result in results:
-        event: Dict[str, Any] = {}
+        event: dict[str, Any] = {}
         time = _epoch(result.get("_time"))
         if time:
             event["orig_time"] = time
@@ -310,13 +364,17 @@ class Delivery:
     failure: Optional[str] = None
 
 
-def send_events(service: Any, events: Iterable[bytes], params: Mapping[str, str],
-                payload: Mapping[str, Any]) -> Delivery:
+def send_events(
+    service: Any, events: Iterable[bytes], params: Mapping[str, str], payload: Mapping[str, Any]
+) -> Delivery:
     """POST the events, one a line, in bodies of at most 1 MB, in order. The
     first request that fails ends the sending: the events written are then the
     first ``written`` ones, and the rest would most likely meet the same fault."""
-    query = {"index": params["index"], "sourcetype": params["sourcetype"],
-             "source": f"{ACTION}:{payload.get('search_name') or 'adhoc'}"}
+    query = {
+        "index": params["index"],
+        "sourcetype": params["sourcetype"],
+        "source": f"{ACTION}:{payload.get('search_name') or 'adhoc'}",
+    }
     if payload.get("server_host"):
         query["host"] = payload["server_host"]
     query = {key: _well_formed(str(value)) for key, value in query.items()}
@@ -342,8 +400,10 @@ def _post(service: Any, body: bytes, query: Mapping[str, str], index: str, uri: 
     except HTTPError as err:
         return f"splunkd refused them for index {index} ({_one_line(err)})"
     except socket.timeout:  # before OSError: an OSError itself
-        return (f"splunkd at {uri} did not answer within {SPLUNKD_TIMEOUT}s (it may still have written this "
-                "request's events)")
+        return (
+            f"splunkd at {uri} did not answer within {SPLUNKD_TIMEOUT}s (it may still have written this "
+            "request's events)"
+        )
     except (OSError, http.client.HTTPException) as err:
         return f"the connection to splunkd at {uri} failed ({type(err).__name__}: {_one_line(err)})"
     except ValueError as err:  # UnicodeError among them: a request http.client cannot make
@@ -362,10 +422,10 @@ def _well_formed(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _bodies(events: Iterable[bytes]) -> Iterator[Tuple[bytes, int]]:
+def _bodies(events: Iterable[bytes]) -> Iterator[tuple[bytes, int]]:
     """Bodies of events a line each, at most ``MAX_POST_BYTES`` (an event
     longer than that goes alone), with the count of events in each."""
-    batch: List[bytes] = []
+    batch: list[bytes] = []
     size = 0
     for event in events:
         if batch and size + len(event) + 1 > MAX_POST_BYTES:

@@ -19,18 +19,20 @@ one is that value; a longer list is its values joined by newlines and, in
 tests/test_splunk_fastpath.py checks this against splunklib's own writer and
 reader.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import chain, repeat
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, Callable, Hashable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Callable, Optional, Union, cast
 
 MULTIVALUE = "__mv_"
-FieldValue = Union[str, List[str], None]  # an event's value of a field: None when it has none
+FieldValue = Union[str, list[str], None]  # an event's value of a field: None when it has none
 # What the csv writer writes as splunklib's record writer does (str() of a
 # number, an empty cell for null); booleans are not among them (1 and 0).
 _WRITTEN_AS_THEY_ARE = frozenset((str, int, float, type(None)))
@@ -43,13 +45,13 @@ class Chunk:
     plain: no quoted cell, so that each line is one row and its text can be
     written back as it is."""
 
-    def __init__(self, header: List[str], rows: List[List[str]], lines: Optional[List[str]] = None) -> None:
+    def __init__(self, header: list[str], rows: list[list[str]], lines: Optional[list[str]] = None) -> None:
         self.header = header
         self.rows = rows
         self.lines = lines
 
     @classmethod
-    def read(cls, body: str, dialect: Any) -> "Chunk":
+    def read(cls, body: str, dialect: Any) -> Chunk:
         """A CSV body as splunkd sends it (``dialect``: splunklib's)."""
         lines = _plain_lines(body, dialect)
         reader = csv.reader(io.StringIO(body) if lines is None else lines, dialect=dialect)
@@ -81,7 +83,7 @@ class Chunk:
         return itemgetter(single, multi)
 
 
-def _plain_lines(body: str, dialect: Any) -> Optional[List[str]]:
+def _plain_lines(body: str, dialect: Any) -> Optional[list[str]]:
     """The lines of a body without a quote character, each line break a
     whole line terminator (CRLF throughout, or LF throughout): then the csv
     reader reads each line as one row, the same cells. None otherwise."""
@@ -96,24 +98,27 @@ def _plain_lines(body: str, dialect: Any) -> Optional[List[str]]:
     return lines
 
 
-def field_value(key: Hashable, decode: Callable[[str], List[str]]) -> FieldValue:
+def field_value(key: Hashable, decode: Callable[[str], list[str]]) -> FieldValue:
     """The value a row key stands for, as splunklib reads it: the
     ``__mv_`` cell decoded (``decode``: splunklib's decoder) when it is not
     empty, otherwise the cell."""
     if key is None or isinstance(key, str):
         return key
-    single, multi = cast(Tuple[str, str], key)  # the cell and its __mv_ cell
+    single, multi = cast(tuple[str, str], key)  # the cell and its __mv_ cell
     return decode(multi) if multi else single
 
 
-def encode_value(value: Any) -> Tuple[str, str]:
+def encode_value(value: Any) -> tuple[str, str]:
     """A field's two cells (``name``, ``__mv_name``), as splunklib writes them."""
     if isinstance(value, list):
         if len(value) > 1:
             # A list of strings (tags, indicators: nearly every list) is
             # joined as it is, not item by item through _text.
-            texts = value if _STRINGS.issuperset(map(type, value)) else \
-                ["" if item is None else _text(item) for item in value]
+            texts = (
+                value
+                if _STRINGS.issuperset(map(type, value))
+                else ["" if item is None else _text(item) for item in value]
+            )
             single = "\n".join(texts)
             if "$" in single:
                 texts = [text.replace("$", "$$") for text in texts]
@@ -128,7 +133,7 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def output_header(names: Iterable[str]) -> List[str]:
+def output_header(names: Iterable[str]) -> list[str]:
     """Every column splunklib would write for ``names``: each with its ``__mv_``."""
     return [column for name in names for column in (name, MULTIVALUE + name)]
 
@@ -142,8 +147,11 @@ class OutputColumns:
         several = frozenset(multivalue)
         self.keys = list(keys)
         self.several = [key in several for key in keys]
-        self.header = [column for name, key in zip(names, keys)
-                       for column in ((name, MULTIVALUE + name) if key in several else (name,))]
+        self.header = [
+            column
+            for name, key in zip(names, keys)
+            for column in ((name, MULTIVALUE + name) if key in several else (name,))
+        ]
         # For CsvText.record: a record's values in one C call, and the
         # places of the single-valued and of the multivalue columns.
         self.values = _getter(self.keys)
@@ -189,7 +197,7 @@ class CsvText:
         which quotes an empty one."""
         special = self._special
         if special is None or len(values) < 2:
-            return self.line(values)[:-self._end]
+            return self.line(values)[: -self._end]
         quote = self._quote
         texts = []
         for value in values:
@@ -227,7 +235,7 @@ class CsvText:
                     cells[index] = single
         for index in columns.packed:  # right to left: each __mv_ cell goes in after its field's
             value = cells[index]
-            cells[index:index + 1] = (value, "") if value.__class__ in _WRITTEN_AS_THEY_ARE else encode_value(value)
+            cells[index : index + 1] = (value, "") if value.__class__ in _WRITTEN_AS_THEY_ARE else encode_value(value)
         return self.cells(cells)
 
 
@@ -256,7 +264,7 @@ class Layout:
         in C either way, but for the rare replaced column."""
         starts = {key: cells + self._separator for key, cells in rendered.items()}
         prefixes = map(starts.__getitem__, keys)
-        pieces: Iterable[Tuple[str, ...]]
+        pieces: Iterable[tuple[str, ...]]
         if len(self.kept) < self._input_width:
             kept = self.kept
             pieces = zip(prefixes, map(self._text.line, [[row[index] for index in kept] for row in chunk.rows]))

@@ -11,6 +11,7 @@ with one error; a configuration error (no token, refused token, bad URL)
 gives one error and every event comes out with rl_status=error; failed
 lookups give one warning per search, however many chunks they touch.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,9 +19,10 @@ import io
 import logging
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional
 
 from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, environment
 from splunklib.searchcommands.internals import CsvDialect
@@ -28,9 +30,8 @@ from splunklib.searchcommands.internals import CsvDialect
 from ..client import SpectraAnalyzeClient
 from ..errors import AuthenticationError, ConfigurationError, InputError
 from ..service import LookupService
-from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
 from .accounts import Appliance, choose, connection_settings
-from .ucc import PAGE_HINT
+from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
 from .conf import app_cache, appliance_config
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, EventEnricher
@@ -38,6 +39,7 @@ from .kvstore import KVStoreError, Splunkd, open_store
 from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
 from .pipes import widen_pipes
+from .ucc import PAGE_HINT
 from .writes import WritesBehind
 
 NAME = "spectraanalyze"
@@ -54,8 +56,9 @@ class SpectraAnalyzeCommand(StreamingCommand):
     prefix = Option(doc="Prefix of the output fields (default rl_).")
     skip_reanalysis = Option(doc="false lets the appliance reanalyze old samples (default true).")
     batch_size = Option(doc="Hashes per request, 1-1000 (default: the appliance's batch size).")
-    appliance = Option(doc="The appliance to ask, by its name on the configuration page (default: the default "
-                           "appliance).")
+    appliance = Option(
+        doc="The appliance to ask, by its name on the configuration page (default: the default appliance)."
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,7 +74,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._events = 0
         self._chunks = 0
         self._csv = CsvText(CsvDialect)  # splunklib's dialect
-        self._columns: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], OutputColumns] = {}
+        self._columns: dict[tuple[tuple[str, ...], tuple[str, ...]], OutputColumns] = {}
 
     @property
     def app_dir(self) -> Path:
@@ -79,8 +82,10 @@ class SpectraAnalyzeCommand(StreamingCommand):
 
     def prepare(self) -> None:
         self._secrets.add(getattr(self.metadata.searchinfo, "session_key", None))
-        raw = {name: getattr(self, name) for name in ("field", "action", "fields", "prefix", "skip_reanalysis",
-                                                       "batch_size", "appliance")}
+        raw = {
+            name: getattr(self, name)
+            for name in ("field", "action", "fields", "prefix", "skip_reanalysis", "batch_size", "appliance")
+        }
         try:
             self._options = parse_options(raw, self.fieldnames)
         except InputError as err:
@@ -93,7 +98,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         which the app never speaks (``chunked = true`` in commands.conf)."""
         raise NotImplementedError("spectraanalyze speaks SCP v2 only (chunked = true)")
 
-    def _execute_chunk_v2(self, process: Any, chunk: Tuple[Any, str]) -> None:
+    def _execute_chunk_v2(self, process: Any, chunk: tuple[Any, str]) -> None:
         """One chunk of events, on the fast path of ``chunk.py`` instead of
         splunklib's ``OrderedDict`` per event (``process``, the ``stream``
         splunklib would call, is not needed). splunklib still speaks the
@@ -104,8 +109,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         assert self._options is not None  # prepare() ran
         keys = list(map(events.key_of(self._options.field), events.rows))
         distinct = list(dict.fromkeys(keys))
-        outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct],
-                                           events=len(keys))
+        outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct], events=len(keys))
         if keys:
             layout = Layout(events.header, self._output_columns(enricher.keys, outcome.multivalue), self._csv)
             _write_rows(self._record_writer, layout, layout.body(events, keys, dict(zip(distinct, outputs))), len(keys))
@@ -131,9 +135,15 @@ class SpectraAnalyzeCommand(StreamingCommand):
         self._appliance = appliance
         lookups = LookupService(self._connect, store=store, failure=failure)
         self._enricher = EventEnricher(self._options, lookups, self._render, memo_size=memo_size)
-        log.info("search %s: field=%s prefix=%s summary=%s cache=%s appliance=%s", self._sid, self._options.field,
-                 self._options.prefix, self._options.with_summary, kind or "none",
-                 appliance.name if appliance else self._options.appliance)
+        log.info(
+            "search %s: field=%s prefix=%s summary=%s cache=%s appliance=%s",
+            self._sid,
+            self._options.field,
+            self._options.prefix,
+            self._options.with_summary,
+            kind or "none",
+            appliance.name if appliance else self._options.appliance,
+        )
         return self._enricher
 
     def _splunkd(self) -> Optional[Splunkd]:
@@ -165,8 +175,9 @@ class SpectraAnalyzeCommand(StreamingCommand):
         assert self._options is not None  # _start() read them, or the lookups fail before connecting
         appliance = self._appliance
         assert appliance is not None  # _start() chose it, or the lookups fail before connecting
-        values = connection_settings(appliance, self._splunkd(), lambda: read_token(self.service, self.app_dir.name),
-                                     self.app_dir)
+        values = connection_settings(
+            appliance, self._splunkd(), lambda: read_token(self.service, self.app_dir.name), self.app_dir
+        )
         self._secrets.add(values["token"])
         self._secrets.add(values.get("proxy"))
         self._token = values["token"]
@@ -174,19 +185,36 @@ class SpectraAnalyzeCommand(StreamingCommand):
         if self._options.batch_size:
             config = replace(config, batch_size=self._options.batch_size)
         if not config.verify_tls:
-            self._tell(self.write_warning, f"{appliance.describe()} has verify_tls = false (Verify TLS unticked): its "
-                                           "certificate is not checked, so anyone on the network path can read the "
-                                           "API token")
-        log.info("search %s: appliance %s at %s, batch_size=%d, max_connections=%d", self._sid, appliance.name,
-                 config.url, config.batch_size, config.max_connections)
+            self._tell(
+                self.write_warning,
+                f"{appliance.describe()} has verify_tls = false (Verify TLS unticked): its "
+                "certificate is not checked, so anyone on the network path can read the "
+                "API token",
+            )
+        log.info(
+            "search %s: appliance %s at %s, batch_size=%d, max_connections=%d",
+            self._sid,
+            appliance.name,
+            config.url,
+            config.batch_size,
+            config.max_connections,
+        )
         return SpectraAnalyzeClient(config)
 
     def _report(self, outcome: ChunkOutcome, elapsed: float) -> None:
         enricher = self._enricher
         assert enricher is not None  # the chunk started it
-        log.info("search %s chunk %d: %d events, %d distinct hashes, %d remembered, %d looked up, %d errors, "
-                 "%.3fs", self._sid, self._chunks, outcome.events, outcome.hashes, outcome.memo_hits,
-                 outcome.looked_up, outcome.failed, elapsed)
+        log.info(
+            "search %s chunk %d: %d events, %d distinct hashes, %d remembered, %d looked up, %d errors, %.3fs",
+            self._sid,
+            self._chunks,
+            outcome.events,
+            outcome.hashes,
+            outcome.memo_hits,
+            outcome.looked_up,
+            outcome.failed,
+            elapsed,
+        )
         if enricher.failure and not self._reported_failure:
             self._reported_failure = True
             log.error("search %s: %s", self._sid, enricher.failure)
@@ -202,19 +230,33 @@ class SpectraAnalyzeCommand(StreamingCommand):
             log.warning("search %s chunk %d: lookups failed: %s", self._sid, self._chunks, "; ".join(outcome.errors))
             if not self._warned:
                 self._warned = True
-                self._tell(self.write_warning, "some lookups failed, so their events have rl_status=error (reason in "
-                                               f"rl_error): {outcome.errors[0]}")
+                self._tell(
+                    self.write_warning,
+                    "some lookups failed, so their events have rl_status=error (reason in "
+                    f"rl_error): {outcome.errors[0]}",
+                )
 
     def _finish(self) -> None:
         enricher = self._enricher
         assert enricher is not None and self._options is not None  # a chunk came first
         if self._events and not enricher.hash_seen:
-            self._tell(self.write_warning, f"none of the {self._events} events has a value in the field "
-                                           f"{self._options.field!r}; check the field name")
+            self._tell(
+                self.write_warning,
+                f"none of the {self._events} events has a value in the field "
+                f"{self._options.field!r}; check the field name",
+            )
         requests = enricher.lookups.requests
-        log.info("search %s done: %d events in %d chunks, %d distinct hashes remembered, %d requests attempted, "
-                 "%d answered, %d answers from the cache", self._sid, self._events, self._chunks, len(enricher.memo),
-                 requests.attempted, requests.answered, enricher.lookups.kept)
+        log.info(
+            "search %s done: %d events in %d chunks, %d distinct hashes remembered, %d requests attempted, "
+            "%d answered, %d answers from the cache",
+            self._sid,
+            self._events,
+            self._chunks,
+            len(enricher.memo),
+            requests.attempted,
+            requests.answered,
+            enricher.lookups.kept,
+        )
         enricher.close()
 
     def _replace_hint(self) -> str:

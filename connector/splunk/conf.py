@@ -5,11 +5,13 @@ It is read from disk, not through splunkd's REST API: the app's folder is
 at hand, it costs no request, and a search head cluster replicates ``local/``
 (``server.conf`` asks it to).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Optional
 
 from ..cache import ResultCache, open_cache
 from ..config import Config, cache_settings
@@ -25,22 +27,35 @@ SPLUNK_ONLY = frozenset({Surface.SPLUNK})
 APPLIANCE_SETTINGS = tuple(on(Surface.SPLUNK))
 # The [command] stanza: the search command's own settings.
 COMMAND_SETTINGS = (
-    Setting("memo_size", Kind.INTEGER, "Distinct hashes a search remembers, so that no hash is looked up twice "
-            "in one search while it has at most this many distinct hashes. Memory grows with this number (up to "
-            "about 2 KB a hash: 20000 is about 40 MB), not with the number of events; 0 turns the memo off",
-            default=20000, minimum=0, maximum=1_000_000, surfaces=SPLUNK_ONLY),
-    Setting("log_level", Kind.TEXT, "Level of $SPLUNK_HOME/var/log/splunk/spectra_analyze.log", default="INFO",
-            choices=("DEBUG", "INFO", "WARNING", "ERROR"), surfaces=SPLUNK_ONLY),
+    Setting(
+        "memo_size",
+        Kind.INTEGER,
+        "Distinct hashes a search remembers, so that no hash is looked up twice "
+        "in one search while it has at most this many distinct hashes. Memory grows with this number (up to "
+        "about 2 KB a hash: 20000 is about 40 MB), not with the number of events; 0 turns the memo off",
+        default=20000,
+        minimum=0,
+        maximum=1_000_000,
+        surfaces=SPLUNK_ONLY,
+    ),
+    Setting(
+        "log_level",
+        Kind.TEXT,
+        "Level of $SPLUNK_HOME/var/log/splunk/spectra_analyze.log",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        surfaces=SPLUNK_ONLY,
+    ),
 )
-STANZAS: Dict[str, Tuple[Setting, ...]] = {"appliance": APPLIANCE_SETTINGS, "command": COMMAND_SETTINGS}
+STANZAS: dict[str, tuple[Setting, ...]] = {"appliance": APPLIANCE_SETTINGS, "command": COMMAND_SETTINGS}
 APPLIANCE_KEYS = tuple(setting.name for setting in APPLIANCE_SETTINGS)
 COMMAND_KEYS = tuple(setting.name for setting in COMMAND_SETTINGS)
-Stanzas = Dict[str, Dict[str, str]]
+Stanzas = dict[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
 class AppSettings:
-    appliance: Dict[str, str]  # the keys Config.from_settings takes, less the token
+    appliance: dict[str, str]  # the keys Config.from_settings takes, less the token
     memo_size: int
     log_level: str
 
@@ -67,7 +82,7 @@ def parse_conf(text: str) -> Stanzas:
     return stanzas
 
 
-def read_app_conf(app_dir: Path, name: str = CONF_NAME, layers: Tuple[str, ...] = ("default", "local")) -> Stanzas:
+def read_app_conf(app_dir: Path, name: str = CONF_NAME, layers: tuple[str, ...] = ("default", "local")) -> Stanzas:
     merged: Stanzas = {}
     for layer in layers:
         path = app_dir / layer / f"{name}.conf"
@@ -89,8 +104,10 @@ def load_settings(app_dir: Path) -> AppSettings:
     appliance = _known(stanzas, "appliance")
     command = _known(stanzas, "command")
     if not appliance.get("url"):
-        raise ConfigurationError(f"the appliance address is not set: set url in the [appliance] stanza of "
-                                 f"{app_dir / 'local' / (CONF_NAME + '.conf')}")
+        raise ConfigurationError(
+            f"the appliance address is not set: set url in the [appliance] stanza of "
+            f"{app_dir / 'local' / (CONF_NAME + '.conf')}"
+        )
     try:
         values = parse_settings(command, COMMAND_SETTINGS)
     except ConfigurationError as err:
@@ -98,12 +115,14 @@ def load_settings(app_dir: Path) -> AppSettings:
     return AppSettings(appliance=appliance, memo_size=values["memo_size"], log_level=values["log_level"])
 
 
-def _known(stanzas: Mapping[str, Dict[str, str]], stanza: str) -> Dict[str, str]:
+def _known(stanzas: Mapping[str, dict[str, str]], stanza: str) -> dict[str, str]:
     values = dict(stanzas.get(stanza, {}))
     strangers = unknown(values, STANZAS[stanza])
     if strangers:
-        raise ConfigurationError(f"{CONF_NAME}.conf [{stanza}]: unknown setting(s) {', '.join(strangers)}; "
-                                 f"known: {', '.join(setting.name for setting in STANZAS[stanza])}")
+        raise ConfigurationError(
+            f"{CONF_NAME}.conf [{stanza}]: unknown setting(s) {', '.join(strangers)}; "
+            f"known: {', '.join(setting.name for setting in STANZAS[stanza])}"
+        )
     return values
 
 

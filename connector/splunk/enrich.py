@@ -14,11 +14,13 @@ lists are merged instead. Which output fields may hold several values in a
 chunk (``ChunkOutcome.multivalue``) is told to the adapter's ``render``: the
 lists alone, unless an event of the chunk has several hashes.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, NamedTuple, Optional
 
 from ..actions import invalid_record, record_of
 from ..errors import ConfigurationError
@@ -29,7 +31,7 @@ from ..service import LookupService
 from .chunk import FieldValue
 from .options import CommandOptions
 
-Record = Dict[str, Any]
+Record = dict[str, Any]
 
 
 class Answered(NamedTuple):
@@ -45,7 +47,7 @@ class Memo:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._answers: "OrderedDict[str, Answered]" = OrderedDict()
+        self._answers: OrderedDict[str, Answered] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -72,8 +74,8 @@ class ChunkOutcome:
     memo_hits: int = 0
     looked_up: int = 0  # valid hashes asked of the cache or the appliance
     failed: int = 0  # hashes whose record is an error
-    errors: List[str] = field(default_factory=list)  # distinct lookup failures, but a refusal (said on its own)
-    multivalue: Tuple[str, ...] = ()  # the output keys that may hold several values in this chunk
+    errors: list[str] = field(default_factory=list)  # distinct lookup failures, but a refusal (said on its own)
+    multivalue: tuple[str, ...] = ()  # the output keys that may hold several values in this chunk
 
 
 class EventEnricher:
@@ -83,8 +85,14 @@ class EventEnricher:
     turns a record, its ``keys`` (the fields every event gets, in order) and
     those of them that may hold several values into what the adapter writes."""
 
-    def __init__(self, options: CommandOptions, lookups: LookupService,
-                 render: Callable[[Record, Sequence[str], Sequence[str]], Any], *, memo_size: int) -> None:
+    def __init__(
+        self,
+        options: CommandOptions,
+        lookups: LookupService,
+        render: Callable[[Record, Sequence[str], Sequence[str]], Any],
+        *,
+        memo_size: int,
+    ) -> None:
         self.options = options
         self.lookups = lookups
         self.memo = Memo(memo_size)
@@ -101,7 +109,7 @@ class EventEnricher:
     def close(self) -> None:
         self.lookups.close()
 
-    def enrich(self, values: Sequence[FieldValue], events: int) -> Tuple[List[Any], ChunkOutcome]:
+    def enrich(self, values: Sequence[FieldValue], events: int) -> tuple[list[Any], ChunkOutcome]:
         """The rendered output for each of a chunk's distinct values of the
         hash field (of its ``events`` events). The work per hash (parsing,
         lookup, flattening, rendering) is done once for each distinct hash,
@@ -121,8 +129,11 @@ class EventEnricher:
         outcome.memo_hits += remembered_only
         outputs = []
         for value_keys, answered_before in zip(keys_of, remembered):
-            answered = [answered_before] if answered_before else \
-                [answers[key] if key else self._no_hash for key in value_keys] or [self._no_hash]
+            answered = (
+                [answered_before]
+                if answered_before
+                else [answers[key] if key else self._no_hash for key in value_keys] or [self._no_hash]
+            )
             if not several:  # the usual case: one hash an event, rendered once a search
                 outputs.append(answered[0].output)
             elif len(answered) == 1:
@@ -135,12 +146,12 @@ class EventEnricher:
     def _answered(self, record: Record) -> Answered:
         return Answered(record, self._render(record, self.keys, self.list_keys))
 
-    def _answers(self, keys: List[str], outcome: ChunkOutcome) -> Dict[str, Answered]:
+    def _answers(self, keys: list[str], outcome: ChunkOutcome) -> dict[str, Answered]:
         """An answer for every one of the distinct ``keys``: from the memo, or
         looked up and rendered as its batch arrives, while later batches are
         in flight."""
         outcome.hashes = len(keys)
-        answers: Dict[str, Answered] = {}
+        answers: dict[str, Answered] = {}
         wanted = []
         with_summary = self.options.with_summary
         for key in keys:
@@ -153,7 +164,7 @@ class EventEnricher:
             else:
                 answers[key] = self._answered(invalid_record(key, with_summary))
         outcome.looked_up = 0 if self.lookups.failure is not None else len(wanted)  # none is asked after a refusal
-        errors: Dict[str, None] = {}
+        errors: dict[str, None] = {}
         for batch in self.lookups.answers(wanted, self.options.question):
             for key, answer in batch.items():
                 answers[key] = answered = self._answered(record_of(key, hash_type(key) or "", answer, with_summary))
@@ -167,7 +178,7 @@ class EventEnricher:
         outcome.errors = list(errors)
         return answers
 
-    def _merge(self, records: List[Record]) -> Record:
+    def _merge(self, records: list[Record]) -> Record:
         merged: Record = {}
         for key in self.keys:
             if key in LIST_KEYS:
@@ -177,10 +188,10 @@ class EventEnricher:
         return merged
 
 
-_NO_KEY: List[Optional[str]] = [None]  # an empty item keeps its place
+_NO_KEY: list[Optional[str]] = [None]  # an empty item keeps its place
 
 
-def _keys(value: FieldValue) -> List[Optional[str]]:
+def _keys(value: FieldValue) -> list[Optional[str]]:
     """The lookup keys of a field value. An empty item of a multivalue field
     keeps its place (None, answered no_hash) so that the outputs line up with
     the field."""

@@ -33,6 +33,7 @@ run: the search goes on with the local file (or none), and ``trouble`` says
 why, once. A document that is not an answer is ignored and its hash asked
 again; a user who may not write the collection still reads it.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -42,8 +43,9 @@ import logging
 import socket
 import ssl
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..cache import AnswerStore, Seal, item_text, lifetime, without_collection
@@ -98,8 +100,7 @@ class Splunkd:
     def __repr__(self) -> str:
         return f"Splunkd(uri={self._parts.geturl()!r}, app={self.app!r})"  # never the session key
 
-    def call(self, method: str, path: str, query: Optional[Mapping[str, str]] = None,
-             body: Any = None) -> Any:
+    def call(self, method: str, path: str, query: Optional[Mapping[str, str]] = None, body: Any = None) -> Any:
         """The JSON answer of one request. Raises ``KVStoreError``."""
         target = path + ("?" + urlencode(query) if query else "")
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
@@ -114,8 +115,9 @@ class Splunkd:
         except socket.timeout:
             raise KVStoreError(f"splunkd did not answer within {self.timeout:g}s") from None
         except (OSError, http.client.HTTPException) as err:
-            raise KVStoreError(f"splunkd could not be reached ({type(err).__name__}: "
-                               f"{excerpt(str(err), self._key)})") from None
+            raise KVStoreError(
+                f"splunkd could not be reached ({type(err).__name__}: {excerpt(str(err), self._key)})"
+            ) from None
         finally:
             connection.close()
         if status >= 300:
@@ -123,8 +125,9 @@ class Splunkd:
         try:
             return json.loads(raw.decode("utf-8")) if raw.strip() else None
         except ValueError:
-            raise KVStoreError("splunkd's answer is not JSON: "
-                               f"{excerpt(raw.decode('utf-8', 'replace'), self._key)}") from None
+            raise KVStoreError(
+                f"splunkd's answer is not JSON: {excerpt(raw.decode('utf-8', 'replace'), self._key)}"
+            ) from None
 
     def _connection(self) -> http.client.HTTPConnection:
         host, port = self._parts.hostname or "", self._parts.port
@@ -169,17 +172,26 @@ class KVStoreAnswers:
     gives the appliance's API token, the seal's key (``token_key``), once
     the lookups have read it; before that nothing is read or written."""
 
-    def __init__(self, splunkd: Splunkd, settings: CacheSettings, *, token: Callable[[], Optional[str]],
-                 collection: str = COLLECTION, fallback: Callable[[], Optional[AnswerStore]] = lambda: None,
-                 clock: Callable[[], float] = time.time, budget: float = BUDGET) -> None:
+    def __init__(
+        self,
+        splunkd: Splunkd,
+        settings: CacheSettings,
+        *,
+        token: Callable[[], Optional[str]],
+        collection: str = COLLECTION,
+        fallback: Callable[[], Optional[AnswerStore]] = lambda: None,
+        clock: Callable[[], float] = time.time,
+        budget: float = BUDGET,
+    ) -> None:
         self.settings = settings
         self._token = token
-        self._seals: Dict[str, Seal] = {}
+        self._seals: dict[str, Seal] = {}
         self.trouble: Optional[str] = None  # the first thing wrong with the KV store, for one warning
         self._down = False  # left for the rest of the run
         self._splunkd = splunkd
-        self._path = f"/servicesNS/nobody/{quote(splunkd.app, safe='')}/storage/collections/data/" \
-                     f"{quote(collection, safe='')}"
+        self._path = (
+            f"/servicesNS/nobody/{quote(splunkd.app, safe='')}/storage/collections/data/{quote(collection, safe='')}"
+        )
         self._fallback_opener = fallback
         self._fallback: Optional[AnswerStore] = None
         self._clock = clock
@@ -191,21 +203,24 @@ class KVStoreAnswers:
     def __repr__(self) -> str:
         return f"KVStoreAnswers(splunkd={self._splunkd!r}, path={self._path!r})"
 
-    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+    def get(self, scope: str, hashes: Sequence[str]) -> dict[str, Answer]:
         if self._down:
             return self._fallback.get(scope, hashes) if self._fallback else {}
         seal = self._seal()
         if seal is None:
             return {}
-        answers: Dict[str, Answer] = {}
+        answers: dict[str, Answer] = {}
         now = self._clock()
         wanted = {_key(scope, value): value for value in hashes}
         ignored = 0
         try:
             with without_collection():
                 for keys in _read_batches(list(wanted)):
-                    query = {"query": _json({"$or": [{"_key": key} for key in keys]}),
-                             "fields": "_key,status,item,stored,seal", "output_mode": "json"}
+                    query = {
+                        "query": _json({"$or": [{"_key": key} for key in keys]}),
+                        "fields": "_key,status,item,stored,seal",
+                        "output_mode": "json",
+                    }
                     for document in self._documents(self._call("GET", self._path, query)):
                         value = wanted.get(document["_key"])
                         answer = NOT_AN_ANSWER if value is None else self._fresh(seal, scope, value, document, now)
@@ -217,9 +232,11 @@ class KVStoreAnswers:
             self._leave("cannot be read", err)
             return self.get(scope, hashes)
         if ignored:
-            self._note(f"{ignored} document(s) of the KV store collection {COLLECTION} failed their checksum "
-                       "(edited, not written by this version of the app, or kept with another API token); their "
-                       "hashes were asked of the appliance again")
+            self._note(
+                f"{ignored} document(s) of the KV store collection {COLLECTION} failed their checksum "
+                "(edited, not written by this version of the app, or kept with another API token); their "
+                "hashes were asked of the appliance again"
+            )
         return answers
 
     def put(self, scope: str, answers: Mapping[str, Answer]) -> None:
@@ -231,8 +248,11 @@ class KVStoreAnswers:
         if self._read_only or seal is None:
             return
         now = self._clock()
-        documents = [document for document in (self._document(seal, scope, value, answer, now)
-                                                for value, answer in answers.items()) if document]
+        documents = [
+            document
+            for document in (self._document(seal, scope, value, answer, now) for value, answer in answers.items())
+            if document
+        ]
         try:
             for batch in _save_batches(documents):
                 self._call("POST", self._path + "/batch_save", {"output_mode": "json"}, batch)
@@ -240,8 +260,10 @@ class KVStoreAnswers:
         except KVStoreError as err:
             if err.status == 403:  # narrowed in local.meta: reading still saves requests
                 self._read_only = True
-                self._note(f"the user running this search may not write the KV store collection {COLLECTION} "
-                           f"({err}); its answers are read, new ones are not kept")
+                self._note(
+                    f"the user running this search may not write the KV store collection {COLLECTION} "
+                    f"({err}); its answers are read, new ones are not kept"
+                )
                 return
             self._leave("cannot be written", err)
             self.put(scope, answers)
@@ -259,9 +281,19 @@ class KVStoreAnswers:
         self._written = False
         try:
             self._delete({"expires": {"$lt": self._clock()}})
-            past = self._documents(self._call("GET", self._path, {
-                "sort": "stored:-1", "skip": str(self.settings.max_entries), "limit": str(MAX_TRIM),
-                "fields": "_key", "output_mode": "json"}))
+            past = self._documents(
+                self._call(
+                    "GET",
+                    self._path,
+                    {
+                        "sort": "stored:-1",
+                        "skip": str(self.settings.max_entries),
+                        "limit": str(MAX_TRIM),
+                        "fields": "_key",
+                        "output_mode": "json",
+                    },
+                )
+            )
             for keys in _read_batches([document["_key"] for document in past]):
                 self._delete({"$or": [{"_key": key} for key in keys]})
         except KVStoreError as err:
@@ -272,8 +304,19 @@ class KVStoreAnswers:
         total, page = 0, 10000
         try:
             while True:
-                keys = self._documents(self._call("GET", self._path, {
-                    "fields": "_key", "sort": "_key:1", "skip": str(total), "limit": str(page), "output_mode": "json"}))
+                keys = self._documents(
+                    self._call(
+                        "GET",
+                        self._path,
+                        {
+                            "fields": "_key",
+                            "sort": "_key:1",
+                            "skip": str(total),
+                            "limit": str(page),
+                            "output_mode": "json",
+                        },
+                    )
+                )
                 total += len(keys)
                 if len(keys) < page:
                     return total
@@ -295,8 +338,7 @@ class KVStoreAnswers:
     def _call(self, method: str, path: str, query: Mapping[str, str], body: Any = None) -> Any:
         """One request, within what is left of the run's ``budget``. Raises ``KVStoreError``."""
         if self._spent > self._budget:
-            raise KVStoreError(f"it has taken {self._spent:.0f}s in this run, more than the {self._budget:g}s "
-                               "allowed")
+            raise KVStoreError(f"it has taken {self._spent:.0f}s in this run, more than the {self._budget:g}s allowed")
         started = time.monotonic()
         try:
             return self._splunkd.call(method, path, query, body)
@@ -315,8 +357,9 @@ class KVStoreAnswers:
             self._seals = {token: Seal(token_key(token))}
         return self._seals[token]
 
-    def _fresh(self, seal: Seal, scope: str, value: str, document: Mapping[str, Any],
-               now: float) -> Union[Answer, None, _NotAnAnswer]:
+    def _fresh(
+        self, seal: Seal, scope: str, value: str, document: Mapping[str, Any], now: float
+    ) -> Union[Answer, None, _NotAnAnswer]:
         """The answer a document holds while it is fresh by today's settings;
         None once stale; ``NOT_AN_ANSWER`` for what does not verify."""
         status = document.get("status")
@@ -328,16 +371,22 @@ class KVStoreAnswers:
             return None
         return seal.opened(scope, value, status, stored, document.get("item"), document.get("seal")) or NOT_AN_ANSWER
 
-    def _document(self, seal: Seal, scope: str, value: str, answer: Answer, now: float) -> Optional[Dict[str, Any]]:
+    def _document(self, seal: Seal, scope: str, value: str, answer: Answer, now: float) -> Optional[dict[str, Any]]:
         kept_for = lifetime(self.settings, answer.status)
         if kept_for is None:
             return None
         status, item = answer.status.value, item_text(answer)
-        return {"_key": _key(scope, value), "status": status, "item": item, "stored": now,
-                "expires": now + kept_for, "seal": seal.of(scope, value, status, now, item)}
+        return {
+            "_key": _key(scope, value),
+            "status": status,
+            "item": item,
+            "stored": now,
+            "expires": now + kept_for,
+            "seal": seal.of(scope, value, status, now, item),
+        }
 
     @staticmethod
-    def _documents(answer: Any) -> List[Dict[str, Any]]:
+    def _documents(answer: Any) -> list[dict[str, Any]]:
         """The documents of a query's answer: a list of objects, each with a
         text ``_key``. Raises ``KVStoreError`` for anything else."""
         if not isinstance(answer, list):
@@ -373,10 +422,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _read_batches(keys: Sequence[str]) -> Iterator[List[str]]:
+def _read_batches(keys: Sequence[str]) -> Iterator[list[str]]:
     """Keys in groups whose ``$or`` query stays under ``MAX_QUERY_CHARS`` once
     in the URL."""
-    batch: List[str] = []
+    batch: list[str] = []
     size = len(quote('{"$or":[]}', safe=""))
     for key in keys:
         cost = len(quote(_json({"_key": key}), safe="")) + 3  # and the comma
@@ -389,9 +438,9 @@ def _read_batches(keys: Sequence[str]) -> Iterator[List[str]]:
         yield batch
 
 
-def _save_batches(documents: Sequence[Dict[str, Any]]) -> Iterator[List[Dict[str, Any]]]:
+def _save_batches(documents: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Documents in groups within ``batch_save``'s limits."""
-    batch: List[Dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
     size = 2
     for document in documents:
         cost = len(_json(document).encode("utf-8")) + 1
@@ -404,13 +453,15 @@ def _save_batches(documents: Sequence[Dict[str, Any]]) -> Iterator[List[Dict[str
         yield batch
 
 
-def open_store(settings: AppSettings, app_dir: Path, splunkd: Optional[Splunkd],
-               token: Callable[[], Optional[str]]) -> Tuple[Optional[AnswerStore], str]:
+def open_store(
+    settings: AppSettings, app_dir: Path, splunkd: Optional[Splunkd], token: Callable[[], Optional[str]]
+) -> tuple[Optional[AnswerStore], str]:
     """The answer store ``cache_store`` asks for, and which one it is
     ("kvstore", "file" or "" for none). The one place the app reads that
     setting. ``splunkd`` is None when the run has no session (no KV store);
     ``token`` gives the appliance's API token once read (the KV store's
     seal). Raises ``ConfigurationError`` for a bad setting."""
+
     def local() -> Optional[AnswerStore]:
         return app_cache(settings, app_dir)
 
@@ -424,8 +475,11 @@ def open_store(settings: AppSettings, app_dir: Path, splunkd: Optional[Splunkd],
         try:
             clustered = in_cluster(splunkd)
         except KVStoreError as err:
-            log.warning("cache_store = auto: could not tell whether this search head is in a cluster (%s); "
-                        "using the local file", err)
+            log.warning(
+                "cache_store = auto: could not tell whether this search head is in a cluster (%s); "
+                "using the local file",
+                err,
+            )
             clustered = False
         if not clustered:
             return local(), "file"

@@ -5,13 +5,14 @@ secrets handed to ``SecretFilter`` are masked in every line as a last guard
 hold (a lone surrogate from a JSON escape) is written as ``\\udXXX`` rather
 than losing the line.
 """
+
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 LOG_NAME = "spectra_analyze.log"
 FORMAT = "%(asctime)s %(levelname)s pid=%(process)d %(name)s: %(message)s"
@@ -23,7 +24,7 @@ class SecretFilter(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: List[str] = []
+        self._secrets: list[str] = []
 
     def add(self, secret: Optional[str]) -> None:
         if secret and secret not in self._secrets:
@@ -56,8 +57,9 @@ def setup_logging(secrets: SecretFilter, level: str = "INFO") -> Optional[Path]:
     if path is None:
         return None
     try:
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=5,
-                                                       encoding="utf-8", errors="backslashreplace")
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8", errors="backslashreplace"
+        )
     except OSError:
         return None
     handler.setFormatter(logging.Formatter(FORMAT))

@@ -1,4 +1,5 @@
 """The command's pipes to and from splunkd."""
+
 from __future__ import annotations
 
 import os

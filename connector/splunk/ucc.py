@@ -9,6 +9,7 @@ which reads the values back.
   of ``spectra_analyze_settings.conf``, the proxy's password in
   storage/passwords.
 """
+
 APP_ID = "spectra_analyze"
 DISPLAY_NAME = "ReversingLabs Spectra Analyze"
 ACCOUNT_TAB = "account"
@@ -21,8 +22,17 @@ DEFAULT_APPLIANCE_FIELD = "default_appliance"
 PROXY_PASSWORD_FIELD = "proxy_password"
 # The core's settings an appliance carries, in the page's order; the rest of
 # the Splunk surface is the Settings tab's, shared by every appliance.
-ACCOUNT_SETTINGS = ("url", "verify_tls", "ca_bundle", "connect_timeout", "read_timeout", "batch_size",
-                    "max_connections", "max_attempts", "retry_deadline")
+ACCOUNT_SETTINGS = (
+    "url",
+    "verify_tls",
+    "ca_bundle",
+    "connect_timeout",
+    "read_timeout",
+    "batch_size",
+    "max_connections",
+    "max_attempts",
+    "retry_deadline",
+)
 CACHE_SETTINGS = ("cache", "cache_ttl", "cache_not_found_ttl", "cache_max_entries", "cache_store")
 MEMO_SETTING = "memo_size"
 LOG_LEVEL_SETTING = "log_level"

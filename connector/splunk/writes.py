@@ -16,12 +16,14 @@ last write: when the command exits, every answer is kept. A write that fails
 is a warning, as it is without the thread (the file store never raises); the
 thread never stops before ``close``.
 """
+
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Callable, Optional
 
 from ..cache import AnswerStore
 from ..lookup import Answer
@@ -38,9 +40,10 @@ class WritesBehind:
 
     def __init__(self, reads: AnswerStore, open_writes: Callable[[], Optional[AnswerStore]]) -> None:
         self._reads = reads
-        self._queue: "queue.Queue[object]" = queue.Queue()
-        self._thread = threading.Thread(target=self._write, args=(open_writes,), name="spectra-cache-writes",
-                                        daemon=True)
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._write, args=(open_writes,), name="spectra-cache-writes", daemon=True
+        )
         self._thread.start()
 
     def __repr__(self) -> str:
@@ -50,7 +53,7 @@ class WritesBehind:
     def trouble(self) -> Optional[str]:
         return getattr(self._reads, "trouble", None)
 
-    def get(self, scope: str, hashes: Sequence[str]) -> Dict[str, Answer]:
+    def get(self, scope: str, hashes: Sequence[str]) -> dict[str, Answer]:
         self._queue.join()  # read what this search has kept
         return self._reads.get(scope, hashes)
 

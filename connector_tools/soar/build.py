@@ -10,13 +10,15 @@ plain modules in the app folder rather than as a wheel: SOAR puts the app
 folder first on the path of the app's own process, while wheels go into an
 environment all apps share.
 """
+
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Optional
 
 from connector.manifest import load_manifest
 from connector.soar.view import TEMPLATE
@@ -34,12 +36,13 @@ PINS_FILE = HERE / "vendor.txt"
 LEAVE_OUT = DEV_ONLY + ("splunk",)
 
 
-def build_app(output: Path, wheel_cache: Optional[Path] = None,
-              progress: Callable[[str], object] = lambda line: None) -> Path:
+def build_app(
+    output: Path, wheel_cache: Optional[Path] = None, progress: Callable[[str], object] = lambda line: None
+) -> Path:
     """Build the app into ``output`` and return the ``.tgz``'s path.
     ``wheel_cache``: the folder of pinned wheels (default: the shared one)."""
     version = load_manifest()["version"]
-    wheels: Dict[str, Sequence[Path]] = {}
+    wheels: dict[str, Sequence[Path]] = {}
     for python in soar_pythons():
         wheels[python] = pinned_wheels(PINS_FILE, python, wheel_cache, provided=PLATFORM_PROVIDED)
         progress(f"Python {python}: " + (", ".join(path.name for path in wheels[python]) or "no dependency wheels"))
@@ -50,7 +53,7 @@ def build_app(output: Path, wheel_cache: Optional[Path] = None,
         return write_tgz(folder, output / f"{APP_FOLDER}_soar-{version}.tgz")
 
 
-def assemble_app(folder: Path, wheels: Dict[str, Sequence[Path]]) -> Path:
+def assemble_app(folder: Path, wheels: dict[str, Sequence[Path]]) -> Path:
     """Write the app folder, with the dependency wheels of each SOAR Python."""
     copy_core(folder / "connector", LEAVE_OUT)
     shutil.copy(APP_SOURCE / "app_main.py", folder / MAIN_MODULE)

@@ -15,6 +15,7 @@ The wheels come from the wheel cache the app builders share
 whichever Python builds it (the build environment's own packages may be newer
 releases that no longer run on Splunk's Python 3.9, or compiled ones).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,13 +27,24 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Optional
 
 from connector import __version__
 
-from ..packaging import (DEV_ONLY, BuildError, check_pure, copy_core, default_wheel_cache, never_shipped,
-                         pinned_wheels, unpack_wheel, wheel_name, write_tgz)
+from ..packaging import (
+    DEV_ONLY,
+    BuildError,
+    check_pure,
+    copy_core,
+    default_wheel_cache,
+    never_shipped,
+    pinned_wheels,
+    unpack_wheel,
+    wheel_name,
+    write_tgz,
+)
 from .ucc import global_config
 
 APP_ID = "spectra_analyze"
@@ -55,8 +67,9 @@ PYTHON_REQUIRED = "3.9, 3.13"
 ALERT_MAXTIME = "10m"  # an alert's results are looked up in batches; a stuck appliance must not hold it longer
 
 
-def build_app(output: Path, wheel_cache: Optional[Path] = None,
-              progress: Callable[[str], object] = lambda line: None) -> Path:
+def build_app(
+    output: Path, wheel_cache: Optional[Path] = None, progress: Callable[[str], object] = lambda line: None
+) -> Path:
     """Build the app package into ``output``; returns the ``.tgz`` path.
     ``wheel_cache``: the folder of pinned wheels (default: the shared one).
     Raises ``BuildError``."""
@@ -91,8 +104,10 @@ def ucc_gen_command(wheel_cache: Path, progress: Callable[[str], object]) -> Pat
             progress(f"installing {' '.join(UCC_GEN)} into {home} (once)")
             shutil.rmtree(home, ignore_errors=True)
             _run([sys.executable, "-m", "venv", str(home)], "install ucc-gen")
-            _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                  *UCC_GEN], "install ucc-gen")
+            _run(
+                [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *UCC_GEN],
+                "install ucc-gen",
+            )
             stamp.write_text("\n".join(UCC_GEN) + "\n", encoding="utf-8")
     return bin_dir / "ucc-gen"
 
@@ -121,13 +136,28 @@ def run_ucc_gen(ucc_gen: Path, scratch: Path) -> Path:
     config = source / "globalConfig.json"
     config.write_text(json.dumps(global_config(__version__), indent=2) + "\n", encoding="utf-8")
     built = scratch / "built"
-    _run([str(ucc_gen), "build", "--source", str(source / "package"), "--config", str(config),
-          "--ta-version", __version__, "--output", str(built)], "build the app with ucc-gen", cwd=source)
+    _run(
+        [
+            str(ucc_gen),
+            "build",
+            "--source",
+            str(source / "package"),
+            "--config",
+            str(config),
+            "--ta-version",
+            __version__,
+            "--output",
+            str(built),
+        ],
+        "build the app with ucc-gen",
+        cwd=source,
+    )
     _stable_build_number(built / APP_ID, config.read_bytes())
     app = built / APP_ID
     _after_python_version(app / "default" / "restmap.conf", f"python.required = {PYTHON_REQUIRED}")
-    _after_python_version(app / "default" / "alert_actions.conf", f"python.required = {PYTHON_REQUIRED}",
-                          f"maxtime = {ALERT_MAXTIME}")
+    _after_python_version(
+        app / "default" / "alert_actions.conf", f"python.required = {PYTHON_REQUIRED}", f"maxtime = {ALERT_MAXTIME}"
+    )
     # ucc-gen's script for the alert action is replaced by the app's own bin/spectra_analyze_enrich.py
     # (the payload read as bytes, the events posted as UTF-8): its helper module is never imported.
     shutil.rmtree(app / "bin" / APP_ID)
@@ -138,8 +168,9 @@ def _after_python_version(conf: Path, *lines: str) -> None:
     """Settings ucc-gen 6.6 does not write, in each stanza that runs Python:
     without ``python.required`` AppInspect gives a future failure."""
     text = conf.read_text(encoding="utf-8")
-    text = re.sub(r"^(python\.version = python3)$", lambda found: "\n".join((found.group(1),) + lines), text,
-                  flags=re.MULTILINE)
+    text = re.sub(
+        r"^(python\.version = python3)$", lambda found: "\n".join((found.group(1),) + lines), text, flags=re.MULTILINE
+    )
     conf.write_text(text, encoding="utf-8")
 
 
@@ -158,15 +189,17 @@ def _stable_build_number(app: Path, config: bytes) -> None:
         path.write_text(re.sub(rf"(?<=[@= ]){found.group(1)}\b", stable, text), encoding="utf-8")
 
 
-def _run(command: List[str], what: str, cwd: Optional[Path] = None) -> None:
+def _run(command: list[str], what: str, cwd: Optional[Path] = None) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd,
-                              timeout=UCC_TIMEOUT)
+        done = subprocess.run(
+            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd, timeout=UCC_TIMEOUT
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise BuildError(f"could not {what}: {err}") from None
     if done.returncode != 0:
         detail = " ".join((done.stderr + done.stdout).split())[-800:]
         raise BuildError(f"could not {what} ({Path(command[0]).name} exited {done.returncode}): {detail}")
+
 
 def check_app_version() -> None:
     """app.conf and app.manifest must carry the package's version."""
@@ -175,11 +208,13 @@ def check_app_version() -> None:
     manifest = json.loads((APP_SOURCE / "app.manifest").read_text(encoding="utf-8"))
     found = conf_versions | {manifest["info"]["id"]["version"]}
     if found != {__version__}:
-        raise BuildError(f"the app's version ({', '.join(sorted(found))}) differs from the package's "
-                         f"({__version__}): update version in {APP_SOURCE}/default/app.conf and app.manifest")
+        raise BuildError(
+            f"the app's version ({', '.join(sorted(found))}) differs from the package's "
+            f"({__version__}): update version in {APP_SOURCE}/default/app.conf and app.manifest"
+        )
 
 
-def _app_files_ignored(folder: str, names: List[str]) -> List[str]:
+def _app_files_ignored(folder: str, names: list[str]) -> list[str]:
     """What never ships, and an admin's ``local/`` settings."""
     at_app_root = Path(folder) == APP_SOURCE
     return [name for name in names if never_shipped(name) or (at_app_root and name in ("local", "local.meta"))]

@@ -4,12 +4,12 @@ own in ``conf``), so neither restates a default or a range by hand.
 ``python -m connector_tools.splunk.spec`` rewrites both; a test keeps them current.
 The app README's tables of the same settings come from ``settings_tables``.
 """
+
 from __future__ import annotations
 
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, List
 
 from connector.settings import Kind, Setting, shown
 from connector.splunk.conf import CONF_NAME, STANZAS
@@ -33,18 +33,17 @@ DEFAULT_HEADER = f"""\
 # lives in Splunk's storage/passwords (see README.md).
 """
 # What a setting means in this app in particular.
-SPLUNK_NOTES: Dict[str, str] = {
+SPLUNK_NOTES: dict[str, str] = {
     "url": "The command reports that the app is not configured while it is empty.",
     "ca_bundle": "Empty: the certificate authorities vendored with the app.",
     "verify_tls": "While it is off, the command warns in every search.",
     "batch_size": "The command's batch_size option overrides it for one search.",
     "cache": f"The cache is the app's folder $SPLUNK_HOME/etc/apps/{CONF_NAME}/cache/, shared by every search "
-             "and alert action of this search head.",
+    "and alert action of this search head.",
     "cache_store": "auto asks splunkd's server/info once a search: a member lists shc_member in server_roles. When "
-                   "the KV store cannot be used, a search goes on with the local file and warns once.",
+    "the KV store cannot be used, a search goes on with the local file and warns once.",
 }
-_PLACEHOLDERS = {Kind.TEXT: "<string>", Kind.BOOLEAN: "<boolean>", Kind.INTEGER: "<integer>",
-                 Kind.NUMBER: "<number>"}
+_PLACEHOLDERS = {Kind.TEXT: "<string>", Kind.BOOLEAN: "<boolean>", Kind.INTEGER: "<integer>", Kind.NUMBER: "<number>"}
 
 
 def spec_text() -> str:
@@ -67,9 +66,11 @@ def settings_tables() -> str:
     tables = []
     for stanza, settings in STANZAS.items():
         rows = [f"| `[{stanza}]` key | default | range | meaning |", "| --- | --- | --- | --- |"]
-        rows += [f"| `{setting.name}` | {'required' if setting.required else _shown_default(setting)} | "
-                 f"{setting.bounds} | {' '.join(_facts(setting))} |"
-                 for setting in settings]
+        rows += [
+            f"| `{setting.name}` | {'required' if setting.required else _shown_default(setting)} | "
+            f"{setting.bounds} | {' '.join(_facts(setting))} |"
+            for setting in settings
+        ]
         tables.append("\n".join(rows))
     return "\n\n".join(tables)
 
@@ -78,7 +79,7 @@ def _shown_default(setting: Setting) -> str:
     return f"`{shown(setting.default)}`" if setting.default is not None else "(none)"
 
 
-def _facts(setting: Setting) -> List[str]:
+def _facts(setting: Setting) -> list[str]:
     """What the spec and the README say of a setting beyond its default and range."""
     facts = [setting.help.rstrip(".") + "."]
     if setting.name in SPLUNK_NOTES:
@@ -95,7 +96,7 @@ def _spec_entry(setting: Setting) -> str:
     return "\n".join([f"{setting.name} = {placeholder}"] + [line for fact in facts for line in _bullet(fact)])
 
 
-def _bullet(text: str) -> List[str]:
+def _bullet(text: str) -> list[str]:
     return textwrap.wrap(text, width=78, initial_indent="* ", subsequent_indent="  ", break_on_hyphens=False)
 
 

@@ -1,11 +1,12 @@
 """Fixtures of the SOAR tests: the stand-in ``phantom`` package, the app
 folder as the builder writes it, and a stand-in platform with an asset
 pointing at the embedded simulator."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,6 @@ sys.path.insert(0, str(STANDIN))
 
 import soar_platform  # noqa: E402  (needs the stand-in on the path)
 from phantom import base_connector  # noqa: E402
-
 
 from connector.simulator.server import Simulator  # noqa: E402
 from connector_tools.soar.build import APP_FOLDER, assemble_app  # noqa: E402
@@ -51,10 +51,18 @@ def platform(tmp_path) -> soar_platform.Platform:
 
 
 @pytest.fixture
-def asset_settings(simulator) -> Dict[str, Any]:
+def asset_settings(simulator) -> dict[str, Any]:
     """An asset as an admin configures it: TLS verification on, numbers as SOAR keeps them."""
-    return {"url": simulator.url, "token": TOKEN, "verify_tls": True, "batch_size": 100.0,
-            "connect_timeout": 5, "read_timeout": 60, "max_attempts": 2, "retry_deadline": 5}
+    return {
+        "url": simulator.url,
+        "token": TOKEN,
+        "verify_tls": True,
+        "batch_size": 100.0,
+        "connect_timeout": 5,
+        "read_timeout": 60,
+        "max_attempts": 2,
+        "retry_deadline": 5,
+    }
 
 
 @pytest.fixture

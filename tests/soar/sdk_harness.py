@@ -19,41 +19,48 @@ harness fills exactly these and nothing else:
    and of ``finalize()`` after the last, which the shim's ``_handle_action``
    does not make.
 """
+
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 # What the SDK's models reject in a classic app that runs on SOAR today (Splunk's own classic apps break
 # them too): they describe apps made with the SDK, for SOAR 7 and later.
 EXCUSED = {
     "python_version": "the SDK's apps run on Python 3.13 only; this classic app also declares 3.9, which "
-                      "SOAR 6.x runs apps on",
+    "SOAR 6.x runs apps on",
     "category": "the SDK requires a category on every asset field; the classic app JSON has none",
 }
 
 
-def excused(error: Dict[str, Any]) -> str:
+def excused(error: dict[str, Any]) -> str:
     """The reason an SDK validation error is excused, or ""."""
     location = tuple(error["loc"])
     if location == ("python_version",) and "3.9" in error["msg"]:
         return EXCUSED["python_version"]
-    if len(location) == 3 and location[0] == "configuration" and location[2] == "category" \
-            and error["type"] == "missing":
+    if (
+        len(location) == 3
+        and location[0] == "configuration"
+        and location[2] == "category"
+        and error["type"] == "missing"
+    ):
         return EXCUSED["category"]
     return ""
 
 
-def manifest(path: Path) -> Dict[str, Any]:
+def manifest(path: Path) -> dict[str, Any]:
     from pydantic import ValidationError
     from soar_sdk.cli.manifests.deserializers import AppMetaDeserializer
 
-    errors: List[Dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     try:
         AppMetaDeserializer.from_app_json(path)
     except ValidationError as err:
-        errors = [{"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"],
-                   "excused": excused(error)} for error in err.errors()]
+        errors = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"], "excused": excused(error)}
+            for error in err.errors()
+        ]
     met = path.with_name("excuses-met-" + path.name)
     app = json.loads(path.read_text())
     app["python_version"] = "3.13"
@@ -65,18 +72,25 @@ def manifest(path: Path) -> Dict[str, Any]:
     for action in deserialized.app_meta.actions:
         dumped = action.model_dump()
         actions[action.identifier] = {
-            "type": dumped["type"], "read_only": dumped["read_only"],
-            "parameters": {name: {"contains": spec.get("contains"), "primary": spec.get("primary"),
-                                  "data_type": spec.get("data_type")}
-                           for name, spec in dumped["parameters"].items()},
-            "data_paths": {output["data_path"]: {"data_type": output.get("data_type"),
-                                                 "contains": output.get("contains")}
-                           for output in dumped["output"]},
+            "type": dumped["type"],
+            "read_only": dumped["read_only"],
+            "parameters": {
+                name: {
+                    "contains": spec.get("contains"),
+                    "primary": spec.get("primary"),
+                    "data_type": spec.get("data_type"),
+                }
+                for name, spec in dumped["parameters"].items()
+            },
+            "data_paths": {
+                output["data_path"]: {"data_type": output.get("data_type"), "contains": output.get("contains")}
+                for output in dumped["output"]
+            },
         }
     return {"errors": errors, "actions": actions, "custom_views": deserialized.actions_with_custom_views}
 
 
-def use_the_sdk_shims_as_phantom() -> Dict[str, Any]:
+def use_the_sdk_shims_as_phantom() -> dict[str, Any]:
     """Import the SDK's shims (no ``phantom`` exists here, so they define
     themselves) and make them the classic ``phantom`` modules."""
     import types
@@ -96,10 +110,11 @@ def use_the_sdk_shims_as_phantom() -> Dict[str, Any]:
 def fill_gaps(result_class: Any, connector_class: Any) -> None:
     assert not hasattr(result_class, "update_summary"), "gap 1 is gone: drop its fill"
 
-    def update_summary(self: Any, summary: Dict[str, Any]) -> Dict[str, Any]:
+    def update_summary(self: Any, summary: dict[str, Any]) -> dict[str, Any]:
         merged = dict(self.get_summary() or {}, **summary)
         self.set_summary(merged)
         return merged
+
     result_class.update_summary = update_summary
 
     shim_handle_action = connector_class._handle_action
@@ -108,21 +123,23 @@ def fill_gaps(result_class: Any, connector_class: Any) -> None:
         started = []
         handle_action = self.handle_action
 
-        def first_initializes(param: Dict[str, Any]) -> Any:
+        def first_initializes(param: dict[str, Any]) -> Any:
             if not started:
                 started.append(True)
                 assert self.initialize(), "initialize failed"
             return handle_action(param)
+
         self.handle_action = first_initializes
         try:
             return shim_handle_action(self, in_json, handle)
         finally:
             if started:
                 self.finalize()
+
     connector_class._handle_action = _handle_action
 
 
-def run(spec: Dict[str, Any]) -> Dict[str, Any]:
+def run(spec: dict[str, Any]) -> dict[str, Any]:
     import importlib.util
 
     shims = use_the_sdk_shims_as_phantom()
@@ -133,21 +150,35 @@ def run(spec: Dict[str, Any]) -> Dict[str, Any]:
     sys.modules[main.name] = module
     main.loader.exec_module(module)
     base = shims["base_connector"].BaseConnector
-    [connector_class] = [value for value in vars(module).values()
-                         if isinstance(value, type) and issubclass(value, base) and value.__module__ == main.name]
+    [connector_class] = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, base) and value.__module__ == main.name
+    ]
     runs = {}
     for name, action_json in spec["actions"]:
         connector = connector_class()
-        progress: List[str] = []
+        progress: list[str] = []
         connector.save_progress = lambda message, *args, progress=progress, **kwargs: progress.append(str(message))
         connector._handle_action(json.dumps(action_json), None)
-        runs[name] = {"progress": progress, "results": [
-            {"status": result.get_status(), "message": result.get_message(), "parameter": result.get_param(),
-             "data": result.get_data(), "summary": result.get_summary()}
-            for result in connector.get_action_results()]}
-    import connector as core
+        runs[name] = {
+            "progress": progress,
+            "results": [
+                {
+                    "status": result.get_status(),
+                    "message": result.get_message(),
+                    "parameter": result.get_param(),
+                    "data": result.get_data(),
+                    "summary": result.get_summary(),
+                }
+                for result in connector.get_action_results()
+            ],
+        }
     import fastjsonschema
     import requests
+
+    import connector as core
+
     modules = {module.__name__: module.__file__ for module in (core, fastjsonschema, requests)}
     modules["phantom.base_connector"] = sys.modules["phantom.base_connector"].__file__
     return {"runs": runs, "modules": modules}

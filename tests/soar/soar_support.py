@@ -1,4 +1,5 @@
 """Helpers of the SOAR tests."""
+
 from __future__ import annotations
 
 import hashlib

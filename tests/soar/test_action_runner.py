@@ -1,12 +1,13 @@
 """``spectra-connector action`` through the console script: the result JSON
 on stdout, the CLI's exit codes, and the same data a SOAR playbook gets."""
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import pytest
 from helpers import SCRIPT
@@ -19,12 +20,12 @@ from .soar_support import ASSET, TOKEN, absent_sha1, assert_secret_kept, closed_
 pytestmark = pytest.mark.slow  # every test here starts a process
 
 
-
-def runner(*args: str, stdin: str = "", env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+def runner(*args: str, stdin: str = "", env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRA_ANALYZE_")}
     environment.update(env or {})
-    return subprocess.run([SCRIPT, "action", *args], input=stdin, capture_output=True, text=True,
-                          env=environment, timeout=60)
+    return subprocess.run(
+        [SCRIPT, "action", *args], input=stdin, capture_output=True, text=True, env=environment, timeout=60
+    )
 
 
 @pytest.fixture
@@ -34,13 +35,13 @@ def settings_file(tmp_path, simulator) -> Path:
     return path
 
 
-def document(completed: subprocess.CompletedProcess) -> Dict[str, Any]:
+def document(completed: subprocess.CompletedProcess) -> dict[str, Any]:
     assert_secret_kept(completed.stdout + completed.stderr, TOKEN)
     return json.loads(completed.stdout)
 
 
 def test_get_report_gives_what_the_soar_app_gives(soar, corpus, settings_file):
-    values: List[str] = [corpus.samples[0]["sha1"], corpus.hashes("md5", "suspicious")[0], absent_sha1(2), "nope"]
+    values: list[str] = [corpus.samples[0]["sha1"], corpus.hashes("md5", "suspicious")[0], absent_sha1(2), "nope"]
     params = {"hashes": ", ".join(values)}
     completed = runner("get_report", "--params", json.dumps(params), "--config", f"@{settings_file}")
     assert completed.returncode == 0, completed.stderr
@@ -58,10 +59,10 @@ def test_parameters_from_a_file_or_stdin(corpus, settings_file, tmp_path):
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"hashes": [corpus.samples[1]["sha1"]]}))
     # --no-cache: both runs ask the appliance, so their request counts agree too.
-    from_file = document(runner("get_summary", "--params", f"@{params}", "--config", f"@{settings_file}",
-                                "--no-cache"))
-    from_stdin = document(runner("get_summary", "--params", "@-", "--config", f"@{settings_file}", "--no-cache",
-                                 stdin=params.read_text()))
+    from_file = document(runner("get_summary", "--params", f"@{params}", "--config", f"@{settings_file}", "--no-cache"))
+    from_stdin = document(
+        runner("get_summary", "--params", "@-", "--config", f"@{settings_file}", "--no-cache", stdin=params.read_text())
+    )
     assert from_file == from_stdin
     assert from_file["data"][0]["indicator_count"] == 2
     assert from_file["summary"]["classification"] == "malicious"
@@ -78,8 +79,9 @@ def test_settings_from_the_environment(corpus, simulator):
 def test_failed_lookups_exit_1_with_the_document(corpus, tmp_path):
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"url": f"http://127.0.0.1:{closed_port()}", "token": TOKEN, "max_attempts": 1}))
-    completed = runner("get_report", "--params", json.dumps({"hashes": corpus.hashes("sha1")[:2]}),
-                       "--config", f"@{settings}")
+    completed = runner(
+        "get_report", "--params", json.dumps({"hashes": corpus.hashes("sha1")[:2]}), "--config", f"@{settings}"
+    )
     assert completed.returncode == 1
     result = document(completed)
     assert result["status"] == "failed" and [r["status"] for r in result["data"]] == ["error", "error"]
@@ -96,22 +98,29 @@ def test_a_rejected_token_exits_1_and_never_shows_a_token(simulator, tmp_path):
     assert "stale-token-77aa" not in completed.stdout + completed.stderr
 
 
-@pytest.mark.parametrize("args, complaint", [
-    (["--params", "{not json"], "--params: not valid JSON"),
-    (["--params", "[1, 2]"], "--params: expected a JSON object"),
-    (["--params", '{"hashes": "a", "colour": "red"}'], "invalid parameters"),
-    (["--params", '{"hashes": "a"}', "--config", '{"token": "inline"}'], "--config takes @FILE"),
-    (["--params", '{"hashes": "a"}', "--config", "@/nonexistent/settings.json"], "cannot read"),
-])
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["--params", "{not json"], "--params: not valid JSON"),
+        (["--params", "[1, 2]"], "--params: expected a JSON object"),
+        (["--params", '{"hashes": "a", "colour": "red"}'], "invalid parameters"),
+        (["--params", '{"hashes": "a"}', "--config", '{"token": "inline"}'], "--config takes @FILE"),
+        (["--params", '{"hashes": "a"}', "--config", "@/nonexistent/settings.json"], "cannot read"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_failed_document(args, complaint, settings_file):
     if "--config" not in args:
         args = args + ["--config", f"@{settings_file}"]
     completed = runner("get_report", *args)
     assert completed.returncode == 2
     assert complaint in completed.stderr and "Traceback" not in completed.stderr
-    assert document(completed) == {"action": "get_report", "status": "failed",
-                                   "message": completed.stderr.split("error: ", 1)[1].strip(),
-                                   "summary": {}, "data": []}
+    assert document(completed) == {
+        "action": "get_report",
+        "status": "failed",
+        "message": completed.stderr.split("error: ", 1)[1].strip(),
+        "summary": {},
+        "data": [],
+    }
 
 
 def test_unknown_settings_are_named(tmp_path, simulator):
@@ -130,36 +139,54 @@ def test_help_lists_the_manifest_actions():
 
 # Every asset setting as SOAR types it: numeric as floats, booleans, "" for unset.
 # batch_size 2 and a not_found answer kept 0 seconds make both visible in request counts.
-SOAR_TYPED = {"verify_tls": True, "ca_bundle": "", "proxy": "", "connect_timeout": 5.0, "read_timeout": 60.0,
-              "batch_size": 2.0, "max_connections": 1.0, "max_attempts": 4.0, "retry_deadline": 30.0, "cache": True,
-              "cache_ttl": 86400.0, "cache_not_found_ttl": 0.0, "cache_max_entries": 200000.0,
-              "verdict_high_riskscore": 7.0, "verdict_medium_riskscore": 6.0}
+SOAR_TYPED = {
+    "verify_tls": True,
+    "ca_bundle": "",
+    "proxy": "",
+    "connect_timeout": 5.0,
+    "read_timeout": 60.0,
+    "batch_size": 2.0,
+    "max_connections": 1.0,
+    "max_attempts": 4.0,
+    "retry_deadline": 30.0,
+    "cache": True,
+    "cache_ttl": 86400.0,
+    "cache_not_found_ttl": 0.0,
+    "cache_max_entries": 200000.0,
+    "verdict_high_riskscore": 7.0,
+    "verdict_medium_riskscore": 6.0,
+}
 
 
-def soar_typed_asset(simulator, **changes: Any) -> Dict[str, Any]:
+def soar_typed_asset(simulator, **changes: Any) -> dict[str, Any]:
     asset = dict(SOAR_TYPED, url=simulator.url, token=TOKEN)
     asset.update(changes)
     assert set(asset) == set(configuration()), "every key the app JSON declares"
     return asset
 
 
-def write_asset(path: Path, asset: Dict[str, Any]) -> str:
+def write_asset(path: Path, asset: dict[str, Any]) -> str:
     path.write_text(json.dumps(asset))
     return f"@{path}"
 
 
 def test_the_runner_and_the_connector_take_the_asset_as_soar_types_it(platform, app_dir, simulator, corpus, tmp_path):
-    values = [corpus.samples[0]["sha1"], corpus.samples[1]["sha1"], corpus.samples[2]["sha1"], absent_sha1(1),
-              absent_sha1(2)]
+    values = [
+        corpus.samples[0]["sha1"],
+        corpus.samples[1]["sha1"],
+        corpus.samples[2]["sha1"],
+        absent_sha1(1),
+        absent_sha1(2),
+    ]
     params = {"hashes": ",".join(values)}
     asset = soar_typed_asset(simulator)
     config = write_asset(tmp_path / "asset.json", asset)
     platform.add_asset(ASSET, app_dir, asset)
     served = {}
-    for surface, run in (("runner", lambda: document(runner("get_report", "--params", json.dumps(params),
-                                                                 "--config", config))),
-                         ("connector", lambda: platform.run_action(ASSET, "get report", [params])
-                          ["action_results"][0])):
+    for surface, run in (
+        ("runner", lambda: document(runner("get_report", "--params", json.dumps(params), "--config", config))),
+        ("connector", lambda: platform.run_action(ASSET, "get report", [params])["action_results"][0]),
+    ):
         counts, data = [], []
         for _ in range(2):
             before = simulator.requests_served
@@ -175,21 +202,37 @@ def test_the_runner_and_the_connector_take_the_asset_as_soar_types_it(platform, 
     assert served["runner"][0] == [3, 1]
 
 
-BAD_VALUES = {"url": "ftp://appliance.example.com", "token": "has spaces in it", "verify_tls": "maybe",
-              "ca_bundle": "/nonexistent/ca.pem", "proxy": "ftp://proxy.example.com", "connect_timeout": 0.0,
-              "read_timeout": "a minute", "batch_size": 2.5, "max_connections": 33.0, "max_attempts": True,
-              "retry_deadline": -1.0, "cache": 3.0, "cache_ttl": 1e9, "cache_not_found_ttl": [],
-              "cache_max_entries": 0.0, "verdict_high_riskscore": 11.0, "verdict_medium_riskscore": "six"}
+BAD_VALUES = {
+    "url": "ftp://appliance.example.com",
+    "token": "has spaces in it",
+    "verify_tls": "maybe",
+    "ca_bundle": "/nonexistent/ca.pem",
+    "proxy": "ftp://proxy.example.com",
+    "connect_timeout": 0.0,
+    "read_timeout": "a minute",
+    "batch_size": 2.5,
+    "max_connections": 33.0,
+    "max_attempts": True,
+    "retry_deadline": -1.0,
+    "cache": 3.0,
+    "cache_ttl": 1e9,
+    "cache_not_found_ttl": [],
+    "cache_max_entries": 0.0,
+    "verdict_high_riskscore": 11.0,
+    "verdict_medium_riskscore": "six",
+}
 
 
 @pytest.mark.parametrize("key", sorted(BAD_VALUES))
-def test_every_asset_key_is_checked_alike_by_the_runner_and_the_connector(key, platform, app_dir, simulator, corpus,
-                                                                          tmp_path):
+def test_every_asset_key_is_checked_alike_by_the_runner_and_the_connector(
+    key, platform, app_dir, simulator, corpus, tmp_path
+):
     assert set(BAD_VALUES) == set(configuration())
     asset = soar_typed_asset(simulator, **{key: BAD_VALUES[key]})
     params = {"hashes": corpus.hashes("sha1")[0]}
-    completed = runner("get_report", "--params", json.dumps(params),
-                       "--config", write_asset(tmp_path / "asset.json", asset))
+    completed = runner(
+        "get_report", "--params", json.dumps(params), "--config", write_asset(tmp_path / "asset.json", asset)
+    )
     assert completed.returncode == 2 and "Traceback" not in completed.stderr
     message = document(completed)["message"]
     assert message.startswith(f"{key}: ")
@@ -220,13 +263,17 @@ def test_the_runner_keeps_answers_in_the_users_cache_folder(simulator, corpus, t
     assert simulator.requests_served == 4 and (elsewhere / "answers.sqlite3").is_file()
 
 
-def test_file_reputation_gives_what_the_soar_app_gives_with_the_assets_thresholds(platform, app_dir, simulator,
-                                                                                  corpus, tmp_path):
+def test_file_reputation_gives_what_the_soar_app_gives_with_the_assets_thresholds(
+    platform, app_dir, simulator, corpus, tmp_path
+):
     goodware = corpus.hashes("sha1", "goodware")[:6]
     params = {"hash": goodware + [corpus.samples[0]["sha1"], absent_sha1(6), "nope"]}
     asset = soar_typed_asset(simulator, verdict_medium_riskscore=3.0, cache=False)
-    result = document(runner("file_reputation", "--params", json.dumps(params),
-                             "--config", write_asset(tmp_path / "asset.json", asset)))
+    result = document(
+        runner(
+            "file_reputation", "--params", json.dumps(params), "--config", write_asset(tmp_path / "asset.json", asset)
+        )
+    )
     summary_keys = set(load_schema("reputation-summary")["properties"])
     assert violation("action-summary", {k: v for k, v in result["summary"].items() if k not in summary_keys}) == ""
     assert violation("reputation-summary", {k: v for k, v in result["summary"].items() if k in summary_keys}) == ""
@@ -238,7 +285,10 @@ def test_file_reputation_gives_what_the_soar_app_gives_with_the_assets_threshold
     platform.add_asset(ASSET, app_dir, asset)
     [soar_result] = platform.run_action(ASSET, "file reputation", [params])["action_results"]
     assert (result["data"], result["summary"], result["message"]) == (
-        soar_result["data"], soar_result["summary"], soar_result["message"])
+        soar_result["data"],
+        soar_result["summary"],
+        soar_result["message"],
+    )
 
 
 def test_clear_cache_from_the_runner(simulator, corpus, tmp_path):

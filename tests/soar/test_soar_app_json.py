@@ -1,35 +1,54 @@
 """The generated app JSON against the classic format's rules, and its data
 paths against what the connector really returns."""
+
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, Set
+from typing import Any
 
 import pytest
-from .soar_support import ASSET, absent_sha1
 
 from connector import __version__
 from connector.hashes import HASH_TYPES
 from connector_tools.docs import render
-from connector_tools.soar.docs import SECTIONS
 from connector_tools.soar.app_json import APP_JSON
+from connector_tools.soar.docs import SECTIONS
+
+from .soar_support import ASSET, absent_sha1
 
 SOAR_PAGE = Path(__file__).resolve().parents[2] / "docs" / "soar.md"
-TOP_LEVEL = ("appid", "name", "description", "type", "product_vendor", "product_name", "product_version_regex",
-             "publisher", "license", "app_version", "package_name", "main_module", "min_phantom_version",
-             "python_version", "logo", "configuration", "actions")
+TOP_LEVEL = (
+    "appid",
+    "name",
+    "description",
+    "type",
+    "product_vendor",
+    "product_name",
+    "product_version_regex",
+    "publisher",
+    "license",
+    "app_version",
+    "package_name",
+    "main_module",
+    "min_phantom_version",
+    "python_version",
+    "logo",
+    "configuration",
+    "actions",
+)
 ACTION_KEYS = ("action", "identifier", "description", "type", "read_only", "parameters", "output", "versions")
 DATA_TYPES = {"string", "numeric", "boolean", "password"}
 
 
 @pytest.fixture(scope="module")
-def app(app_dir) -> Dict[str, Any]:
+def app(app_dir) -> dict[str, Any]:
     return json.loads((app_dir / APP_JSON).read_text())
 
 
-def lookups(app: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+def lookups(app: dict[str, Any]) -> Iterator[dict[str, Any]]:
     return (spec for spec in app["actions"] if spec["type"] == "investigate")
 
 
@@ -53,8 +72,13 @@ def test_configuration_keeps_the_token_secret(app):
 
 
 def test_actions_follow_the_classic_format(app):
-    assert [spec["identifier"] for spec in app["actions"]] == ["get_report", "get_summary", "file_reputation",
-                                                              "test_connectivity", "clear_cache"]
+    assert [spec["identifier"] for spec in app["actions"]] == [
+        "get_report",
+        "get_summary",
+        "file_reputation",
+        "test_connectivity",
+        "clear_cache",
+    ]
     for spec in app["actions"]:
         assert [key for key in ACTION_KEYS if key not in spec] == [], spec["identifier"]
         paths = [output["data_path"] for output in spec["output"]]
@@ -74,12 +98,13 @@ def test_hash_parameter_puts_the_actions_on_a_hash_menu(app):
         assert set(hashes["contains"]) == {"hash", *HASH_TYPES}
         assert [name for name, param in spec["parameters"].items() if param.get("primary")] == [name]
         assert name == "hash" or spec["parameters"]["skip_reanalysis"]["default"] is True
-        columns = sorted((output["column_order"], output["column_name"]) for output in spec["output"]
-                         if "column_name" in output)
+        columns = sorted(
+            (output["column_order"], output["column_name"]) for output in spec["output"] if "column_name" in output
+        )
         assert [order for order, _ in columns] == list(range(len(columns)))
 
 
-def declared(spec: Dict[str, Any]) -> Set[str]:
+def declared(spec: dict[str, Any]) -> set[str]:
     return {output["data_path"] for output in spec["output"]}
 
 
@@ -110,13 +135,16 @@ def test_data_paths_match_real_results_both_ways(soar, app, corpus, action):
         found |= set(paths_of(run["summary"], "summary"))
         for item in result["data"]:
             assert {path for path in wanted if path.startswith("action_result.data.*.")} == set(
-                paths_of(item, "action_result.data.*")), item["status"]
+                paths_of(item, "action_result.data.*")
+            ), item["status"]
         assert {path for path in wanted if not path.startswith("action_result.data.")} == found
 
 
 def test_docs_carry_the_generated_reference():
     text = SOAR_PAGE.read_text(encoding="utf-8")
-    assert render(text, SECTIONS) == text, "docs/soar.md's SOAR reference is stale: run python -m connector_tools.soar.docs"
+    assert render(text, SECTIONS) == text, (
+        "docs/soar.md's SOAR reference is stale: run python -m connector_tools.soar.docs"
+    )
     assert "`action_result.data.*.threat_name`" in text and "`action_result.data.*.verdict.label`" in text
 
 

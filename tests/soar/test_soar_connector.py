@@ -1,26 +1,33 @@
 """The SOAR connector driven as SOAR drives it: an action JSON through
 ``_handle_action`` of the app's connector class (loaded from the app folder
 the builder writes), over real HTTP to the embedded simulator."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-from .soar_support import ASSET, absent_sha1, assert_secret_kept, closed_port
 
 from connector.simulator.corpus import VENDOR_SUMMARY_SHA1
 
+from .soar_support import ASSET, absent_sha1, assert_secret_kept, closed_port
 
-def run(soar, action: str, parameters: List[Dict[str, Any]]) -> Dict[str, Any]:
+
+def run(soar, action: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return soar.run_action(ASSET, action, parameters)
 
 
 @pytest.fixture
-def mixed_hashes(corpus) -> List[str]:
+def mixed_hashes(corpus) -> list[str]:
     """Fifty values: every classification, three hash types, absent hashes and typos."""
-    values = (corpus.hashes("sha1", "malicious")[:10] + corpus.hashes("sha256", "suspicious")[:10]
-              + corpus.hashes("md5", "goodware")[:10] + corpus.hashes("sha1", "unknown")[:10]
-              + [absent_sha1(index) for index in range(8)] + ["not-a-hash", "12345"])
+    values = (
+        corpus.hashes("sha1", "malicious")[:10]
+        + corpus.hashes("sha256", "suspicious")[:10]
+        + corpus.hashes("md5", "goodware")[:10]
+        + corpus.hashes("sha1", "unknown")[:10]
+        + [absent_sha1(index) for index in range(8)]
+        + ["not-a-hash", "12345"]
+    )
     assert len(values) == 50
     return values
 
@@ -35,8 +42,9 @@ def test_fifty_hashes_one_action_call_one_item_each(soar, simulator, mixed_hashe
     data = action_result["data"]
     assert [item["hash"] for item in data] == mixed_hashes
     assert [item["status"] for item in data] == ["found"] * 40 + ["not_found"] * 8 + ["invalid"] * 2
-    assert [item["classification"] for item in data[:40]] == (["malicious"] * 10 + ["suspicious"] * 10
-                                                              + ["goodware"] * 10 + ["unknown"] * 10)
+    assert [item["classification"] for item in data[:40]] == (
+        ["malicious"] * 10 + ["suspicious"] * 10 + ["goodware"] * 10 + ["unknown"] * 10
+    )
     assert all(item["threat_name"] for item in data[:20])
     summary = action_result["summary"]
     assert summary["total"] == 50
@@ -51,8 +59,9 @@ def test_fifty_hashes_one_action_call_one_item_each(soar, simulator, mixed_hashe
 
 def test_many_parameter_sets_share_one_lookup(soar, simulator, corpus):
     hashes = corpus.hashes("sha1")[:30]
-    result = run(soar, "get report", [{"hashes": value, "context": {"artifact_id": index}}
-                                      for index, value in enumerate(hashes)])
+    result = run(
+        soar, "get report", [{"hashes": value, "context": {"artifact_id": index}} for index, value in enumerate(hashes)]
+    )
 
     assert simulator.requests_served == 1
     assert result["summary"] == {"total_objects": 30, "total_objects_successful": 30}
@@ -71,17 +80,26 @@ def test_single_hash_summary_carries_its_verdict(soar, corpus):
     [action_result] = run(soar, "get report", [{"hashes": sha1}])["action_results"]
     summary = action_result["summary"]
     assert (summary["classification"], summary["riskscore"], summary["threat_name"]) == (
-        "malicious", 8, "Win32.Backdoor.Prorat")
+        "malicious",
+        8,
+        "Win32.Backdoor.Prorat",
+    )
     assert summary["by_status"]["found"] == 1
-    assert action_result["parameter"] == {"hashes": sha1, "fields": None, "skip_reanalysis": True,
-                                          "include_network_threat_intelligence": False}
+    assert action_result["parameter"] == {
+        "hashes": sha1,
+        "fields": None,
+        "skip_reanalysis": True,
+        "include_network_threat_intelligence": False,
+    }
 
 
 def test_get_summary_adds_the_indicators(soar, simulator):
     [action_result] = run(soar, "get summary", [{"hashes": VENDOR_SUMMARY_SHA1}])["action_results"]
     [item] = action_result["data"]
-    assert item["indicators"] == ["Deletes files in Windows system directories.",
-                                  "Requests permission required to shut down a system."]
+    assert item["indicators"] == [
+        "Deletes files in Windows system directories.",
+        "Requests permission required to shut down a system.",
+    ]
     assert item["indicator_count"] == 2
     assert "summary" in simulator.bodies[0]["fields"]
 
@@ -156,14 +174,20 @@ def test_tls_verification_off_is_announced(platform, app_dir, asset_settings):
 
 def test_bad_parameters_fail_their_own_set_only(soar, simulator, corpus):
     good, other = corpus.hashes("sha1")[:2]
-    result = run(soar, "get report", [{"hashes": good}, {"hashes": other, "fields": "classification,riskscroe"},
-                                      {"hashes": other, "skip_reanalysis": "maybe"}])
+    result = run(
+        soar,
+        "get report",
+        [
+            {"hashes": good},
+            {"hashes": other, "fields": "classification,riskscroe"},
+            {"hashes": other, "skip_reanalysis": "maybe"},
+        ],
+    )
     first, typo, flag = result["action_results"]
     assert first["status"] == "success" and first["data"][0]["status"] == "found"
     assert typo["status"] == "failed" and "riskscroe" in typo["message"] and typo["data"] == []
     assert flag["status"] == "failed" and "skip_reanalysis" in flag["message"]
     assert simulator.requests_served == 1
-
 
 
 def test_answers_are_cached_in_the_app_state_folder(soar, simulator, corpus):
@@ -201,14 +225,17 @@ def test_file_reputation_thresholds_are_the_assets(platform, app_dir, asset_sett
     for item in action_result["data"]:
         expected = "medium" if item["riskscore"] >= 3 else "low"
         assert item["verdict"]["label"] == expected, item
-    assert {item["verdict"]["reason"] for item in action_result["data"]} >= {"classification goodware",
-                                                                              "risk score 4 >= 3"}
+    assert {item["verdict"]["reason"] for item in action_result["data"]} >= {
+        "classification goodware",
+        "risk score 4 >= 3",
+    }
 
 
 def test_file_reputation_failure_never_reads_as_clean(platform, app_dir, asset_settings, corpus):
     platform.add_asset(ASSET, app_dir, dict(asset_settings, url=f"http://127.0.0.1:{closed_port()}", max_attempts=1))
     [action_result] = run(platform, "file reputation", [{"hash": corpus.hashes("md5", "goodware")[0]}])[
-        "action_results"]
+        "action_results"
+    ]
     [item] = action_result["data"]
     assert action_result["status"] == "failed" and item["status"] == "error"
     assert item["verdict"]["label"] is None and item["verdict"]["reason"].startswith("no verdict: error: ")

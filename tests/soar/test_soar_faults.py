@@ -3,6 +3,7 @@ writes it, run by the stand-in platform as actiond runs it, against the
 simulator injecting each fault. Every hash gets a data item, the action
 result carries the case's message, and the token stays out of the results,
 progress messages and logs."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,21 @@ import logging
 import time
 
 import pytest
-
 from certs import Authority
+from faultmatrix import (
+    CASE_IDS,
+    CASES,
+    RECOVERS,
+    STOPS,
+    TIME_BOUND,
+    appliance,
+    assert_no_token,
+    check_records,
+    hash_mix,
+)
 from helpers import TOKEN
+
 from connector.simulator.server import Simulator
-from faultmatrix import (CASE_IDS, CASES, RECOVERS, STOPS, TIME_BOUND, appliance, assert_no_token, check_records,
-                         hash_mix)
 
 from .soar_support import ASSET
 

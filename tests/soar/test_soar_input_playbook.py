@@ -2,6 +2,7 @@
 run as the dispatch runs it: an input playbook given file hashes, through the
 stand-in playbook API, the app's connector and the simulator; its outputs as
 its JSON's output_spec declares them. And its JSON against its Python."""
+
 from __future__ import annotations
 
 import ast
@@ -9,15 +10,16 @@ import importlib.util
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-from .soar_support import ASSET, TOKEN, absent_sha1, closed_port
 
 from connector.hashes import HASH_TYPES
 from connector.simulator.corpus import Corpus
 from connector.simulator.server import Simulator
 from connector_tools.soar.app_json import APP_JSON
+
+from .soar_support import ASSET, TOKEN, absent_sha1, closed_port
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 NAME = "spectra_analyze_identifier_reputation_analysis"
@@ -33,23 +35,33 @@ def playbook() -> Any:
     return module
 
 
-def analyse(platform, playbook, hashes: List[str]) -> Dict[str, List[Any]]:
+def analyse(platform, playbook, hashes: list[str]) -> dict[str, list[Any]]:
     """Run the input playbook as the dispatch playbook does; its outputs."""
     container_id = platform.add_container("incident", [{"fileHash": value} for value in hashes])
-    return platform.run_playbook(playbook, container_id, inputs={"file_hash": hashes},
-                                 output_spec=EDITOR["coa"]["output_spec"])
+    return platform.run_playbook(
+        playbook, container_id, inputs={"file_hash": hashes}, output_spec=EDITOR["coa"]["output_spec"]
+    )
 
 
 def test_every_verdict_becomes_an_observable_with_its_normalized_score(soar, simulator, playbook, corpus):
-    hashes = [corpus.samples[0]["sha1"], corpus.hashes("sha256", "suspicious")[0],
-              corpus.hashes("md5", "goodware")[0], corpus.hashes("sha1", "unknown")[0], absent_sha1(4)]
+    hashes = [
+        corpus.samples[0]["sha1"],
+        corpus.hashes("sha256", "suspicious")[0],
+        corpus.hashes("md5", "goodware")[0],
+        corpus.hashes("sha1", "unknown")[0],
+        absent_sha1(4),
+    ]
     outputs = analyse(soar, playbook, hashes)
     observables = outputs["observable"]
     assert [item["value"] for item in observables] == hashes
     assert [item["reputation"]["label"] for item in observables] == ["high", "medium", "low", "unknown", "unknown"]
     malicious, suspicious, goodware, unknown, absent = observables
-    assert malicious["reputation"] == {"score_id": 8, "score": "Possibly_Malicious", "label": "high",
-                                       "reason": "classification malicious"}
+    assert malicious["reputation"] == {
+        "score_id": 8,
+        "score": "Possibly_Malicious",
+        "label": "high",
+        "reason": "classification malicious",
+    }
     assert suspicious["reputation"]["score_id"] == 6 and suspicious["reputation"]["score"] == "Exercise_Caution"
     assert 1 <= goodware["reputation"]["score_id"] <= 5
     assert (unknown["reputation"]["score_id"], absent["reputation"]["score"]) == (0, "Unknown")
@@ -62,8 +74,9 @@ def test_every_verdict_becomes_an_observable_with_its_normalized_score(soar, sim
     assert simulator.requests_served == 3  # one action run, one batch per hash type
 
 
-def test_a_failed_lookup_gives_no_score_so_the_dispatch_never_tags_it(platform, app_dir, asset_settings, playbook,
-                                                                       corpus):
+def test_a_failed_lookup_gives_no_score_so_the_dispatch_never_tags_it(
+    platform, app_dir, asset_settings, playbook, corpus
+):
     platform.add_asset(ASSET, app_dir, dict(asset_settings, url=f"http://127.0.0.1:{closed_port()}", max_attempts=1))
     outputs = analyse(platform, playbook, [corpus.hashes("md5", "goodware")[0]])
     [observable] = outputs["observable"]

@@ -1,4 +1,5 @@
 """package.json: valid against its schema, and true to the code it describes."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ import pytest
 
 from connector import __version__
 from connector.actions import ACTIONS
-from connector.verdict import Thresholds
 from connector.config import CacheSettings, Config
 from connector.errors import SpectraAnalyzeError
 from connector.manifest import load_manifest, schema_of
-from connector_tools.soar.app_json import configuration
 from connector.validation import load_schema, violation
+from connector.verdict import Thresholds
+from connector_tools.soar.app_json import configuration
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,19 +58,25 @@ def test_version_and_actions_are_the_packages_own(manifest):
             declared = spec.get(key) or []
             for reference in declared if isinstance(declared, list) else [declared]:
                 assert (ROOT / reference).is_file()
-                assert schema_of(reference) == load_schema(Path(reference).name[:-len(".schema.json")])
+                assert schema_of(reference) == load_schema(Path(reference).name[: -len(".schema.json")])
 
 
 def test_the_asset_defaults_are_the_configs_defaults():
     settings = configuration()
     config = Config.from_settings({"url": "https://appliance.example.com", "token": "t"})
-    effective = {"verify_tls": config.verify_tls, "connect_timeout": config.connect_timeout,
-                 "read_timeout": config.read_timeout, "batch_size": config.batch_size,
-                 "max_connections": config.max_connections, "max_attempts": config.retry.max_attempts,
-                 "retry_deadline": config.retry.deadline}
+    effective = {
+        "verify_tls": config.verify_tls,
+        "connect_timeout": config.connect_timeout,
+        "read_timeout": config.read_timeout,
+        "batch_size": config.batch_size,
+        "max_connections": config.max_connections,
+        "max_attempts": config.retry.max_attempts,
+        "retry_deadline": config.retry.deadline,
+    }
     cache = CacheSettings(directory="state")
-    effective.update(cache=True, cache_ttl=cache.ttl, cache_not_found_ttl=cache.not_found_ttl,
-                     cache_max_entries=cache.max_entries)
+    effective.update(
+        cache=True, cache_ttl=cache.ttl, cache_not_found_ttl=cache.not_found_ttl, cache_max_entries=cache.max_entries
+    )
     thresholds = Thresholds()
     effective.update(verdict_high_riskscore=thresholds.high, verdict_medium_riskscore=thresholds.medium)
     assert {name: spec["default"] for name, spec in settings.items() if "default" in spec} == effective

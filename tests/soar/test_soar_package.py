@@ -4,6 +4,7 @@ connector run from the unpacked folder in a fresh interpreter whose path
 holds only the app, its wheels, what SOAR itself ships (requests and its
 dependencies) and the stand-in ``phantom`` package: on this Python and on
 the 3.9 and 3.13 that SOAR runs apps on."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable
 
 import pytest
 from checkout import pip_install_checkout
@@ -47,12 +48,15 @@ print(json.dumps({"report": report, "check": check, "modules": modules, "path": 
 """
 
 
-def interpreters() -> List[Tuple[str, str]]:
+def interpreters() -> list[tuple[str, str]]:
     """(Python, the SOAR Python whose wheels it gets): SOAR's 3.9 and 3.13
     where pyenv has them, and this Python with the newest set it can run."""
     targets = soar_pythons()
-    found = [(str(path), version) for version in targets
-             for path in sorted(PYENV.glob(f"{version}.*/bin/python{version}"))[-1:]]
+    found = [
+        (str(path), version)
+        for version in targets
+        for path in sorted(PYENV.glob(f"{version}.*/bin/python{version}"))[-1:]
+    ]
     mine = [version for version in targets if tuple(map(int, version.split("."))) <= sys.version_info[:2]]
     return found + [(sys.executable, mine[-1])]
 
@@ -60,8 +64,13 @@ def interpreters() -> List[Tuple[str, str]]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("dist")
-    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(output)], capture_output=True,
-                               text=True, timeout=300, stdin=subprocess.DEVNULL)
+    completed = subprocess.run(
+        [SCRIPT, "build-soar-app", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert completed.returncode == 0, completed.stderr
     tgz = Path(completed.stdout.strip().splitlines()[-1])
     assert tgz.parent == output.resolve() and tgz.name == f"spectra_analyze_soar-{connector.__version__}.tgz"
@@ -80,31 +89,61 @@ def unpacked(built, tmp_path_factory) -> Path:
 def installed_wheels(unpacked, tmp_path_factory) -> Callable[[str], Path]:
     """The app's wheels for one SOAR Python, installed as SOAR installs an app's pip dependencies."""
     app = json.loads((unpacked / APP_JSON).read_text())
-    folders: Dict[str, Path] = {}
+    folders: dict[str, Path] = {}
 
     def folder_for(target: str) -> Path:
         if target not in folders:
             folders[target] = tmp_path_factory.mktemp("app-site")
             listed = app[f"pip{target.replace('.', '')}_dependencies"]["wheel"]
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                            "--no-index", "--no-deps", "--target", str(folders[target]),
-                            *[str(unpacked / entry["input_file"]) for entry in listed]],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-index",
+                    "--no-deps",
+                    "--target",
+                    str(folders[target]),
+                    *[str(unpacked / entry["input_file"]) for entry in listed],
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         return folders[target]
+
     return folder_for
 
 
 @pytest.fixture(scope="module")
 def soar_libraries(tmp_path_factory) -> Callable[[str], Path]:
     """A folder per Python with only what SOAR ships to apps, installed by that Python's pip."""
-    folders: Dict[str, Path] = {}
+    folders: dict[str, Path] = {}
 
     def folder_for(python: str) -> Path:
         if python not in folders:
             folders[python] = tmp_path_factory.mktemp("soar-site")
-            subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-                            str(folders[python]), *SOAR_LIBRARIES], check=True, capture_output=True, timeout=300)
+            subprocess.run(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target",
+                    str(folders[python]),
+                    *SOAR_LIBRARIES,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
         return folders[python]
+
     return folder_for
 
 
@@ -116,8 +155,13 @@ def test_tgz_is_one_clean_app_folder(built):
     assert not [name for name in names if ".." in name.split("/") or name.endswith(".pyc") or "__pycache__" in name]
     assert {member.mode for member in members if member.isdir()} == {0o755}
     assert {member.mode for member in members if member.isfile()} == {0o644}
-    for required in (APP_JSON, MAIN_MODULE, "__init__.py", "connector/soar/adapter.py",
-                     "connector/schemas/record.schema.json"):
+    for required in (
+        APP_JSON,
+        MAIN_MODULE,
+        "__init__.py",
+        "connector/soar/adapter.py",
+        "connector/schemas/record.schema.json",
+    ):
         assert f"{APP_FOLDER}/{required}" in names
     assert not [name for name in names if "/cli/" in name or "/simulator/" in name]
 
@@ -144,14 +188,21 @@ def test_wheels_are_pure_and_declared_for_every_python(unpacked):
 
 
 @pytest.mark.parametrize("python, target", interpreters(), ids=lambda value: Path(value).name)
-def test_unpacked_app_runs_with_only_its_wheels(python, target, unpacked, installed_wheels, soar_libraries,
-                                                simulator, corpus):
+def test_unpacked_app_runs_with_only_its_wheels(
+    python, target, unpacked, installed_wheels, soar_libraries, simulator, corpus
+):
     hashes = [corpus.samples[0]["sha1"], corpus.hashes("sha256", "goodware")[0], absent_sha1(9)]
     wheels, provided = installed_wheels(target), soar_libraries(python)
-    spec: Dict[str, Any] = {"path": [str(unpacked), str(wheels), str(provided), str(STANDIN)],
-                            "app_dir": str(unpacked), "url": simulator.url, "token": TOKEN, "hashes": hashes}
-    completed = subprocess.run([python, "-I", "-S", "-c", DRIVER], input=json.dumps(spec), capture_output=True,
-                               text=True, timeout=120)
+    spec: dict[str, Any] = {
+        "path": [str(unpacked), str(wheels), str(provided), str(STANDIN)],
+        "app_dir": str(unpacked),
+        "url": simulator.url,
+        "token": TOKEN,
+        "hashes": hashes,
+    }
+    completed = subprocess.run(
+        [python, "-I", "-S", "-c", DRIVER], input=json.dumps(spec), capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr
     outcome = json.loads(completed.stdout)
     assert outcome["modules"]["connector"].startswith(str(unpacked))
@@ -164,7 +215,7 @@ def test_unpacked_app_runs_with_only_its_wheels(python, target, unpacked, instal
     assert TOKEN not in completed.stdout
 
 
-def offline() -> Dict[str, str]:
+def offline() -> dict[str, str]:
     """The environment of a build host without network: no package index, no pip configuration."""
     environ = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
     return dict(environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1")
@@ -175,9 +226,13 @@ def test_offline_build_takes_the_pinned_wheels_from_the_cache(unpacked, tmp_path
     cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
         (cache / wheel.name).write_bytes(wheel.read_bytes())
-    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist"),
-                                "--wheel-cache", str(cache)],
-                               capture_output=True, text=True, timeout=300, env=offline())
+    completed = subprocess.run(
+        [SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist"), "--wheel-cache", str(cache)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=offline(),
+    )
     assert completed.returncode == 0, completed.stderr
     with tarfile.open(completed.stdout.strip().splitlines()[-1]) as archive:
         shipped = sorted(Path(name).name for name in archive.getnames() if name.endswith(".whl"))
@@ -185,9 +240,13 @@ def test_offline_build_takes_the_pinned_wheels_from_the_cache(unpacked, tmp_path
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist2"),
-                                "--wheel-cache", str(empty)],
-                               capture_output=True, text=True, timeout=300, env=offline())
+    completed = subprocess.run(
+        [SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist2"), "--wheel-cache", str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=offline(),
+    )
     assert completed.returncode == 1
     assert f"could not download fastjsonschema==2.21.2 for Python 3.9 into the wheel cache {empty}" in completed.stderr
     assert "Traceback" not in completed.stderr
@@ -199,9 +258,13 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
     cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
         (cache / wheel.name).write_bytes(wheel.read_bytes() + b"tampered")
-    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist"),
-                                "--wheel-cache", str(cache)],
-                               capture_output=True, text=True, timeout=300, env=offline())
+    completed = subprocess.run(
+        [SCRIPT, "build-soar-app", "--output", str(tmp_path / "dist"), "--wheel-cache", str(cache)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=offline(),
+    )
     assert completed.returncode == 1
     assert "could not download fastjsonschema==2.21.2" in completed.stderr and "Traceback" not in completed.stderr
     assert not (tmp_path / "dist").exists()
@@ -217,10 +280,23 @@ def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
     cache.mkdir()
     for wheel in (unpacked / "wheels").rglob("*.whl"):
         (cache / wheel.name).write_bytes(wheel.read_bytes())
-    completed = subprocess.run([sys.executable, "-c", "import sys; from connector.cli import main; sys.exit(main())",
-                                "build-soar-app", "--output", str(tmp_path / "dist"), "--wheel-cache", str(cache)],
-                               cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                               env=dict(offline(), PYTHONPATH=str(site)))
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from connector.cli import main; sys.exit(main())",
+            "build-soar-app",
+            "--output",
+            str(tmp_path / "dist"),
+            "--wheel-cache",
+            str(cache),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(offline(), PYTHONPATH=str(site)),
+    )
     assert completed.returncode == 0, completed.stderr
     with tarfile.open(completed.stdout.strip().splitlines()[-1]) as mine, tarfile.open(built) as checkout:
         assert mine.getnames() == checkout.getnames()

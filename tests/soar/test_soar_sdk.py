@@ -8,6 +8,7 @@ app's bundled wheels, against the simulator. The harness
 What the SDK has no counterpart for stays the team's stand-in: the playbook
 API (``tests/soar/standin/phantom/rules.py``) and the platform that runs
 playbooks (``soar_platform.py``)."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import os
 import subprocess
 import tarfile
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 from helpers import SCRIPT
@@ -34,16 +35,22 @@ HARNESS = Path(__file__).resolve().with_name("sdk_harness.py")
 
 def sdk(*arguments: str, stdin: str = "", timeout: int = 300, **kwargs: Any) -> subprocess.CompletedProcess:
     assert SDK_PYTHON.is_file(), "the SDK's venv is missing: make .venv-soarsdk/.installed"
-    return subprocess.run([str(SDK_PYTHON), *arguments], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return subprocess.run(
+        [str(SDK_PYTHON), *arguments], input=stdin, capture_output=True, text=True, timeout=timeout, **kwargs
+    )
 
 
 @pytest.fixture(scope="module")
 def built_app(tmp_path_factory) -> Path:
     """The app folder of the built .tgz, as SOAR unpacks it."""
     output = tmp_path_factory.mktemp("dist")
-    completed = subprocess.run([SCRIPT, "build-soar-app", "--output", str(output)], capture_output=True,
-                               text=True, timeout=300, stdin=subprocess.DEVNULL)
+    completed = subprocess.run(
+        [SCRIPT, "build-soar-app", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert completed.returncode == 0, completed.stderr
     target = tmp_path_factory.mktemp("unpacked")
     with tarfile.open(completed.stdout.strip().splitlines()[-1]) as archive:
@@ -52,7 +59,7 @@ def built_app(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(built_app) -> Dict[str, Any]:
+def app(built_app) -> dict[str, Any]:
     return json.loads((built_app / APP_JSON).read_text())
 
 
@@ -65,9 +72,12 @@ def test_the_sdks_manifest_models_take_the_app_json(built_app, app, tmp_path):
     # Only the two excused constraints fail as the app is, each for its stated reason.
     assert [error for error in checked["errors"] if not error["excused"]] == []
     assert {error["excused"].split(";")[0] for error in checked["errors"]} == {
-        "the SDK's apps run on Python 3.13 only", "the SDK requires a category on every asset field"}
+        "the SDK's apps run on Python 3.13 only",
+        "the SDK requires a category on every asset field",
+    }
     assert len([error for error in checked["errors"] if error["loc"][0] == "configuration"]) == len(
-        app["configuration"])
+        app["configuration"]
+    )
     # What the SDK's models read back is the app JSON's: actions, parameters, contains, data paths.
     assert list(checked["actions"]) == [spec["identifier"] for spec in app["actions"]]
     for spec in app["actions"]:
@@ -76,10 +86,12 @@ def test_the_sdks_manifest_models_take_the_app_json(built_app, app, tmp_path):
         for name, param in spec["parameters"].items():
             assert read["parameters"][name]["contains"] == param.get("contains"), (spec["identifier"], name)
         # The SDK keeps a result's data items and parameters as outputs (it models summaries apart).
-        declared = {output["data_path"]: output.get("contains") for output in spec["output"]
-                    if output["data_path"].startswith(("action_result.data.", "action_result.parameter."))}
-        assert {path: value["contains"] for path, value in read["data_paths"].items()
-                if path in declared} == declared
+        declared = {
+            output["data_path"]: output.get("contains")
+            for output in spec["output"]
+            if output["data_path"].startswith(("action_result.data.", "action_result.parameter."))
+        }
+        assert {path: value["contains"] for path, value in read["data_paths"].items() if path in declared} == declared
     assert checked["actions"]["file_reputation"]["parameters"]["hash"]["primary"] is True
     assert "action_result.data.*.verdict.label" in checked["actions"]["file_reputation"]["data_paths"]
     assert checked["custom_views"] == ["get_report", "get_summary", "file_reputation"]
@@ -92,18 +104,34 @@ def test_soarapps_convert_converts_the_built_app(built_app, app, tmp_path):
     reachable index is named too."""
     source = tmp_path / APP_FOLDER
     subprocess.run(["cp", "-r", str(built_app), str(source)], check=True)
-    met = dict(app, python_version="3.13",
-               configuration={name: dict(field, category="connectivity")
-                              for name, field in app["configuration"].items()})
+    met = dict(
+        app,
+        python_version="3.13",
+        configuration={name: dict(field, category="connectivity") for name, field in app["configuration"].items()},
+    )
     (source / APP_JSON).write_text(json.dumps(met))
     bin_dir = str(SDK_PYTHON.parent)
-    environ = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", UV_PYTHON_DOWNLOADS="never",
-                   UV_PYTHON=str(Path(os.path.realpath(SDK_PYTHON))), UV_INDEX="https://pypi.org/simple",
-                   UV_CACHE_DIR=str(tmp_path / "uv-cache"), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    environ = dict(
+        os.environ,
+        PATH=f"{bin_dir}:{os.environ['PATH']}",
+        UV_PYTHON_DOWNLOADS="never",
+        UV_PYTHON=str(Path(os.path.realpath(SDK_PYTHON))),
+        UV_INDEX="https://pypi.org/simple",
+        UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
     converted = tmp_path / "converted"
-    completed = subprocess.run([f"{bin_dir}/soarapps", "convert", str(source), str(converted)], env=environ,
-                               capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    completed = subprocess.run(
+        [f"{bin_dir}/soarapps", "convert", str(source), str(converted)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
     assert "Successfully created app" in completed.stdout
     code = (converted / "src" / "app.py").read_text()
@@ -115,32 +143,66 @@ def test_soarapps_convert_converts_the_built_app(built_app, app, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def sdk_runs(built_app, app, shared_simulator, corpus, tmp_path_factory) -> Dict[str, Any]:
+def sdk_runs(built_app, app, shared_simulator, corpus, tmp_path_factory) -> dict[str, Any]:
     """Every action run on the SDK's shims in one fresh 3.13 interpreter whose
     path holds only the app folder, the app's 3.13 wheels and the SDK."""
-    site = subprocess.run([str(SDK_PYTHON), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(SDK_PYTHON), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     wheels = [str(built_app / entry["input_file"]) for entry in app["pip313_dependencies"]["wheel"]]
-    asset = {"url": shared_simulator.url, "token": TOKEN, "verify_tls": True, "batch_size": 100.0,
-             "max_attempts": 2.0, "cache": True, "verdict_high_riskscore": 7.0, "verdict_medium_riskscore": 6.0}
-    hashes = [corpus.samples[0]["sha1"], corpus.hashes("sha256", "suspicious")[0],
-              corpus.hashes("md5", "goodware")[0], absent_sha1(5), "typo"]
+    asset = {
+        "url": shared_simulator.url,
+        "token": TOKEN,
+        "verify_tls": True,
+        "batch_size": 100.0,
+        "max_attempts": 2.0,
+        "cache": True,
+        "verdict_high_riskscore": 7.0,
+        "verdict_medium_riskscore": 6.0,
+    }
+    hashes = [
+        corpus.samples[0]["sha1"],
+        corpus.hashes("sha256", "suspicious")[0],
+        corpus.hashes("md5", "goodware")[0],
+        absent_sha1(5),
+        "typo",
+    ]
 
-    def action(identifier: str, parameters: List[Dict[str, Any]]) -> Dict[str, Any]:
-        return {"identifier": identifier, "action": identifier.replace("_", " "), "config": asset,
-                "parameters": parameters, "asset_id": "1"}
-    actions = [("test_connectivity", action("test_connectivity", [])),
-               ("get_report", action("get_report", [{"hashes": ",".join(hashes)}])),
-               ("get_summary", action("get_summary", [{"hashes": hashes[0]}])),
-               ("file_reputation", action("file_reputation", [{"hash": value} for value in hashes])),
-               ("test_connectivity_cached", action("test_connectivity", [])),
-               ("clear_cache", action("clear_cache", [])),
-               ("test_connectivity_cleared", action("test_connectivity", []))]
-    spec = {"path": [str(built_app), *wheels, site], "app_dir": str(built_app), "app_json": APP_JSON,
-            "actions": actions}
-    completed = subprocess.run([str(SDK_PYTHON), "-I", "-S", str(HARNESS), "run"], input=json.dumps(spec),
-                               capture_output=True, text=True, timeout=300,
-                               env=dict(os.environ, PHANTOM_HOME=str(tmp_path_factory.mktemp("phantom-home"))))
+    def action(identifier: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "identifier": identifier,
+            "action": identifier.replace("_", " "),
+            "config": asset,
+            "parameters": parameters,
+            "asset_id": "1",
+        }
+
+    actions = [
+        ("test_connectivity", action("test_connectivity", [])),
+        ("get_report", action("get_report", [{"hashes": ",".join(hashes)}])),
+        ("get_summary", action("get_summary", [{"hashes": hashes[0]}])),
+        ("file_reputation", action("file_reputation", [{"hash": value} for value in hashes])),
+        ("test_connectivity_cached", action("test_connectivity", [])),
+        ("clear_cache", action("clear_cache", [])),
+        ("test_connectivity_cleared", action("test_connectivity", [])),
+    ]
+    spec = {
+        "path": [str(built_app), *wheels, site],
+        "app_dir": str(built_app),
+        "app_json": APP_JSON,
+        "actions": actions,
+    }
+    completed = subprocess.run(
+        [str(SDK_PYTHON), "-I", "-S", str(HARNESS), "run"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PHANTOM_HOME=str(tmp_path_factory.mktemp("phantom-home"))),
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert_secret_kept(completed.stdout + completed.stderr, TOKEN)
     return json.loads(completed.stdout)
@@ -169,7 +231,12 @@ def test_every_action_on_the_sdks_shims(sdk_runs, corpus):
 
     reputation = runs["file_reputation"]["results"]
     assert [result["data"][0]["verdict"]["label"] for result in reputation] == [
-        "high", "medium", "low", "unknown", None]
+        "high",
+        "medium",
+        "low",
+        "unknown",
+        None,
+    ]
     assert [result["status"] for result in reputation] == [True, True, True, True, True]
     assert reputation[0]["summary"]["verdict_label"] == "high"
 

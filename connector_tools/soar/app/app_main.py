@@ -4,6 +4,7 @@ SOAR looks for the app JSON beside the file that defines the connector
 class, so the class is declared here; what it does lives in
 ``connector.soar.adapter``.
 """
+
 from connector.soar.adapter import SpectraAnalyzeAdapter
 
 

@@ -1,13 +1,14 @@
 """The server side of the SOAR stand-in: assets, containers, actiond (which
 runs an app's connector through ``_handle_action``) and the playbook run
 that ``phantom.rules`` works in. Not SOAR API: the tests' handle on it."""
+
 import importlib.util
 import inspect
 import itertools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 from phantom.base_connector import BaseConnector
 
@@ -16,53 +17,78 @@ _ids = itertools.count(1)
 
 class Platform:
     def __init__(self) -> None:
-        self.assets: Dict[str, Tuple[Path, Dict[str, Any]]] = {}
-        self.containers: Dict[int, Dict[str, Any]] = {}
-        self.artifacts: Dict[int, List[Dict[str, Any]]] = {}
-        self.notes: Dict[int, List[Dict[str, Any]]] = {}
-        self.debug_log: List[str] = []
+        self.assets: dict[str, tuple[Path, dict[str, Any]]] = {}
+        self.containers: dict[int, dict[str, Any]] = {}
+        self.artifacts: dict[int, list[dict[str, Any]]] = {}
+        self.notes: dict[int, list[dict[str, Any]]] = {}
+        self.debug_log: list[str] = []
         # The playbook run under way: its container, action runs and filtered results by name.
-        self.container: Optional[Dict[str, Any]] = None
-        self.action_runs: Dict[str, Dict[str, Any]] = {}
-        self.filtered: Dict[str, List[Dict[str, Any]]] = {}
+        self.container: Optional[dict[str, Any]] = None
+        self.action_runs: dict[str, dict[str, Any]] = {}
+        self.filtered: dict[str, list[dict[str, Any]]] = {}
         # An input playbook's inputs (name -> values) and the run data its blocks saved.
-        self.inputs: Dict[str, List[Any]] = {}
-        self.run_data: Dict[str, str] = {}
+        self.inputs: dict[str, list[Any]] = {}
+        self.run_data: dict[str, str] = {}
 
-    def add_asset(self, name: str, app_dir: Path, config: Dict[str, Any]) -> None:
+    def add_asset(self, name: str, app_dir: Path, config: dict[str, Any]) -> None:
         self.assets[name] = (Path(app_dir), dict(config))
 
-    def add_container(self, name: str, artifacts: List[Dict[str, Any]], severity: str = "medium") -> int:
+    def add_container(self, name: str, artifacts: list[dict[str, Any]], severity: str = "medium") -> int:
         container_id = next(_ids)
-        self.containers[container_id] = {"id": container_id, "name": name, "severity": severity, "status": "new",
-                                         "tags": [], "container_type": "default"}
-        self.artifacts[container_id] = [{"id": next(_ids), "container": container_id, "cef": dict(cef)}
-                                        for cef in artifacts]
+        self.containers[container_id] = {
+            "id": container_id,
+            "name": name,
+            "severity": severity,
+            "status": "new",
+            "tags": [],
+            "container_type": "default",
+        }
+        self.artifacts[container_id] = [
+            {"id": next(_ids), "container": container_id, "cef": dict(cef)} for cef in artifacts
+        ]
         self.notes[container_id] = []
         return container_id
 
-    def run_action(self, asset: str, action: str, parameters: List[Dict[str, Any]],
-                   container_id: Optional[int] = None) -> Dict[str, Any]:
+    def run_action(
+        self, asset: str, action: str, parameters: list[dict[str, Any]], container_id: Optional[int] = None
+    ) -> dict[str, Any]:
         """What actiond does: build the action JSON, hand it to a new connector
         instance, and add the run's counts."""
         app_dir, config = self.assets[asset]
         app = app_json(app_dir)
         spec = next(spec for spec in app["actions"] if action in (spec["action"], spec["identifier"]))
         connector = connector_class(app_dir)()
-        action_json = {"action": spec["action"], "identifier": spec["identifier"], "asset_id": asset,
-                       "container_id": container_id, "parameters": parameters,
-                       # the platform adds keys of its own to the asset's settings
-                       "config": dict(config, appname="-", directory=str(app_dir), appid=app["appid"],
-                                      main_module=app["main_module"])}
+        action_json = {
+            "action": spec["action"],
+            "identifier": spec["identifier"],
+            "asset_id": asset,
+            "container_id": container_id,
+            "parameters": parameters,
+            # the platform adds keys of its own to the asset's settings
+            "config": dict(
+                config, appname="-", directory=str(app_dir), appid=app["appid"], main_module=app["main_module"]
+            ),
+        }
         run = json.loads(connector._handle_action(json.dumps(action_json), None))
         results = run["action_results"]
-        run.update(action=spec["action"], progress=connector.progress, log=connector.log,
-                   summary={"total_objects": len(results),
-                            "total_objects_successful": sum(result["status"] == "success" for result in results)})
+        run.update(
+            action=spec["action"],
+            progress=connector.progress,
+            log=connector.log,
+            summary={
+                "total_objects": len(results),
+                "total_objects_successful": sum(result["status"] == "success" for result in results),
+            },
+        )
         return run
 
-    def run_playbook(self, playbook: Any, container_id: int, inputs: Optional[Dict[str, List[Any]]] = None,
-                     output_spec: Optional[List[Dict[str, Any]]] = None) -> Dict[str, List[Any]]:
+    def run_playbook(
+        self,
+        playbook: Any,
+        container_id: int,
+        inputs: Optional[dict[str, list[Any]]] = None,
+        output_spec: Optional[list[dict[str, Any]]] = None,
+    ) -> dict[str, list[Any]]:
         """Run a playbook module on a container, from on_start to on_finish; an
         input playbook with its ``inputs``. Returns the outputs its
         ``output_spec`` (of its JSON) declares: per output, the values saved at
@@ -71,7 +97,7 @@ class Platform:
         self.action_runs, self.filtered, self.inputs, self.run_data = {}, {}, dict(inputs or {}), {}
         playbook.on_start(self.container)
         playbook.on_finish(self.container, {})
-        outputs: Dict[str, List[Any]] = {}
+        outputs: dict[str, list[Any]] = {}
         for output in output_spec or []:
             values = outputs.setdefault(output["name"], [])
             for path in output["datapaths"]:
@@ -84,7 +110,7 @@ class Platform:
         return outputs
 
 
-def app_json(app_dir: Path) -> Dict[str, Any]:
+def app_json(app_dir: Path) -> dict[str, Any]:
     for candidate in sorted(Path(app_dir).glob("*.json")):
         data = json.loads(candidate.read_text())
         if isinstance(data, dict) and "appid" in data:
@@ -92,7 +118,7 @@ def app_json(app_dir: Path) -> Dict[str, Any]:
     raise FileNotFoundError(f"no app JSON in {app_dir}")
 
 
-_classes: Dict[Path, type] = {}
+_classes: dict[Path, type] = {}
 
 
 def connector_class(app_dir: Path) -> type:
@@ -104,9 +130,11 @@ def connector_class(app_dir: Path) -> type:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # as an import would: classes find their module by name
         spec.loader.exec_module(module)
-        _classes[app_dir] = next(value for value in vars(module).values()
-                                 if inspect.isclass(value) and issubclass(value, BaseConnector)
-                                 and value.__module__ == module.__name__)
+        _classes[app_dir] = next(
+            value
+            for value in vars(module).values()
+            if inspect.isclass(value) and issubclass(value, BaseConnector) and value.__module__ == module.__name__
+        )
     return _classes[app_dir]
 
 

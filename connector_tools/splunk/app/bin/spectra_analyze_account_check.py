@@ -3,15 +3,16 @@
 appliance is saved, it must answer the same read-only lookup as
 ``test_connectivity``, with the token just entered. The check itself is
 ``connector.splunk.accounts.check_account``."""
+
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE / "lib"))  # after UCC's lib/, which the generated handler put first
 
+from solnlib.splunkenv import get_splunkd_uri  # noqa: E402
 from splunktaucclib.rest_handler.admin_external import AdminExternalHandler  # noqa: E402 (needs the path above)
 from splunktaucclib.rest_handler.error import RestError  # noqa: E402
-from solnlib.splunkenv import get_splunkd_uri  # noqa: E402
 
 from connector.errors import SpectraAnalyzeError  # noqa: E402
 from connector.splunk.accounts import PROXY_TAB, check_account, proxy_url, saved_tabs  # noqa: E402

@@ -4,6 +4,7 @@ with ``--execute`` and a JSON payload on stdin.
 The action's code is the vendored ``connector`` package in ``lib/``; lib
 comes first on the path so that the app's own copies of its dependencies win.
 """
+
 import os
 import sys
 from pathlib import Path

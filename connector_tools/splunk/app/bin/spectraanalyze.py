@@ -3,6 +3,7 @@
 The command's code is the vendored ``connector`` package in ``lib/``; lib
 comes first on the path so that the app's own copies of its dependencies win.
 """
+
 import os
 import sys
 

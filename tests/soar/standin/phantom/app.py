@@ -1,4 +1,5 @@
 """``phantom.app``: the status codes, and the app classes re-exported."""
+
 from typing import Any
 
 APP_SUCCESS = True
@@ -18,8 +19,10 @@ def __getattr__(name: str) -> Any:
     # resolved late because those modules import this one.
     if name == "BaseConnector":
         from .base_connector import BaseConnector
+
         return BaseConnector
     if name == "ActionResult":
         from .action_result import ActionResult
+
         return ActionResult
     raise AttributeError(name)

@@ -6,12 +6,13 @@ calls ``initialize()`` once, then, for every parameter dictionary, checks
 the required parameters and ``validate_parameters()`` (the ``contains``
 validators) and calls ``handle_action()``; last ``finalize()``.
 """
+
 import inspect
 import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 from . import app as phantom
 from .action_result import ActionResult
@@ -31,15 +32,15 @@ class BaseConnector:
     """The base of every app's connector class."""
 
     def __init__(self) -> None:
-        self.__action_json: Dict[str, Any] = {}
-        self.__app_json: Dict[str, Any] = {}
-        self.__action_results: List[ActionResult] = []
-        self.__current_param: Dict[str, Any] = {}
+        self.__action_json: dict[str, Any] = {}
+        self.__app_json: dict[str, Any] = {}
+        self.__action_results: list[ActionResult] = []
+        self.__current_param: dict[str, Any] = {}
         self.__status = phantom.APP_SUCCESS
         self.__message = ""
         # Not SOAR API: what the platform would keep of the run, for tests to read.
-        self.progress: List[str] = []
-        self.log: List[str] = []
+        self.progress: list[str] = []
+        self.log: list[str] = []
 
     # What actiond calls.
     def _handle_action(self, in_json: str, handle: Any) -> str:
@@ -52,15 +53,20 @@ class BaseConnector:
                     self.add_action_result(ActionResult(param)).set_status(phantom.APP_ERROR, problem)
                 elif phantom.is_fail(self.validate_parameters(param)):
                     self.add_action_result(ActionResult(param)).set_status(
-                        phantom.APP_ERROR, "Parameter validation failed: a value does not match its contains type")
+                        phantom.APP_ERROR, "Parameter validation failed: a value does not match its contains type"
+                    )
                 else:
                     self.handle_action(param)
             self.finalize()
         elif not self.__message:
             self.set_status(phantom.APP_ERROR, "initialize failed")
-        return json.dumps({"status": "success" if self._succeeded() else "failed",
-                           "message": self.__message,
-                           "action_results": [result.get_dict() for result in self.__action_results]})
+        return json.dumps(
+            {
+                "status": "success" if self._succeeded() else "failed",
+                "message": self.__message,
+                "action_results": [result.get_dict() for result in self.__action_results],
+            }
+        )
 
     def _succeeded(self) -> bool:
         return phantom.is_success(self.__status) and any(result.is_success() for result in self.__action_results)
@@ -78,11 +84,11 @@ class BaseConnector:
         self.set_status(phantom.APP_ERROR, "Could not load Connector: no app JSON names this module")
         return False
 
-    def _action_spec(self) -> Dict[str, Any]:
+    def _action_spec(self) -> dict[str, Any]:
         identifier = self.get_action_identifier()
         return next((spec for spec in self.__app_json.get("actions", []) if spec["identifier"] == identifier), {})
 
-    def _missing_parameter(self, param: Dict[str, Any]) -> Optional[str]:
+    def _missing_parameter(self, param: dict[str, Any]) -> Optional[str]:
         for name, spec in self._action_spec().get("parameters", {}).items():
             if spec.get("required") and param.get(name) in (None, ""):
                 return f"Mandatory parameter '{name}' missing"
@@ -92,13 +98,13 @@ class BaseConnector:
     def initialize(self) -> bool:
         return phantom.APP_SUCCESS
 
-    def handle_action(self, param: Dict[str, Any]) -> bool:
+    def handle_action(self, param: dict[str, Any]) -> bool:
         raise NotImplementedError("every app implements handle_action")
 
     def finalize(self) -> bool:
         return phantom.APP_SUCCESS
 
-    def validate_parameters(self, param: Dict[str, Any]) -> bool:
+    def validate_parameters(self, param: dict[str, Any]) -> bool:
         """Each value of a parameter with validated contains types must match one of them."""
         for name, spec in self._action_spec().get("parameters", {}).items():
             checks = [VALIDATORS[kind] for kind in spec.get("contains", []) if kind in VALIDATORS]
@@ -108,7 +114,7 @@ class BaseConnector:
         return phantom.APP_SUCCESS
 
     # The app authoring API.
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         return self.__action_json.get("config", {})
 
     def get_action_identifier(self) -> str:
@@ -120,7 +126,7 @@ class BaseConnector:
     def get_container_id(self) -> Any:
         return self.__action_json.get("container_id")
 
-    def get_app_json(self) -> Dict[str, Any]:
+    def get_app_json(self) -> dict[str, Any]:
         return self.__app_json
 
     def get_app_id(self) -> str:
@@ -131,7 +137,7 @@ class BaseConnector:
         folder.mkdir(parents=True, exist_ok=True)
         return str(folder)
 
-    def get_current_param(self) -> Dict[str, Any]:
+    def get_current_param(self) -> dict[str, Any]:
         return self.__current_param
 
     def add_action_result(self, action_result: ActionResult) -> ActionResult:
@@ -142,7 +148,7 @@ class BaseConnector:
         self.__action_results.remove(action_result)
         return action_result
 
-    def get_action_results(self) -> List[ActionResult]:
+    def get_action_results(self) -> list[ActionResult]:
         return self.__action_results
 
     def save_progress(self, progress_str_const: str, *unnamed_format_args: Any, **named_format_args: Any) -> None:
@@ -160,7 +166,9 @@ class BaseConnector:
     def error_print(self, tag: str, dump_object: Any = "") -> None:
         self.log.append(f"ERROR {tag} {dump_object}")
 
-    def set_status(self, status_code: bool, status_message: str = "", exception: Optional[BaseException] = None) -> bool:
+    def set_status(
+        self, status_code: bool, status_message: str = "", exception: Optional[BaseException] = None
+    ) -> bool:
         self.__status = status_code
         self.__message = status_message + (f" {exception}" if exception is not None else "")
         return status_code
