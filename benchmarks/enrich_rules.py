@@ -61,9 +61,9 @@ def engine_only(batch: list[dict[str, Any]], url: str, token: str) -> tuple[floa
 
 
 def _records(client: SpectraAnalyzeClient, hashes: list[str]) -> list[dict[str, Any]]:
-    from connector.actions import run
+    from connector.actions import run_lookup
 
-    return run("get_report", {"hashes": hashes}, client).records
+    return run_lookup("get_report", {"hashes": hashes}, client).records
 
 
 def main() -> None:

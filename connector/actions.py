@@ -153,20 +153,20 @@ Lookups = Union[LookupService, SpectraAnalyzeClient]
 
 def get_report(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """Classification, risk score, threat name and tags of every hash."""
-    return run(Action.GET_REPORT, params, lookups)
+    return run_lookup(Action.GET_REPORT, params, lookups)
 
 
 def get_summary(params: Mapping[str, Any], lookups: Lookups) -> ActionResult:
     """``get_report`` plus the threat indicator summary of every hash."""
-    return run(Action.GET_SUMMARY, params, lookups)
+    return run_lookup(Action.GET_SUMMARY, params, lookups)
 
 
 def file_reputation(params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()) -> ActionResult:
     """``get_report``'s records, each with its normalized verdict, and the verdicts counted."""
-    return run(Action.FILE_REPUTATION, params, lookups, thresholds)
+    return run_lookup(Action.FILE_REPUTATION, params, lookups, thresholds)
 
 
-def run(
+def run_lookup(
     action: str,
     params: Mapping[str, Any],
     lookups: Lookups,
@@ -309,26 +309,6 @@ def _message(summary: dict[str, Any], errors: list[str]) -> str:
     return message
 
 
-ACTIONS: dict[str, Callable[..., ActionResult]] = {
-    Action.GET_REPORT.value: get_report,
-    Action.GET_SUMMARY.value: get_summary,
-    Action.FILE_REPUTATION.value: file_reputation,
-}
-
-
-def run_action(
-    action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
-) -> ActionResult:
-    """Dispatch by action name; raises ``InputError`` for an unknown one.
-    ``thresholds``: the verdict's, for ``file_reputation``."""
-    handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
-    if handler is None:
-        raise InputError(f"unknown action {quoted(action)}; expected one of {', '.join(ACTIONS)}")
-    if handler is file_reputation:
-        return file_reputation(params, lookups, thresholds)
-    return handler(params, lookups)
-
-
 # A SHA1 no appliance holds: the cheapest lookup there is.
 CONNECTIVITY_HASH = "0" * 40
 
@@ -388,5 +368,23 @@ def _cache_entries(lookups: Lookups) -> Optional[int]:
     return None if store is None else store.count()
 
 
-ACTIONS[Action.TEST_CONNECTIVITY.value] = check_connectivity
-ACTIONS[Action.CLEAR_CACHE.value] = clear_cache
+ACTIONS: dict[str, Callable[..., ActionResult]] = {
+    Action.GET_REPORT.value: get_report,
+    Action.GET_SUMMARY.value: get_summary,
+    Action.FILE_REPUTATION.value: file_reputation,
+    Action.TEST_CONNECTIVITY.value: check_connectivity,
+    Action.CLEAR_CACHE.value: clear_cache,
+}
+
+
+def run_action(
+    action: str, params: Mapping[str, Any], lookups: Lookups, thresholds: Thresholds = Thresholds()
+) -> ActionResult:
+    """Dispatch by action name; raises ``InputError`` for an unknown one.
+    ``thresholds``: the verdict's, for ``file_reputation``."""
+    handler: Optional[Callable[..., ActionResult]] = ACTIONS.get(action)
+    if handler is None:
+        raise InputError(f"unknown action {quoted(action)}; expected one of {', '.join(ACTIONS)}")
+    if handler is file_reputation:
+        return file_reputation(params, lookups, thresholds)
+    return handler(params, lookups)

@@ -10,7 +10,7 @@ import pytest
 import requests
 from helpers import TOKEN, FakeTime, closed_port_url
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.client import LIST_PATH, SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import ServerError, TransportError
@@ -59,7 +59,7 @@ def test_an_unreachable_appliance_is_asked_three_times_not_once_a_batch():
     fake_time = FakeTime()
     hashes = [f"{index:040x}" for index in range(8)]
     with client_of(closed_port_url(), fake_time, batch_size=1, max_connections=1) as client:
-        result = run("get_report", {"hashes": hashes}, client)
+        result = run_lookup("get_report", {"hashes": hashes}, client)
         assert client.requests_sent == 3
     errors = [record["error"] for record in result.records]
     assert [record["status"] for record in result.records] == ["error"] * 8
@@ -110,7 +110,7 @@ def test_over_http_a_failing_appliance_gets_three_requests_per_cooldown(corpus):
     fake_time = FakeTime()
     with Simulator(TOKEN, corpus=corpus, faults=FaultSchedule(forever="503")) as server:
         with client_of(server.url, fake_time, batch_size=2, max_connections=2) as client:
-            result = run("get_report", {"hashes": corpus.hashes("sha1")[:20]}, client)
+            result = run_lookup("get_report", {"hashes": corpus.hashes("sha1")[:20]}, client)
         injected = server.faults.injected["503"]
     assert [record["status"] for record in result.records] == ["error"] * 20
     assert 3 <= injected <= 4  # two in flight when the third failure opened it

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import TOKEN, Clock, cli
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.cache import KEY_FILE, ResultCache, open_cache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
@@ -51,7 +51,7 @@ def cached_config(url: str, folder, **cache) -> Config:
 
 def report(config: Config, hashes, action: str = "get_report", **params) -> list[dict]:
     with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
-        return run(action, dict(params, hashes=list(hashes)), lookups).records
+        return run_lookup(action, dict(params, hashes=list(hashes)), lookups).records
 
 
 def asked(simulator: Simulator, since: int) -> list[str]:
@@ -90,12 +90,12 @@ def test_found_answers_expire_after_the_ttl(simulator, corpus, tmp_path):
     config = cached_config(simulator.url, tmp_path, ttl=600, not_found_ttl=60)
     hashes = corpus.hashes("md5")[:3]
     with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
-        run("get_report", {"hashes": hashes}, LookupService(client, store=cache))
+        run_lookup("get_report", {"hashes": hashes}, LookupService(client, store=cache))
         clock.now += 599
-        run("get_report", {"hashes": hashes}, LookupService(client, store=cache))
+        run_lookup("get_report", {"hashes": hashes}, LookupService(client, store=cache))
         assert simulator.requests_served == 1
         clock.now += 2
-        records = run("get_report", {"hashes": hashes}, LookupService(client, store=cache)).records
+        records = run_lookup("get_report", {"hashes": hashes}, LookupService(client, store=cache)).records
     assert simulator.requests_served == 2
     assert all(record["status"] == "found" for record in records)
 
@@ -105,10 +105,10 @@ def test_not_found_answers_expire_sooner(simulator, corpus, tmp_path):
     config = cached_config(simulator.url, tmp_path, ttl=600, not_found_ttl=60)
     found = corpus.hashes("sha1")[0]
     with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
-        first = run("get_report", {"hashes": [found, MISSING]}, LookupService(client, store=cache))
+        first = run_lookup("get_report", {"hashes": [found, MISSING]}, LookupService(client, store=cache))
         clock.now += 61
         before = len(simulator.bodies)
-        second = run("get_report", {"hashes": [found, MISSING]}, LookupService(client, store=cache))
+        second = run_lookup("get_report", {"hashes": [found, MISSING]}, LookupService(client, store=cache))
     assert asked(simulator, before) == [MISSING]
     assert [r["status"] for r in first.records] == [r["status"] for r in second.records] == ["found", "not_found"]
 
@@ -166,10 +166,10 @@ def test_the_oldest_answers_go_first_past_the_size_bound(simulator, corpus, tmp_
     with ResultCache(config.cache, clock=clock) as cache, SpectraAnalyzeClient(config) as client:
         for start in (0, 5, 10):
             clock.now += 1
-            run("get_report", {"hashes": hashes[start : start + 5]}, LookupService(client, store=cache))
+            run_lookup("get_report", {"hashes": hashes[start : start + 5]}, LookupService(client, store=cache))
         assert sorted(value for value, _ in stored(tmp_path)) == sorted(hashes[5:])
         before = len(simulator.bodies)
-        run("get_report", {"hashes": hashes[4:6]}, LookupService(client, store=cache))
+        run_lookup("get_report", {"hashes": hashes[4:6]}, LookupService(client, store=cache))
     assert asked(simulator, before) == [hashes[4]]
 
 
@@ -241,7 +241,7 @@ def share_one_cache(url: str, folder: str, expected: dict[str, str], seed: int) 
     with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
         for _ in range(15):
             hashes = rng.sample(sorted(expected), 40)
-            for record in run("get_report", {"hashes": hashes}, lookups).records:
+            for record in run_lookup("get_report", {"hashes": hashes}, lookups).records:
                 if record["status"] != "found" or record["classification"] != expected[record["hash"]]:
                     problems.append(f"{record['hash']}: {record['status']} {record['error']}")
     return problems + [record.getMessage() for record in warnings]

@@ -8,7 +8,7 @@ import threading
 import pytest
 from helpers import TOKEN
 
-from connector.actions import build_records, parse_request, run
+from connector.actions import build_records, parse_request, run_lookup
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
@@ -41,7 +41,7 @@ def test_no_more_than_max_connections_requests_in_flight(corpus, connections):
     with InFlightSimulator(TOKEN, corpus=corpus, latency_ms=40) as simulator:
         config = Config(url=simulator.url, token=TOKEN, batch_size=10, max_connections=connections)
         with SpectraAnalyzeClient(config) as client:
-            result = run("get_report", {"hashes": hashes}, client)
+            result = run_lookup("get_report", {"hashes": hashes}, client)
     assert simulator.requests_served == 12
     assert simulator.peak_in_flight == connections
     assert [record["hash"] for record in result.records] == hashes
@@ -55,7 +55,7 @@ def test_records_keep_the_input_order_across_batches_and_types(simulator, corpus
     hashes += [hashes[7], "0" * 64, hashes[0].upper(), "not-a-hash"]
     config = Config(url=simulator.url, token=TOKEN, batch_size=7, max_connections=4)
     with SpectraAnalyzeClient(config) as client:
-        records = run("get_report", {"hashes": hashes}, client).records
+        records = run_lookup("get_report", {"hashes": hashes}, client).records
     assert [record["hash"] for record in records] == [value.lower() for value in hashes]
     for record, sample in zip(records, samples + [samples[7], None, samples[0], None]):
         if sample is None:
@@ -70,7 +70,7 @@ def test_a_repeated_hash_is_asked_once_and_gets_records_of_its_own(simulator, co
     hashes = [sample["sha1"], corpus.samples[5]["md5"], sample["sha1"].upper(), sample["sha1"]]
     config = Config(url=simulator.url, token=TOKEN)
     with SpectraAnalyzeClient(config) as client:
-        records = run("get_summary", {"hashes": hashes}, client).records
+        records = run_lookup("get_summary", {"hashes": hashes}, client).records
     assert sorted(body["hash_values"] for body in simulator.bodies) == sorted(
         [[sample["sha1"]], [corpus.samples[5]["md5"]]]
     )

@@ -13,7 +13,7 @@ import pytest
 from certs import Authority
 from helpers import TOKEN
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.simulator.server import Simulator
@@ -91,7 +91,7 @@ def proxy(simulator) -> Iterator[ForwardingProxy]:
 
 def statuses(url: str, hashes: list[str], **settings: object) -> list[str]:
     with SpectraAnalyzeClient(Config(url=url, token=TOKEN, **settings)) as client:
-        return [record["status"] for record in run("get_report", {"hashes": hashes}, client).records]
+        return [record["status"] for record in run_lookup("get_report", {"hashes": hashes}, client).records]
 
 
 def test_a_netrc_login_for_the_appliance_never_replaces_the_token(environment, tmp_path, simulator, corpus):

@@ -22,7 +22,7 @@ from faultmatrix import (
 )
 from helpers import cli
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import AuthenticationError
@@ -51,11 +51,11 @@ def test_client(case, corpus, caplog):
         with SpectraAnalyzeClient(config, sleep=sleep) as client:
             if case.outcome == STOPS:
                 with pytest.raises(AuthenticationError) as raised:
-                    run("get_report", {"hashes": mix}, client)
+                    run_lookup("get_report", {"hashes": mix}, client)
                 outcome = raised.value
                 assert case.message in str(outcome)
             else:
-                outcome = run("get_report", {"hashes": mix}, client)
+                outcome = run_lookup("get_report", {"hashes": mix}, client)
                 check_records(case, mix, corpus, outcome.records)
                 assert outcome.ok == (case.outcome == RECOVERS)
                 assert all(case.message in error for error in outcome.errors)

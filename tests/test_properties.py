@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schema_strategies import from_schema
 
-from connector.actions import STATUSES, build_records, distinct_errors, parse_request, run, summarize
+from connector.actions import STATUSES, build_records, distinct_errors, parse_request, run_lookup, summarize
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import ConfigurationError, InputError
@@ -441,7 +441,7 @@ def test_generated_responses_over_http_keep_the_invariants(canned, lookup, envel
     canned.body = json.dumps(body).encode()
     config = Config(url=canned.url, token=TOKEN, retry=RetryPolicy(max_attempts=1))
     with SpectraAnalyzeClient(config) as client:
-        result = run("get_report", {"hashes": hashes}, client)
+        result = run_lookup("get_report", {"hashes": hashes}, client)
     check_invariants(split_hashes(hashes), result.records)
     if shape == "junk":
         assert all(record["status"] in ("error", "invalid") for record in result.records)

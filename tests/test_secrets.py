@@ -7,7 +7,7 @@ import pytest
 from faultmatrix import assert_no_token
 from helpers import TOKEN, cli
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import AuthenticationError, ConfigurationError
@@ -48,7 +48,7 @@ def test_an_appliance_echoing_the_token_is_scrubbed(corpus, caplog):
     with Simulator(TOKEN, corpus=corpus, faults=FaultSchedule(["401"])) as server:
         with SpectraAnalyzeClient(Config(url=server.url, token=TOKEN)) as client:
             with pytest.raises(AuthenticationError) as raised:
-                run("get_report", {"hashes": corpus.hashes("sha1")[:1]}, client)
+                run_lookup("get_report", {"hashes": corpus.hashes("sha1")[:1]}, client)
     assert "Authentication failed for header: Token ***" in str(raised.value)
     assert_no_token(str(raised.value), raised.value.body_excerpt, caplog.text)
 
@@ -58,7 +58,7 @@ def test_a_proxy_password_stays_out_of_errors_and_logs(corpus, caplog):
     proxy = f"http://user:{PROXY_PASSWORD}@127.0.0.1:9"  # nothing listens there: the proxy is refused
     config = Config(url="http://127.0.0.1:10", token=TOKEN, proxy=proxy, retry=RetryPolicy(max_attempts=1))
     with SpectraAnalyzeClient(config) as client:
-        result = run("get_report", {"hashes": corpus.hashes("sha1")[:1]}, client)
+        result = run_lookup("get_report", {"hashes": corpus.hashes("sha1")[:1]}, client)
     assert result.records[0]["status"] == "error" and "through the proxy" in result.message
     texts = [result.message, caplog.text, repr(config)]
     assert not any(PROXY_PASSWORD in text for text in texts)

@@ -12,7 +12,7 @@ from helpers import TOKEN, Clock
 from kvstore_standin import INITIALIZING, MAX_DOCUMENTS_PER_BATCH_SAVE, KVStore
 from splunkd_standin import SplunkdStandIn
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.cache import ResultCache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
@@ -55,7 +55,7 @@ def store_of(splunkd, tmp_path, clock=None, timeout=3.0, budget=30.0, token=TOKE
 def report(simulator, store, hashes, url: str = "") -> list[dict]:
     config = Config(url=url or simulator.url, token=TOKEN, retry=RetryPolicy(max_attempts=1))
     with LookupService(SpectraAnalyzeClient(config), store=store) as lookups:
-        return run("get_report", {"hashes": list(hashes)}, lookups).records
+        return run_lookup("get_report", {"hashes": list(hashes)}, lookups).records
 
 
 def verdicts(records) -> list[tuple]:

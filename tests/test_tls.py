@@ -10,7 +10,7 @@ from certs import Authority
 from faultmatrix import assert_no_token
 from helpers import SCRIPT, TOKEN, cli
 
-from connector.actions import run
+from connector.actions import run_lookup
 from connector.client import SpectraAnalyzeClient
 from connector.config import Config
 from connector.errors import TLSVerificationError
@@ -37,7 +37,7 @@ def three_hashes(corpus):
 
 def lookup(corpus, **settings):
     with SpectraAnalyzeClient(Config(token=TOKEN, **settings)) as client:
-        return run("get_report", {"hashes": three_hashes(corpus)}, client)
+        return run_lookup("get_report", {"hashes": three_hashes(corpus)}, client)
 
 
 def test_verification_is_on_by_default_and_an_unknown_ca_fails_with_a_hint(https, corpus, caplog):

@@ -7,7 +7,7 @@ import secrets
 import sys
 from typing import Any
 
-from ..actions import run
+from ..actions import run_lookup
 from ..client import SpectraAnalyzeClient
 from ..config import Config
 from ..names import Action
@@ -50,7 +50,7 @@ def handle(args: argparse.Namespace) -> int:
         hashes = demo_hashes(server)
         config = Config(url=server.url, token=token)
         with LookupService(SpectraAnalyzeClient(config)) as lookups:
-            report = run(Action.GET_REPORT, {"hashes": hashes}, lookups)
+            report = run_lookup(Action.GET_REPORT, {"hashes": hashes}, lookups)
             out.write(
                 "\n$ spectra-connector get-report "
                 + " ".join(h[:12] + "..." if len(h) > 12 else h for h in hashes)
@@ -58,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
             )
             write_table(report, out)
             summary_hashes = [server.corpus.samples[1]["sha1"], hashes[1]]  # the vendor page's summary sample first
-            summary = run(Action.GET_SUMMARY, {"hashes": summary_hashes}, lookups)
+            summary = run_lookup(Action.GET_SUMMARY, {"hashes": summary_hashes}, lookups)
             out.write("\n$ spectra-connector get-summary " + " ".join(summary_hashes) + "\n\n")
             write_table(summary, out)
             for record in summary.records:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from ..actions import ActionResult, run
+from ..actions import ActionResult, run_lookup
 from ..cache import open_cache
 from ..client import SpectraAnalyzeClient
 from ..names import Action
@@ -90,7 +90,7 @@ def handle(args: argparse.Namespace) -> int:
     each = JsonLines(args.prefix, sys.stdout) if fmt == "jsonl" else None
     with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
         try:
-            result = run(args.action, params, lookups, each=each)
+            result = run_lookup(args.action, params, lookups, each=each)
         finally:
             if each is not None:
                 each.flush()

@@ -34,7 +34,7 @@ from .options import CommandOptions
 Record = dict[str, Any]
 
 
-class Answered(NamedTuple):
+class RenderedRecord(NamedTuple):
     """A hash's record, and what the adapter's ``render`` made of it (the
     command's CSV cells): rendered once, used for every event with it."""
 
@@ -47,18 +47,18 @@ class Memo:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._answers: OrderedDict[str, Answered] = OrderedDict()
+        self._answers: OrderedDict[str, RenderedRecord] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._answers)
 
-    def get(self, key: str) -> Optional[Answered]:
+    def get(self, key: str) -> Optional[RenderedRecord]:
         answered = self._answers.get(key)
         if answered is not None:
             self._answers.move_to_end(key)
         return answered
 
-    def put(self, key: str, answered: Answered) -> None:
+    def put(self, key: str, answered: RenderedRecord) -> None:
         if self._size <= 0:
             return
         self._answers[key] = answered
@@ -143,15 +143,15 @@ class EventEnricher:
         self.hash_seen = self.hash_seen or bool(keys) or bool(known)
         return outputs, outcome
 
-    def _answered(self, record: Record) -> Answered:
-        return Answered(record, self._render(record, self.keys, self.list_keys))
+    def _answered(self, record: Record) -> RenderedRecord:
+        return RenderedRecord(record, self._render(record, self.keys, self.list_keys))
 
-    def _answers(self, keys: list[str], outcome: ChunkOutcome) -> dict[str, Answered]:
+    def _answers(self, keys: list[str], outcome: ChunkOutcome) -> dict[str, RenderedRecord]:
         """An answer for every one of the distinct ``keys``: from the memo, or
         looked up and rendered as its batch arrives, while later batches are
         in flight."""
         outcome.hashes = len(keys)
-        answers: dict[str, Answered] = {}
+        answers: dict[str, RenderedRecord] = {}
         wanted = []
         with_summary = self.options.with_summary
         for key in keys:
