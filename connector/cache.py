@@ -401,9 +401,13 @@ def _rows(seal: Seal, scope: str, answers: Mapping[str, Answer], now: float) -> 
             yield scope, value, status, item, now, seal.of(scope, value, status, now, item)
 
 
+# One encoder for every row: json.dumps with any argument builds a new one each call.
+_encode_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def item_text(answer: Answer) -> Optional[str]:
     """A found answer's report as a store keeps it: compact JSON text."""
-    return json.dumps(answer.item, separators=(",", ":")) if answer.status == Status.FOUND else None
+    return _encode_compact(answer.item) if answer.status == Status.FOUND else None
 
 
 def _marks(count: int) -> str:
