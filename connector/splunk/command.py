@@ -28,7 +28,6 @@ from splunklib.searchcommands import Configuration, Option, StreamingCommand, di
 from splunklib.searchcommands.internals import CsvDialect
 
 from ..client import SpectraAnalyzeClient
-from ..collector import collect_less
 from ..errors import AuthenticationError, ConfigurationError, InputError
 from ..service import LookupService
 from .accounts import Appliance, choose, connection_settings
@@ -318,6 +317,5 @@ class _WrittenBody(io.StringIO):
 
 def main(argv: Optional[list] = None) -> None:
     """The app's entry point (``bin/spectraanalyze.py``)."""
-    collect_less()
     widen_pipes(sys.stdin.fileno(), sys.stdout.fileno())
     dispatch(SpectraAnalyzeCommand, argv or sys.argv, sys.stdin, sys.stdout, None)
