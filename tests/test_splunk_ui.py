@@ -248,7 +248,7 @@ def test_every_dashboard_search_runs_on_what_the_app_writes(splunk_app, written)
     distinct = written["hashes"]  # valid ones; "x" is not a hash and never looked up
     looked_up = 2 * distinct + 1  # each search asks for each of its hashes once, the one without a token too
     assert results["Hashes looked up"] == [{"looked_up": looked_up}]
-    assert results["RenderedRecord from the cache"] == [{"cached": distinct}]  # the second search, all of them
+    assert results["Answered from the cache"] == [{"cached": distinct}]  # the second search, all of them
     assert results["Requests to the appliance"] == [{"requests": written["requests"]}]
     assert results["Failed lookups"] == [{"failed": 1}]  # the search without a token
     assert results["Lookups over time"] == [{"looked_up": looked_up, "remembered": 2, "failed": 1}]
