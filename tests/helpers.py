@@ -8,10 +8,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional
 
-from connector.simulator.server import Simulator
+from connector.simulator.server import Simulator, _parse_body
 
 TOKEN = "sentinel-token-5f3c9a1e7d"
 # The console script installed next to the interpreter running the tests.
@@ -78,19 +79,20 @@ class CountingSimulator(Simulator):
 
 
 class GatedSimulator(Simulator):
-    """Answers the first ``open_for`` requests; holds every later one until
-    ``gate`` is set (or 30 s have passed, noted in ``held_too_long``)."""
+    """Answers at once each request that asks only for ``open_hashes``; holds
+    every other one until ``gate`` is set (or 30 s have passed, noted in
+    ``held_too_long``). Chosen by what a request asks, not by the order
+    requests arrive in, which depends on how the client's threads are run."""
 
-    def __init__(self, *args: Any, open_for: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, open_hashes: Iterable[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.open_for, self.arrived, self.held_too_long = open_for, 0, False
+        self.open_hashes = {value.lower() for value in open_hashes}
+        self.held_too_long = False
         self.gate = threading.Event()
-        self._arrival_lock = threading.Lock()
 
     def answer(self, path: str, headers: Any, raw: bytes) -> tuple[int, Any]:
-        with self._arrival_lock:
-            self.arrived += 1
-            held = self.arrived > self.open_for
+        asked = _parse_body(headers.get("Content-Type", ""), raw).get("hash_values", [])
+        held = any(value.lower() not in self.open_hashes for value in asked)
         if held and not self.gate.wait(30):
             self.held_too_long = True
         return super().answer(path, headers, raw)

@@ -162,7 +162,7 @@ def test_jsonl_lines_go_out_while_later_batches_are_still_unanswered(corpus):
     """The first two batches' records are written, in input order, while the
     appliance holds every later request: the output does not wait for the last batch."""
     hashes = corpus.hashes("sha1")[:300]
-    with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
+    with GatedSimulator(TOKEN, corpus=corpus, open_hashes=hashes[:100]) as simulator:
         process = subprocess.Popen(
             [
                 SCRIPT,

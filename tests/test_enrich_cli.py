@@ -471,7 +471,7 @@ def test_alerts_go_out_while_later_batches_of_their_window_are_still_unanswered(
     alerts = "".join(
         json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n" for index, value in enumerate(hashes)
     )
-    with GatedSimulator(TOKEN, corpus=corpus, open_for=2) as simulator:
+    with GatedSimulator(TOKEN, corpus=corpus, open_hashes=hashes[:100]) as simulator:
         process = subprocess.Popen(
             [
                 SCRIPT,
