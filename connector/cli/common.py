@@ -7,8 +7,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
-from typing import Any, Optional, TextIO
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, AnyStr, Generic, Optional, TextIO
 
 from ..config import Config
 from ..settings import Kind, Setting, Surface, on, shown
@@ -168,37 +168,52 @@ def write_jsonl(records: Iterable[dict[str, Any]], prefix: str, out: TextIO) -> 
     lines.flush()
 
 
-class JsonLines:
-    """Writes records as JSON lines, their keys under a prefix, as they come;
-    ``flush`` writes what is still held. Speed only: records share a few key
-    orders, and each order's prefixed keys are made once, not once a record
-    (the command line writes a line per hash, tens of thousands); lines go
-    out some 64 KB at a time, since each write that reaches the file lets the
-    lookup's threads take the interpreter, and getting it back cost more than
-    the write. A line is what ``json.dumps(with_prefix(record, prefix))`` makes."""
+class Chunks(Generic[AnyStr]):
+    """Lines handed to ``write`` some ``SIZE`` bytes at a time, each ended by
+    ``newline``; ``flush`` writes what is still held. Speed only: each write
+    that reaches the file lets the lookup's threads take the interpreter, and
+    getting it back cost more than the write itself, once every three lines
+    with a file's own 8 KB buffer."""
 
-    CHUNK = 65536
+    SIZE = 65536
+
+    def __init__(self, write: Callable[[AnyStr], object], newline: AnyStr) -> None:
+        self._write: Callable[[AnyStr], object] = write
+        self._newline: AnyStr = newline
+        self._lines: list[AnyStr] = []
+        self._size = 0
+
+    def add(self, line: AnyStr) -> None:
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._size >= self.SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            self._lines.append(self._newline[:0])  # the last line's end
+            self._write(self._newline.join(self._lines))
+            self._lines, self._size = [], 0
+
+
+class JsonLines:
+    """Writes records as JSON lines, their keys under a prefix, as they come,
+    in ``Chunks``; ``flush`` writes what is still held. Speed only: records
+    share a few key orders, and each order's prefixed keys are made once, not
+    once a record (the command line writes a line per hash, tens of
+    thousands). A line is what ``json.dumps(with_prefix(record, prefix))`` makes."""
 
     def __init__(self, prefix: str, out: TextIO) -> None:
         self.prefix = prefix
-        self.out = out
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._lines: list[str] = []
-        self._size = 0
+        self._chunks = Chunks(out.write, "\n")
 
     def __call__(self, record: dict[str, Any]) -> None:
         order = tuple(record)
         keys = self._keys.get(order)
         if keys is None:
             keys = self._keys[order] = tuple(self.prefix + key for key in order)
-        line = json.dumps(dict(zip(keys, record.values())))
-        self._lines.append(line)
-        self._size += len(line) + 1
-        if self._size >= self.CHUNK:
-            self.flush()
+        self._chunks.add(json.dumps(dict(zip(keys, record.values()))))
 
     def flush(self) -> None:
-        if self._lines:
-            self._lines.append("")  # the last line's end
-            self.out.write("\n".join(self._lines))
-            self._lines, self._size = [], 0
+        self._chunks.flush()

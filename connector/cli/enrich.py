@@ -27,7 +27,7 @@ from ..rules import AlertEnricher, load_rules
 from ..service import LookupService
 from ..text import encode_line
 from ..textfiles import utf8_lines
-from .common import EXIT_FAILED, EXIT_OK, UsageError, add_connection_options, config_from
+from .common import EXIT_FAILED, EXIT_OK, Chunks, UsageError, add_connection_options, config_from
 
 DEFAULT_WINDOW = 10000
 MAX_REPORTED_LINES = 20
@@ -157,9 +157,9 @@ class EnrichRun:
             self.progress.note(f"looking up the hashes of {len(alerts)} alerts")
         # Lazily: each alert is enriched and written as its lookups arrive.
         enriched = self.enricher.enrich_stream(alerts)
-        lines = Chunks(sink)
+        lines = Chunks(sink.write, b"\n")
         for line in window:
-            lines.write(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
+            lines.add(line.raw if line.alert is None else _encoded(line.alert, next(enriched), line.raw))
         lines.flush()
         if self.progress:
             self.progress.wrote(len(window))
@@ -194,32 +194,6 @@ class EnrichRun:
             file=err,
         )
         return EXIT_FAILED if fatal or stats.failed_hashes else EXIT_OK
-
-
-class Chunks:
-    """Lines written to ``sink`` in chunks of about ``SIZE`` bytes. Speed
-    only: each write that reaches the file lets the lookup's threads take
-    the interpreter, and getting it back cost more than the write itself,
-    once every three lines with the file's own 8 KB buffer."""
-
-    SIZE = 65536
-
-    def __init__(self, sink: BinaryIO) -> None:
-        self.sink = sink
-        self._lines: list[bytes] = []
-        self._size = 0
-
-    def write(self, line: bytes) -> None:
-        self._lines.append(line)
-        self._size += len(line) + 1
-        if self._size >= self.SIZE:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._lines:
-            self._lines.append(b"")  # the last line's end
-            self.sink.write(b"\n".join(self._lines))
-            self._lines, self._size = [], 0
 
 
 def _encoded(original: Any, enriched: Any, raw: bytes) -> bytes:
