@@ -4,11 +4,13 @@ pointing at the embedded simulator."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import SCRIPT
 
 from .soar_support import ASSET, STANDIN, TOKEN
 
@@ -17,6 +19,7 @@ sys.path.insert(0, str(STANDIN))
 import soar_platform  # noqa: E402  (needs the stand-in on the path)
 from phantom import base_connector  # noqa: E402
 
+import connector  # noqa: E402
 from connector.simulator.server import Simulator  # noqa: E402
 from connector_tools.soar.build import APP_FOLDER, assemble_app  # noqa: E402
 
@@ -26,6 +29,23 @@ def app_dir(tmp_path_factory) -> Path:
     """The app folder as the builder writes it; no wheels, since this
     process has the dependencies already (the .tgz test runs without them)."""
     return assemble_app(tmp_path_factory.mktemp("soar-app") / APP_FOLDER, {})
+
+
+@pytest.fixture(scope="session")
+def soar_package(tmp_path_factory) -> Path:
+    """The app's .tgz, built by the console script as a user builds it (slow tests only)."""
+    output = tmp_path_factory.mktemp("dist")
+    completed = subprocess.run(
+        [SCRIPT, "build-soar-app", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert completed.returncode == 0, completed.stderr
+    tgz = Path(completed.stdout.strip().splitlines()[-1])
+    assert tgz.parent == output.resolve() and tgz.name == f"spectra_analyze_soar-{connector.__version__}.tgz"
+    return tgz
 
 
 @pytest.fixture(scope="session")

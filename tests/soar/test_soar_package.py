@@ -20,7 +20,6 @@ import pytest
 from checkout import pip_install_checkout
 from helpers import SCRIPT
 
-import connector
 from connector_tools.packaging import read_pins
 from connector_tools.soar.app_json import APP_JSON, MAIN_MODULE, soar_pythons
 from connector_tools.soar.build import APP_FOLDER, PINS_FILE
@@ -62,25 +61,9 @@ def interpreters() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    output = tmp_path_factory.mktemp("dist")
-    completed = subprocess.run(
-        [SCRIPT, "build-soar-app", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert completed.returncode == 0, completed.stderr
-    tgz = Path(completed.stdout.strip().splitlines()[-1])
-    assert tgz.parent == output.resolve() and tgz.name == f"spectra_analyze_soar-{connector.__version__}.tgz"
-    return tgz
-
-
-@pytest.fixture(scope="module")
-def unpacked(built, tmp_path_factory) -> Path:
+def unpacked(soar_package, tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("unpacked")
-    with tarfile.open(built) as archive:
+    with tarfile.open(soar_package) as archive:
         archive.extractall(target)
     return target / APP_FOLDER
 
@@ -147,8 +130,8 @@ def soar_libraries(tmp_path_factory) -> Callable[[str], Path]:
     return folder_for
 
 
-def test_tgz_is_one_clean_app_folder(built):
-    with tarfile.open(built) as archive:
+def test_tgz_is_one_clean_app_folder(soar_package):
+    with tarfile.open(soar_package) as archive:
         members = archive.getmembers()
     names = [member.name for member in members]
     assert all(name == APP_FOLDER or name.startswith(f"{APP_FOLDER}/") for name in names)
@@ -272,7 +255,7 @@ def test_a_cached_wheel_that_is_not_the_pinned_one_is_never_shipped(unpacked, tm
 
 # pip builds the checkout in its build/ folder: one such install at a time, on one worker.
 @pytest.mark.xdist_group("pip-installs-the-checkout")
-def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
+def test_an_installed_package_builds_the_same_app(soar_package, unpacked, tmp_path):
     """The pins and logos are package data: pip-installed (not editable), the
     package builds an app with the same files, from a filled cache, offline."""
     site, cache = tmp_path / "site", tmp_path / "wheels"
@@ -298,5 +281,5 @@ def test_an_installed_package_builds_the_same_app(built, unpacked, tmp_path):
         env=dict(offline(), PYTHONPATH=str(site)),
     )
     assert completed.returncode == 0, completed.stderr
-    with tarfile.open(completed.stdout.strip().splitlines()[-1]) as mine, tarfile.open(built) as checkout:
+    with tarfile.open(completed.stdout.strip().splitlines()[-1]) as mine, tarfile.open(soar_package) as checkout:
         assert mine.getnames() == checkout.getnames()

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SCRIPT
 
 from connector_tools.soar.app_json import APP_JSON
 from connector_tools.soar.build import APP_FOLDER
@@ -41,19 +40,10 @@ def sdk(*arguments: str, stdin: str = "", timeout: int = 300, **kwargs: Any) -> 
 
 
 @pytest.fixture(scope="module")
-def built_app(tmp_path_factory) -> Path:
+def built_app(soar_package, tmp_path_factory) -> Path:
     """The app folder of the built .tgz, as SOAR unpacks it."""
-    output = tmp_path_factory.mktemp("dist")
-    completed = subprocess.run(
-        [SCRIPT, "build-soar-app", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert completed.returncode == 0, completed.stderr
     target = tmp_path_factory.mktemp("unpacked")
-    with tarfile.open(completed.stdout.strip().splitlines()[-1]) as archive:
+    with tarfile.open(soar_package) as archive:
         archive.extractall(target)
     return target / APP_FOLDER
 
