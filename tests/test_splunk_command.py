@@ -272,9 +272,8 @@ def test_memo_keeps_later_chunks_from_asking_again_and_is_bounded(version, splun
 
 @pytest.mark.parametrize("version", PYTHONS)
 def test_a_later_chunk_reads_what_the_search_kept_in_the_cache(version, splunk_app, simulator, splunkd, corpus):
-    """The cache file is written on a thread of its own (writes.py): a chunk
-    reads every answer kept before it, so a hash is asked once a search even
-    with nothing remembered in memory."""
+    """A chunk reads every answer the search kept in the cache file before
+    it, so a hash is asked once a search even with nothing remembered in memory."""
     sha1 = corpus.samples[0]["sha1"]
     configure(splunk_app, {"url": simulator.url, "cache_store": "file"}, {"memo_size": "0"})
     run = run_command(

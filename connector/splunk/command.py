@@ -32,7 +32,7 @@ from ..errors import AuthenticationError, ConfigurationError, InputError
 from ..service import LookupService
 from .accounts import Appliance, choose, connection_settings
 from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
-from .conf import app_cache, appliance_config
+from .conf import appliance_config
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, EventEnricher
 from .kvstore import KVStoreError, Splunkd, open_store
@@ -40,7 +40,6 @@ from .logs import SecretFilter, setup_logging
 from .options import CommandOptions, parse_options
 from .pipes import widen_pipes
 from .ucc import PAGE_HINT
-from .writes import WritesBehind
 
 NAME = "spectraanalyze"
 log = logging.getLogger("spectra_analyze.command")
@@ -128,8 +127,6 @@ class SpectraAnalyzeCommand(StreamingCommand):
             logging.getLogger().setLevel(settings.log_level)
             memo_size = settings.memo_size
             store, kind = open_store(settings, self.app_dir, self._splunkd(), lambda: self._token)
-            if kind == "file" and store is not None:  # its writes off the main thread (writes.py)
-                store = WritesBehind(store, lambda: app_cache(settings, self.app_dir))
         except ConfigurationError as err:
             failure = err
         self._appliance = appliance
