@@ -11,7 +11,10 @@ then the appliance's. The appliance's are kept in the store as they arrive,
 ``WRITE_GROUP`` answers a transaction, and all of them by the time the lookup
 ends (or its reader stops): a transaction on a SQLite file costs a few
 milliseconds, about as long as the appliance takes to answer a batch over
-several connections, so one a batch would hold every later batch up.
+several connections, so one a batch would hold every later batch up. The
+last round's batches (fewer hashes left than the connections carry at once)
+are kept one by one as they arrive: a group kept after the last batch would
+hold up the caller's answer, with no request left in flight to hide it.
 
 The service owns the one state that outlives a lookup: a refusal (a refused
 token, a URL that is not an appliance, a certificate that cannot be
@@ -124,15 +127,18 @@ class LookupService:
         if not unanswered:
             return
         pending: dict[str, Answer] = {}
+        last_round = client.config.batch_size * client.config.max_connections
         try:
             for batch in lookup(client, list(unanswered), question):
-                if self.store is not None:
-                    pending.update(batch)
-                    if len(pending) >= WRITE_GROUP:
-                        self.store.put(scope, pending)
-                        pending = {}
                 for value in batch:
                     unanswered.pop(value, None)
+                if self.store is not None:
+                    pending.update(batch)
+                    # In the last round, each batch is kept as it arrives, while the
+                    # others are in flight: nothing is left to keep after the last.
+                    if len(pending) >= WRITE_GROUP or len(unanswered) < last_round:
+                        self.store.put(scope, pending)
+                        pending = {}
                 yield batch
         except ConfigurationError as err:
             self.failure = err

@@ -21,6 +21,8 @@ from connector.cache import KEY_FILE, ResultCache, open_cache
 from connector.client import SpectraAnalyzeClient
 from connector.config import CacheSettings, Config
 from connector.errors import ConfigurationError
+from connector.flatten import SOURCE_FIELDS
+from connector.lookup import Question
 from connector.retry import RetryPolicy
 from connector.service import LookupService
 from connector.simulator.server import ApiError, Simulator
@@ -83,6 +85,20 @@ def test_only_the_missing_hashes_are_asked(simulator, corpus, tmp_path):
     records = report(config, new + known)
     assert asked(simulator, before) == new
     assert [record["sha256"] for record in records] == new + known
+
+
+def test_every_answer_is_kept_when_the_last_batch_is_handed_over(simulator, corpus, tmp_path):
+    """Answers are kept in groups, but the last round's as they arrive: the
+    caller's answer never waits for a write after the last batch."""
+    hashes = corpus.hashes("sha1")[:1200]  # 12 batches over 4 connections, far from a full group
+    config = cached_config(simulator.url, tmp_path)
+    handed = 0
+    with LookupService(SpectraAnalyzeClient(config), store=open_cache(config.cache)) as lookups:
+        for batch in lookups.answers(hashes, Question(fields=SOURCE_FIELDS)):
+            handed += len(batch)
+            kept = len(stored(tmp_path))
+            assert kept < len(hashes) or handed == len(hashes)
+        assert handed == kept == len(hashes)
 
 
 def test_found_answers_expire_after_the_ttl(simulator, corpus, tmp_path):
