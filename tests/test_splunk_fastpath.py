@@ -269,6 +269,36 @@ def test_other_chunks_are_read_and_written_cell_by_cell(body):
     assert chunk.rows == [(row + [""] * width)[:width] for row in list(csv.reader(io.StringIO(body)))[1:]]
 
 
+KEYED_BODIES = [
+    "sha1,__mv_sha1,n\r\naa,,1\r\n,$x$;$y$,2\r\n",  # the field and its __mv_ column
+    "__mv_sha1,n,sha1\naa,1,bb\n$x$;$y$,2,\n",  # __mv_ first
+    "n,__mv_sha1\r\n1,$x$;$y$\r\n2,\r\n",  # only the __mv_ column
+    "n,other\r\n1,2\r\n",  # no column of the field
+    "sha1\r\naa\r\n\r\n",  # a blank line
+]
+
+
+@pytest.mark.parametrize("body", PLAIN_BODIES + NOT_PLAIN_BODIES + KEYED_BODIES)
+def test_a_rows_key_is_its_cells_of_the_field_as_the_csv_reader_reads_them(body):
+    """The keys a plain chunk takes from slices of its cells are those the
+    rows the csv reader reads give."""
+    rows = list(csv.reader(io.StringIO(body)))
+    header, rows = rows[0], [(row + [""] * len(rows[0]))[: len(rows[0])] for row in rows[1:]]
+    single = header.index("sha1") if "sha1" in header else None
+    multi = header.index("__mv_sha1") if "__mv_sha1" in header else None
+    expected = [
+        None
+        if single is None and multi is None
+        else row[single]
+        if multi is None
+        else ("" if single is None else row[single], row[multi])
+        for row in rows
+    ]
+    chunk = Chunk.read(body, csv.excel)
+    assert chunk.keys("sha1") == expected
+    assert chunk.rows == rows and len(chunk) == len(rows)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are a Linux setting")
 def test_the_command_widens_its_pipes_and_leaves_other_files_alone(tmp_path):
     get_size = 1032  # fcntl.F_GETPIPE_SZ

@@ -1,13 +1,15 @@
 """The events of one SCP v2 chunk as CSV rows: the command's fast path.
 
 splunklib reads every event into an ``OrderedDict`` and writes every field
-of every record back in Python, several microseconds an event. Here the C
-``csv`` module reads the rows; the hash field's distinct values are found
-(an event's value is its cell and, for a multivalue field, its ``__mv_``
-cell); the output cells of each distinct value are rendered as CSV text
-once; and each row goes back out as that text followed by the row's own
-cells, as they came (input fields and their ``__mv_`` columns pass through
-unchanged), written by the C ``csv`` module.
+of every record back in Python, several microseconds an event. Here a
+body without quotes (what splunkd sends unless a cell holds a comma, a
+quote or a line break) is split into its lines and cells by C string
+methods, and any other by the C ``csv`` module; the hash field's distinct
+values are found (an event's value is its cell and, for a multivalue
+field, its ``__mv_`` cell); the output cells of each distinct value are
+rendered as CSV text once; and each row goes back out as that text
+followed by the row's own cells, as they came (input fields and their
+``__mv_`` columns pass through unchanged).
 
 Output cells follow splunklib's record writer, but for one thing: splunklib
 writes every field ``name`` as the columns ``name`` and ``__mv_name``; here
@@ -40,28 +42,50 @@ _STRINGS = frozenset((str,))
 
 
 class Chunk:
-    """A chunk's header and rows, every row as long as the header. ``lines``
-    are the rows' texts as they came (no line terminator) when the body is
-    plain: no quoted cell, so that each line is one row and its text can be
-    written back as it is."""
+    """A chunk's header and rows, every row as long as the header.
 
-    def __init__(self, header: list[str], rows: list[list[str]], lines: Optional[list[str]] = None) -> None:
+    A plain body (no quoted cell, each line one row) keeps ``lines``, the
+    rows' texts as they came (no line terminator), to be written back as they
+    are; and its cells in one list, row after row, made by two C calls: a
+    column is a slice of it, and a list a row is made only if ``rows`` is
+    asked for (a row's columns are rarely needed one by one)."""
+
+    def __init__(
+        self,
+        header: list[str],
+        rows: Optional[list[list[str]]] = None,
+        lines: Optional[list[str]] = None,
+        cells: Optional[list[str]] = None,
+    ) -> None:
         self.header = header
-        self.rows = rows
         self.lines = lines
+        self._rows = rows
+        self._cells = cells  # a plain body's: the header's first
 
     @classmethod
     def read(cls, body: str, dialect: Any) -> Chunk:
         """A CSV body as splunkd sends it (``dialect``: splunklib's)."""
         lines = _plain_lines(body, dialect)
-        reader = csv.reader(io.StringIO(body) if lines is None else lines, dialect=dialect)
+        cells = None if lines is None else _plain_cells(body, lines, dialect.delimiter)
+        if lines is not None and cells is not None:
+            return cls(cells[: len(cells) // len(lines)], lines=lines[1:], cells=cells)
+        reader = csv.reader(io.StringIO(body), dialect=dialect)
         header = next(reader, [])
         rows = list(reader)
         width = len(header)
         if rows and set(map(len, rows)) != {width}:  # never from splunkd; splunklib pairs cells up to the shorter
             rows = [(row + [""] * (width - len(row)))[:width] for row in rows]
-            lines = None
-        return cls(header, rows, None if lines is None else lines[1:])
+        return cls(header, rows)
+
+    @property
+    def rows(self) -> list[list[str]]:
+        if self._rows is None:
+            cells, width = self._cells or [], len(self.header)
+            self._rows = [cells[start : start + width] for start in range(width, len(cells), width)]
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self.lines) if self.lines is not None else len(self.rows)
 
     def column(self, name: str) -> Optional[int]:
         try:
@@ -69,18 +93,20 @@ class Chunk:
         except ValueError:
             return None
 
-    def key_of(self, field: str) -> Callable[[Sequence[str]], Hashable]:
-        """What tells one row's value of ``field`` from another's: its cell
-        and, when the field has a ``__mv_`` column, that cell too. Called
-        once a row: an ``itemgetter`` (C) in the usual cases."""
+    def keys(self, field: str) -> Sequence[Hashable]:
+        """What tells one row's value of ``field`` from another's, for each
+        row: its cell and, when the field has a ``__mv_`` column, that cell
+        too (a tuple); None for every row when the chunk has neither."""
         single, multi = self.column(field), self.column(MULTIVALUE + field)
-        if single is None and multi is None:
-            return lambda row: None
         if multi is None:
-            return itemgetter(single)
-        if single is None:
-            return lambda row: ("", row[multi])
-        return itemgetter(single, multi)
+            return [None] * len(self) if single is None else self._column(single)
+        return list(zip(repeat("") if single is None else self._column(single), self._column(multi)))
+
+    def _column(self, index: int) -> list[str]:
+        if self._cells is None:
+            return list(map(itemgetter(index), self.rows))
+        width = len(self.header)
+        return self._cells[width + index :: width]
 
 
 def _plain_lines(body: str, dialect: Any) -> Optional[list[str]]:
@@ -90,12 +116,28 @@ def _plain_lines(body: str, dialect: Any) -> Optional[list[str]]:
     if dialect.quotechar in body:
         return None
     returns, newlines = body.count("\r"), body.count("\n")
-    if returns not in (0, newlines):
+    if returns not in (0, newlines) or (returns and body.count("\r\n") != returns):
         return None
     lines = body.split("\r\n" if returns else "\n")
     if lines[-1] == "":
         lines.pop()
     return lines
+
+
+def _plain_cells(body: str, lines: list[str], delimiter: str) -> Optional[list[str]]:
+    """Every cell of a body of plain ``lines``, row after row, when each
+    line has as many as the first (the header); None otherwise, or when
+    there is no line. A blank line is no row to the csv reader, nor a cell."""
+    if not lines:
+        return None
+    separators = lines[0].count(delimiter)
+    if set(map(str.count, lines, repeat(delimiter))) != {separators} or (not separators and "" in lines):
+        return None
+    terminator = "\r\n" if "\r" in body else "\n"
+    cells = body.replace(terminator, delimiter).split(delimiter)
+    if body.endswith(terminator):
+        cells.pop()
+    return cells
 
 
 def field_value(key: Hashable, decode: Callable[[str], list[str]]) -> FieldValue:

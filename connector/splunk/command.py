@@ -106,7 +106,7 @@ class SpectraAnalyzeCommand(StreamingCommand):
         events = Chunk.read(chunk[1], CsvDialect)
         enricher = self._enricher or self._start()
         assert self._options is not None  # prepare() ran
-        keys = list(map(events.key_of(self._options.field), events.rows))
+        keys = events.keys(self._options.field)
         distinct = list(dict.fromkeys(keys))
         outputs, outcome = enricher.enrich([field_value(key, self._decode_list) for key in distinct], events=len(keys))
         if keys:
