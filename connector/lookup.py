@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
 from .client import SpectraAnalyzeClient
 from .errors import ApplianceError, ConfigurationError
@@ -90,7 +90,10 @@ def _on_connections(
     as soon as its own is answered, whatever the caller is doing with the
     answers: a caller that spends longer on a batch (records, cache writes,
     output) than the appliance takes to answer one leaves no connection idle.
-    Answers wait in a queue meanwhile, at most the lookup's own."""
+    Answers wait in a queue meanwhile, at most the lookup's own. The caller's
+    thread matches a batch's items to its hashes (checking each against the
+    schema), not the worker: the workers' answers come in together, and each
+    sends its next batch once it has the lock to read its own."""
     waiting = iter(batches)
     taking = threading.Lock()
     stop = threading.Event()  # a refusal, or the caller stopped reading
@@ -104,7 +107,7 @@ def _on_connections(
                 if batch is None:
                     return
                 try:
-                    arrived.put(_run_batch(client, batch[0], batch[1], question))
+                    arrived.put((batch, _ask(client, batch[1], question)))
                 except BaseException as err:  # a refusal, or a bug the caller must see
                     stop.set()
                     arrived.put(err)
@@ -125,8 +128,9 @@ def _on_connections(
                     refused = refused or item  # the batches in flight finish, and their answers come first
                 elif isinstance(item, BaseException):
                     raise item
-                else:
-                    yield item
+                else:  # matched here, not by the worker: it sends its next batch sooner
+                    (kind, values), asked = item
+                    yield _answers(kind, values, asked)
         finally:
             stop.set()  # no batch starts once the caller stops reading (or fails)
     if refused is not None:
@@ -134,17 +138,30 @@ def _on_connections(
 
 
 def _run_batch(client: SpectraAnalyzeClient, kind: str, values: list[str], question: Question) -> dict[str, Answer]:
+    return _answers(kind, values, _ask(client, values, question))
+
+
+def _ask(
+    client: SpectraAnalyzeClient, values: list[str], question: Question
+) -> Union[list[dict[str, Any]], ApplianceError]:
+    """The result items for one batch, or why there are none. Raises
+    ``ConfigurationError``: no batch gets an answer after a refusal."""
     try:
-        items = client.list_samples(
+        return client.list_samples(
             values,
             question.request_fields(),
             skip_reanalysis=question.skip_reanalysis,
             include_network_threat_intelligence=question.include_network_threat_intelligence,
         )
     except ApplianceError as err:
-        failed = Answer(Status.ERROR, error=str(err))
+        return err
+
+
+def _answers(kind: str, values: list[str], asked: Union[list[dict[str, Any]], ApplianceError]) -> dict[str, Answer]:
+    if isinstance(asked, ApplianceError):
+        failed = Answer(Status.ERROR, error=str(asked))
         return {value: failed for value in values}
-    return match_items(kind, values, items)
+    return match_items(kind, values, asked)
 
 
 def match_items(kind: str, values: Sequence[str], items: Sequence[dict[str, Any]]) -> dict[str, Answer]:
