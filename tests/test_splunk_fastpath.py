@@ -247,7 +247,12 @@ def written(chunk: Chunk, text: CsvText) -> str:
     columns = OutputColumns(["rl_status"], ["status"], [])
     layout = Layout(chunk.header, columns, text)
     keys = [row[0] for row in chunk.rows]
-    return layout.body(chunk, keys, {key: text.cells([f"<{key}>"]) for key in keys})
+    body = layout.body(chunk, keys, {key: text.cells([f"<{key}>"]) for key in keys})
+    blocks: list[bytes] = []
+    body.write(blocks.append)
+    written = b"".join(blocks)
+    assert len(written) == body.size  # the size the chunk header says
+    return written.decode("utf-8")
 
 
 @pytest.mark.parametrize("body", PLAIN_BODIES)

@@ -28,7 +28,7 @@ import csv
 import io
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any, Callable, Optional, Union, cast
@@ -61,6 +61,7 @@ class Chunk:
         self.lines = lines
         self._rows = rows
         self._cells = cells  # a plain body's: the header's first
+        self.ascii = False  # whether every line is known to be ASCII, a character a byte
 
     @classmethod
     def read(cls, body: str, dialect: Any) -> Chunk:
@@ -68,7 +69,9 @@ class Chunk:
         lines = _plain_lines(body, dialect)
         cells = None if lines is None else _plain_cells(body, lines, dialect.delimiter)
         if lines is not None and cells is not None:
-            return cls(cells[: len(cells) // len(lines)], lines=lines[1:], cells=cells)
+            chunk = cls(cells[: len(cells) // len(lines)], lines=lines[1:], cells=cells)
+            chunk.ascii = body.isascii()
+            return chunk
         reader = csv.reader(io.StringIO(body), dialect=dialect)
         header = next(reader, [])
         rows = list(reader)
@@ -297,21 +300,52 @@ class Layout:
         self._text = text
         self._separator = text.delimiter if self.kept else ""
 
-    def body(self, chunk: Chunk, keys: Iterable[Hashable], rendered: Mapping[Hashable, str]) -> str:
+    def body(self, chunk: Chunk, keys: Sequence[Hashable], rendered: Mapping[Hashable, str]) -> Body:
         """The chunk's output: the header line, then each row's line with the
-        output cells ``rendered`` for its key. A plain chunk's rows go out as
-        the text they came in; otherwise the csv writer writes them again.
-        One join of the pieces, the header line among them (adding it to the
-        joined rows would copy tens of megabytes again), no string a line:
-        in C either way, but for the rare replaced column."""
+        output cells ``rendered`` for its key (``keys``: each row's). A plain
+        chunk's rows go out as the text they came in; otherwise the csv
+        writer writes them again. The size in bytes is counted a distinct
+        key's cells and a line at a time, without the text."""
         starts = {key: cells + self._separator for key, cells in rendered.items()}
+        sizes = {key: _size(text) for key, text in starts.items()}
         prefixes = map(starts.__getitem__, keys)
-        pieces: Iterable[tuple[str, ...]]
-        if len(self.kept) < self._input_width:
-            kept = self.kept
-            pieces = zip(prefixes, map(self._text.line, [[row[index] for index in kept] for row in chunk.rows]))
-        elif chunk.lines is None:
-            pieces = zip(prefixes, map(self._text.line, chunk.rows))
-        else:
-            pieces = zip(prefixes, chunk.lines, repeat(self._text.lineterminator))
-        return "".join(chain((self.header_line,), chain.from_iterable(pieces)))
+        pieces: Iterable[str]
+        if len(self.kept) == self._input_width and chunk.lines is not None:
+            lines, end = chunk.lines, self._text.lineterminator
+            rest = (sum(map(len, lines)) if chunk.ascii else sum(map(_size, lines))) + len(end) * len(lines)
+            pieces = chain.from_iterable(zip(prefixes, lines, repeat(end)))
+        else:  # the csv writer's lines, each with its line terminator
+            kept, rows = self.kept, chunk.rows
+            if len(kept) < self._input_width:
+                rows = [[row[index] for index in kept] for row in rows]
+            lines = list(map(self._text.line, rows))
+            rest = sum(map(_size, lines))
+            pieces = chain.from_iterable(zip(prefixes, lines))
+        size = _size(self.header_line) + sum(map(sizes.__getitem__, keys)) + rest
+        return Body(chain((self.header_line,), pieces), size)
+
+
+class Body:
+    """A chunk's output text, ``size`` bytes in UTF-8, written a block of
+    some 2,000 rows at a time: joined whole, the text and then its bytes
+    (tens of megabytes each) would be new memory for every chunk, and
+    touching new memory costs more than the copying."""
+
+    _PIECES = 6000  # a row is two or three pieces
+
+    def __init__(self, pieces: Iterable[str], size: int) -> None:
+        self._pieces = iter(pieces)
+        self.size = size
+
+    def write(self, write: Callable[[bytes], Any]) -> None:
+        """All the text, once, its blocks to ``write``."""
+        while True:
+            block = "".join(islice(self._pieces, self._PIECES))
+            if not block:
+                return
+            write(block.encode("utf-8"))
+
+
+def _size(text: str) -> int:
+    """The length of ``text`` in UTF-8."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))

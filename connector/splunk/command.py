@@ -21,17 +21,18 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, environment
-from splunklib.searchcommands.internals import CsvDialect
+from splunklib.searchcommands.internals import CsvDialect, RecordWriterV2
 
 from ..client import SpectraAnalyzeClient
 from ..errors import AuthenticationError, ConfigurationError, InputError
 from ..service import LookupService
 from .accounts import Appliance, choose, connection_settings
-from .chunk import MULTIVALUE, Chunk, CsvText, Layout, OutputColumns, field_value
+from .chunk import MULTIVALUE, Body, Chunk, CsvText, Layout, OutputColumns, field_value
 from .conf import appliance_config
 from .credentials import REPLACE_HINT, read_token
 from .enrich import ChunkOutcome, EventEnricher
@@ -273,43 +274,61 @@ class SpectraAnalyzeCommand(StreamingCommand):
         return getattr(self.metadata.searchinfo, "sid", None)
 
 
-def _write_rows(writer: Any, layout: Layout, body: str, count: int) -> None:
+def _write_rows(writer: Any, layout: Layout, body: Body, count: int) -> None:
     """Put a chunk's rows in splunklib's record writer as its own
     ``write_records`` would leave it: the chunk's ``body`` (the header line
-    and the rows' lines) in the buffer it sends; the field names it takes as
-    the header written; the count it adds to the records it has written.
+    and the rows' lines) in the buffer it sends, for ``_write_chunk`` to
+    write; the field names it takes as the header written; the count it adds
+    to the records it has written.
 
     These are splunklib's private attributes (``_buffer``, ``_writer``,
-    ``_writerow``, ``_fieldnames``, ``_pending_record_count``), relied on only
-    because splunklib is pinned (3.0.1, ``vendor.txt``) and ships inside the
-    app: tests/test_splunk_fastpath.py fails when a splunklib release changes
-    any of the code this stands in for. splunklib's ``maxresultrows`` check
-    needs no counterpart: on SCP v2 its partial flush writes nothing (the
-    protocol has no partial chunks), so every record of a chunk goes out in
-    the chunk's one reply."""
-    writer._buffer = _WrittenBody(body)
+    ``_writerow``, ``_fieldnames``, ``_pending_record_count``,
+    ``_write_chunk``), relied on only because splunklib is pinned (3.0.1,
+    ``vendor.txt``) and ships inside the app: tests/test_splunk_fastpath.py
+    fails when a splunklib release changes any of the code this stands in
+    for. splunklib's ``maxresultrows`` check needs no counterpart: on SCP v2
+    its partial flush writes nothing (the protocol has no partial chunks), so
+    every record of a chunk goes out in the chunk's one reply."""
+    writer._buffer = _PendingBody(body)
     writer._writer = csv.writer(writer._buffer, dialect=CsvDialect)  # as splunklib's constructor points it
     writer._writerow = writer._writer.writerow
     writer._fieldnames = [name for name in layout.header if not name.startswith(MULTIVALUE)]
     writer._pending_record_count += count
+    writer._write_chunk = partial(_write_chunk, writer)
 
 
-class _WrittenBody(io.StringIO):
-    """splunklib's record writer's buffer, given a chunk's body whole: its
-    value is that string, not a copy. A ``StringIO`` would copy tens of
-    megabytes in, copy them out for ``getvalue``, and take as long again to
-    empty them (splunklib's ``_clear``: ``seek(0)``, ``truncate()``)."""
+class _PendingBody(io.StringIO):
+    """splunklib's record writer's buffer, holding a chunk's ``Body`` for
+    ``_write_chunk``; splunklib's ``_clear`` (``seek(0)``, ``truncate()``)
+    lets it go."""
 
-    def __init__(self, body: str) -> None:
+    def __init__(self, body: Body) -> None:
         super().__init__()
-        self._body = body
-
-    def getvalue(self) -> str:
-        return self._body + super().getvalue()
+        self.body: Optional[Body] = body
 
     def truncate(self, size: Optional[int] = None) -> int:
-        self._body = ""
+        self.body = None
         return super().truncate(size)
+
+
+def _write_chunk(writer: Any, metadata: list[tuple[str, Any]], text: str) -> None:
+    """splunklib's ``RecordWriterV2._write_chunk``, but for a chunk whose
+    rows are a pending ``Body``: the same chunk header (``chunked 1.0,``
+    the metadata's size, the body's size) and metadata, then the body a
+    block at a time. splunklib encodes the body whole, tens of megabytes of
+    new memory twice over for each chunk. Its other chunks (getinfo's, the
+    last one) go through splunklib as they are."""
+    body = getattr(writer._buffer, "body", None)
+    if body is None:
+        RecordWriterV2._write_chunk(writer, metadata, text)
+        return
+    encoded = "".join(writer._iterencode_json({name: value for name, value in metadata if value is not None}, 0))
+    meta = encoded.encode("utf-8")
+    writer.write(f"chunked 1.0,{len(meta)},{body.size}\n".encode())
+    writer.write(meta)
+    body.write(writer.write)
+    writer.ofile.flush()
+    writer._flushed = True
 
 
 def main(argv: Optional[list] = None) -> None:
