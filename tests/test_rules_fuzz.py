@@ -112,7 +112,7 @@ def mutated_documents(draw):
             document,
             path,
             how,
-            draw(values),
+            copy.deepcopy(draw(values)),  # sampled_from hands out the same {"": None}: mutated, it could hold itself
             draw(
                 st.text(max_size=12)
                 | st.sampled_from(
