@@ -81,6 +81,7 @@ class SpectraAnalyzeClient:
         self._verify = environment["verify"]
         self._session = session or self._new_session(environment["proxies"])
         self._breaker = Breaker(clock=clock)
+        self._watchdog = _Watchdog()
         self._breaker_lock = threading.Lock()
         self._endpoint = config.url + LIST_PATH
         self.requests_sent = 0  # attempts, retries included
@@ -105,6 +106,7 @@ class SpectraAnalyzeClient:
 
     def close(self) -> None:
         self._session.close()
+        self._watchdog.close()
 
     def _new_session(self, environ_proxies: dict[str, str]) -> requests.Session:
         session = requests.Session()
@@ -327,7 +329,7 @@ class SpectraAnalyzeClient:
             raise _too_large(cap)
         chunks: list[bytes] = []
         size = 0
-        watchdog = _Watchdog(response, self.config.read_timeout)
+        watchdog = self._watchdog.watch(response, self.config.read_timeout)
         try:
             with watchdog:
                 for chunk in response.iter_content(chunk_size=65536):
@@ -371,22 +373,67 @@ class SpectraAnalyzeClient:
 
 
 class _Watchdog:
-    """Stops the reads of a response from another thread once ``seconds`` have passed."""
+    """One thread for every answer a client is reading: it stops the reads
+    of an answer once its ``seconds`` have passed (see ``_body``). Started
+    with the first answer, it sleeps until the earliest deadline; a thread
+    for each answer cost more than reading a small answer."""
 
-    def __init__(self, response: requests.Response, seconds: float) -> None:
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: dict[_Reading, float] = {}
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+
+    def watch(self, response: requests.Response, seconds: float) -> _Reading:
+        return _Reading(self, response, seconds)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _add(self, reading: _Reading, due: float) -> None:
+        with self._changed:
+            earliest = min(self._due.values(), default=None)
+            self._due[reading] = due
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="spectra-watchdog", daemon=True)
+                self._thread.start()
+            elif earliest is None or due < earliest:  # the thread sleeps past it
+                self._changed.notify()
+
+    def _remove(self, reading: _Reading) -> None:
+        with self._changed:
+            self._due.pop(reading, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._closed:
+                now = time.monotonic()
+                for reading in [reading for reading, due in self._due.items() if due <= now]:
+                    del self._due[reading]
+                    reading.stop()
+                earliest = min(self._due.values(), default=None)
+                self._changed.wait(None if earliest is None else earliest - now)
+
+
+class _Reading:
+    """The reading of one answer, watched while in its ``with`` block."""
+
+    def __init__(self, watchdog: _Watchdog, response: requests.Response, seconds: float) -> None:
         self.fired = False
+        self._watchdog = watchdog
         self._raw = response.raw
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+        self._seconds = seconds
 
-    def __enter__(self) -> _Watchdog:
-        self._timer.start()
+    def __enter__(self) -> _Reading:
+        self._watchdog._add(self, time.monotonic() + self._seconds)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._timer.cancel()
+        self._watchdog._remove(self)
 
-    def _fire(self) -> None:
+    def stop(self) -> None:
         self.fired = True
         try:
             if hasattr(self._raw, "shutdown"):  # urllib3 2.3 and later

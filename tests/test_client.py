@@ -22,6 +22,7 @@ from connector.errors import (
     ServerError,
     TransportError,
 )
+from connector.lookup import Question, lookup
 from connector.retry import RetryPolicy
 
 BASE = "https://a1000.example.com"
@@ -251,3 +252,21 @@ def test_next_to_another_host_is_refused(requests_mock, fake_time):
 
 def test_repr_shows_no_token(fake_time):
     assert TOKEN not in repr(make_client(fake_time))
+
+
+def test_one_watchdog_thread_times_every_answer_and_ends_with_the_client(simulator, corpus):
+    """Answers read over several connections share one watchdog thread,
+    started with the first answer; closing the client ends it."""
+    hashes = corpus.hashes("sha1")[:120]
+
+    def watchdogs() -> set[threading.Thread]:
+        return {thread for thread in threading.enumerate() if thread.name == "spectra-watchdog"}
+
+    before = watchdogs()
+    with SpectraAnalyzeClient(Config(url=simulator.url, token=TOKEN, batch_size=10)) as client:
+        answers = [answer for batch in lookup(client, hashes, Question(fields=("sha1",))) for answer in batch]
+        started = watchdogs() - before
+        assert len(answers) == len(hashes) and simulator.requests_served == 12 and len(started) == 1
+    (thread,) = started
+    thread.join(5)
+    assert not thread.is_alive()
