@@ -56,12 +56,13 @@ class Chunk:
         rows: Optional[list[list[str]]] = None,
         lines: Optional[list[str]] = None,
         cells: Optional[list[str]] = None,
+        ascii: bool = False,
     ) -> None:
         self.header = header
         self.lines = lines
         self._rows = rows
         self._cells = cells  # a plain body's: the header's first
-        self.ascii = False  # whether every line is known to be ASCII, a character a byte
+        self.ascii = ascii  # whether every line is known to be ASCII, a character a byte
 
     @classmethod
     def read(cls, body: str, dialect: Any) -> Chunk:
@@ -69,9 +70,7 @@ class Chunk:
         lines = _plain_lines(body, dialect)
         cells = None if lines is None else _plain_cells(body, lines, dialect.delimiter)
         if lines is not None and cells is not None:
-            chunk = cls(cells[: len(cells) // len(lines)], lines=lines[1:], cells=cells)
-            chunk.ascii = body.isascii()
-            return chunk
+            return cls(cells[: len(cells) // len(lines)], lines=lines[1:], cells=cells, ascii=body.isascii())
         reader = csv.reader(io.StringIO(body), dialect=dialect)
         header = next(reader, [])
         rows = list(reader)

@@ -322,6 +322,7 @@ def _write_chunk(writer: Any, metadata: list[tuple[str, Any]], text: str) -> Non
     if body is None:
         RecordWriterV2._write_chunk(writer, metadata, text)
         return
+    assert not text, "a chunk's rows are its Body alone"  # _execute_chunk_v2 writes no record through splunklib
     encoded = "".join(writer._iterencode_json({name: value for name, value in metadata if value is not None}, 0))
     meta = encoded.encode("utf-8")
     writer.write(f"chunked 1.0,{len(meta)},{body.size}\n".encode())
