@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from connector.simulator.server import Simulator, _parse_body
 
@@ -96,3 +97,35 @@ class GatedSimulator(Simulator):
         if held and not self.gate.wait(30):
             self.held_too_long = True
         return super().answer(path, headers, raw)
+
+
+class Streamed(NamedTuple):
+    early: list[Any]  # the JSON lines read while the gate held the later requests
+    answered_then: int  # the requests the simulator had answered by then
+    rest: list[Any]  # the lines after the gate opened
+    returncode: int
+    stderr: str
+
+
+def stream_through_gate(simulator: GatedSimulator, argv: list[str], stdin: bytes, early: int) -> Streamed:
+    """``spectra-connector ARGV --url <simulator>`` fed ``stdin``: its first
+    ``early`` JSON lines, read while ``simulator`` holds every request but
+    those of its open hashes; then the gate opens and the rest is read."""
+    process = subprocess.Popen(
+        [SCRIPT, *argv, "--url", simulator.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN),
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    process.stdin.write(stdin)
+    process.stdin.close()
+    try:
+        lines = [json.loads(process.stdout.readline()) for _ in range(early)]
+        answered_then = simulator.requests_served
+    finally:
+        simulator.gate.set()
+    rest = [json.loads(line) for line in process.stdout.read().splitlines()]
+    returncode = process.wait(60)
+    return Streamed(lines, answered_then, rest, returncode, process.stderr.read().decode())

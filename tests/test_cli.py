@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import pytest
-from helpers import SCRIPT, TOKEN, GatedSimulator, cli
+from helpers import SCRIPT, TOKEN, GatedSimulator, cli, stream_through_gate
 
 pytestmark = pytest.mark.slow  # every test here starts a process
 
@@ -163,38 +163,11 @@ def test_jsonl_lines_go_out_while_later_batches_are_still_unanswered(corpus):
     appliance holds every later request: the output does not wait for the last batch."""
     hashes = corpus.hashes("sha1")[:300]
     with GatedSimulator(TOKEN, corpus=corpus, open_hashes=hashes[:100]) as simulator:
-        process = subprocess.Popen(
-            [
-                SCRIPT,
-                "get-report",
-                "--hash-file",
-                "-",
-                "--format",
-                "jsonl",
-                "--url",
-                simulator.url,
-                "--batch-size",
-                "50",
-                "--max-connections",
-                "2",
-                "--no-cache",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN),
-        )
-        process.stdin.write("\n".join(hashes))
-        process.stdin.close()
-        try:
-            # 50 of the first 100 records: what a full pipe buffer surely holds of them.
-            early = [json.loads(process.stdout.readline()) for _ in range(50)]
-            answered_then = simulator.requests_served
-        finally:
-            simulator.gate.set()
-        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
-        assert process.wait(60) == 0, process.stderr.read()
-    assert not simulator.held_too_long and answered_then == 2
-    assert [record["rl_hash"] for record in early + rest] == hashes
-    assert {record["rl_status"] for record in early + rest} == {"found"}
+        # 50 of the first 100 records: what a full pipe buffer surely holds of them.
+        argv = ["get-report", "--hash-file", "-", "--format", "jsonl", "--batch-size", "50", "--max-connections", "2"]
+        argv.append("--no-cache")
+        run = stream_through_gate(simulator, argv, "\n".join(hashes).encode(), early=50)
+        assert run.returncode == 0, run.stderr
+    assert not simulator.held_too_long and run.answered_then == 2
+    assert [record["rl_hash"] for record in run.early + run.rest] == hashes
+    assert {record["rl_status"] for record in run.early + run.rest} == {"found"}

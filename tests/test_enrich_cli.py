@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import SCRIPT, TOKEN, GatedSimulator
+from helpers import SCRIPT, TOKEN, GatedSimulator, stream_through_gate
 
 from connector.hashes import hash_type
 from connector.simulator.server import Simulator
@@ -472,40 +472,15 @@ def test_alerts_go_out_while_later_batches_of_their_window_are_still_unanswered(
         json.dumps({"id": index, "file": {"hash": {"sha1": value}}}) + "\n" for index, value in enumerate(hashes)
     )
     with GatedSimulator(TOKEN, corpus=corpus, open_hashes=hashes[:100]) as simulator:
-        process = subprocess.Popen(
-            [
-                SCRIPT,
-                "enrich",
-                "--rules",
-                str(TRIAGE),
-                "--url",
-                simulator.url,
-                "--batch-size",
-                "50",
-                "--max-connections",
-                "2",
-                "--no-cache",
-                "--no-progress",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(os.environ, SPECTRA_ANALYZE_TOKEN=TOKEN),
-        )
-        process.stdin.write(alerts.encode())
-        process.stdin.close()
-        try:
-            # 30 of the first 100 alerts: what a full pipe buffer surely holds of them.
-            early = [json.loads(process.stdout.readline()) for _ in range(30)]
-            answered_then = simulator.requests_served
-        finally:
-            simulator.gate.set()
-        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
-        assert process.wait(60) == 0
-        summary = process.stderr.read().decode().splitlines()[-1]
-    assert not simulator.held_too_long and answered_then == 2
-    assert [alert["id"] for alert in early + rest] == list(range(300))
-    assert all(alert["rl_status"] == "found" for alert in early + rest)
+        # 30 of the first 100 alerts: what a full pipe buffer surely holds of them.
+        argv = ["enrich", "--rules", str(TRIAGE), "--batch-size", "50", "--max-connections", "2", "--no-cache"]
+        argv.append("--no-progress")
+        run = stream_through_gate(simulator, argv, alerts.encode(), early=30)
+        assert run.returncode == 0
+        summary = run.stderr.splitlines()[-1]
+    assert not simulator.held_too_long and run.answered_then == 2
+    assert [alert["id"] for alert in run.early + run.rest] == list(range(300))
+    assert all(alert["rl_status"] == "found" for alert in run.early + run.rest)
     assert summary.startswith(
         "spectra-connector: enrich: 300 alerts (300 with hashes), 300 hashes (300 looked up), "
         "6 lookup requests (6 answered), 0 failed lookups"
